@@ -1,0 +1,74 @@
+"""`reenact` command line: one entry point, a subcommand per job. User mistakes print one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from engine.assets import DEFAULT_WEIGHTS  # noqa: E402
+from engine.errors import ReenactError  # noqa: E402
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from app.demo import DemoOptions, run_demo
+
+    summary = run_demo(
+        DemoOptions(
+            source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
+            backend=args.backend, weights=Path(args.weights), motion=args.motion, side_by_side=args.side_by_side,
+            overwrite=args.overwrite, max_frames=args.max_frames, progress=not args.quiet,
+        )
+    )
+    stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
+    how = "trained model" if summary.mode == "model" else "analytic warp (no model weights)"
+    print(f"mode: {how}" + (f", backend {summary.backend}" if summary.mode == "model" else ""))
+    print(f"frames: {summary.frames}, face lost in {summary.frames_without_face} (last good motion held)")
+    print(f"per frame: {stages}")
+    print(f"wrote {summary.out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="reenact", description="Animate any still portrait from a face in motion.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="animate an image from a driving video, offline, into an mp4")
+    demo.add_argument("--source", required=True, help="avatar image (any portrait)")
+    demo.add_argument("--driving", required=True, help="driving video with a face")
+    demo.add_argument("--out", required=True, help="output .mp4")
+    demo.add_argument("--mode", default="auto", choices=("auto", "model", "warp"),
+                      help="model (trained network) or warp (network-free); auto = model when weights exist")
+    demo.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
+    demo.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
+    demo.add_argument("--motion", default="relative", choices=("relative", "absolute"))
+    demo.add_argument("--side-by-side", action="store_true", help="write source | driving | result")
+    demo.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    demo.add_argument("--max-frames", type=int, default=None, help="stop after N driving frames")
+    demo.add_argument("--quiet", action="store_true", help="no progress bar")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ReenactError as exc:
+        print(f"reenact: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reenact: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

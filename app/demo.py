@@ -1,0 +1,103 @@
+"""The offline job: animate a still image from a driving video and write an mp4."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+from tqdm import tqdm
+
+from app.sinks import VideoFileSink, check_output_path
+from app.sources import VideoFileSource
+from engine.assets import DEFAULT_WEIGHTS, load_image
+from engine.backends import load_backend
+from engine.config import MotionConfig, PipelineConfig
+from engine.errors import ReenactError
+from engine.pipeline import STAGES, Pipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoOptions:
+    source: Path
+    driving: Path
+    out: Path
+    mode: str = "auto"  # "auto" | "model" | "warp"
+    backend: str = "auto"
+    weights: Path = DEFAULT_WEIGHTS
+    motion: str = "relative"
+    side_by_side: bool = False
+    overwrite: bool = False
+    max_frames: int | None = None
+    progress: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class DemoSummary:
+    out: Path
+    frames: int
+    frames_without_face: int
+    mode: str
+    backend: str
+    stage_ms: dict[str, float]
+
+
+def _fit_height(image: NDArray[np.uint8], height: int) -> NDArray[np.uint8]:
+    h, w = image.shape[:2]
+    width = max(2, round(w * height / h))
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_LINEAR)
+
+
+def side_by_side(source: NDArray[np.uint8], driving: NDArray[np.uint8], result: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """source | driving | result at one height, like FOMM's demo."""
+    height = min(512, max(256, result.shape[0]))
+    height -= height % 2
+    return np.concatenate([_fit_height(x, height) for x in (source, driving, result)], axis=1)
+
+
+def resolve_mode(mode: str, weights: Path) -> str:
+    if mode not in ("auto", "model", "warp"):
+        raise ReenactError(f"--mode must be auto, model or warp, not {mode!r}")
+    if mode == "auto":
+        return "model" if weights.is_file() else "warp"
+    if mode == "model" and not weights.is_file():
+        raise ReenactError("model weights not found (use --mode warp, or --weights PATH)", weights)
+    return mode
+
+
+def run_demo(opts: DemoOptions) -> DemoSummary:
+    out = check_output_path(opts.out, opts.overwrite)
+    source_image = load_image(opts.source)
+    mode = resolve_mode(opts.mode, opts.weights)
+    backend = load_backend(opts.backend, opts.weights) if mode == "model" else None
+    config = PipelineConfig(motion=MotionConfig(mode=opts.motion))
+    totals = dict.fromkeys(STAGES, 0.0)
+    with VideoFileSource(opts.driving) as src, Pipeline(config, backend) as pipe:
+        pipe.prepare(source_image, opts.source)
+        total = src.frame_count if opts.max_frames is None else min(opts.max_frames, src.frame_count or opts.max_frames)
+        with VideoFileSink(out, src.fps, audio_from=opts.driving) as sink, tqdm(
+            total=total, unit="frame", desc="reenact", disable=not opts.progress, file=sys.stderr
+        ) as bar:
+            while (frame := src.read()) is not None:
+                if opts.max_frames is not None and frame.index >= opts.max_frames:
+                    break
+                result = pipe.step(frame.image, frame.timestamp_ms / 1000.0)
+                for k, v in result.timings_ms.items():
+                    totals[k] += v
+                image = side_by_side(source_image, frame.image, result.image) if opts.side_by_side else result.image
+                sink.write(image)
+                bar.update(1)
+            if sink.frames_written == 0:
+                raise ReenactError("the driving video has no frames", opts.driving)
+        n = pipe.frames
+        summary = DemoSummary(out, n, pipe.frames_without_face, mode, backend.name if backend else "none",
+                              {k: v / max(n, 1) for k, v in totals.items()})
+    if backend is not None:
+        backend.close()
+    return summary

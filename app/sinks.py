@@ -1,0 +1,134 @@
+"""Where animated frames go: an mp4 file (and, in the app, the virtual camera and the preview).
+
+One `FrameSink` protocol. The mp4 writer is H.264 through the ffmpeg binary that imageio-ffmpeg ships (opens in
+every common player), writes to a temporary name and renames at the end, so a crash never leaves a half file under
+the real name.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from app.frames import Frame
+from engine.errors import ReenactError
+
+
+@runtime_checkable
+class FrameSink(Protocol):
+    def write(self, frame: Frame) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def ffmpeg_exe() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def has_audio(path: str | Path) -> bool:
+    """Whether a media file has an audio stream (asks ffmpeg; no ffprobe is shipped)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    return any("Audio:" in line for line in proc.stderr.splitlines() if "Stream #" in line)
+
+
+def check_output_path(path: str | Path, overwrite: bool) -> Path:
+    """Refuse to replace a user's file unless asked; create the folder when missing."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ReenactError("output file exists (pass --overwrite to replace it)", path)
+    if path.exists() and path.is_dir():
+        raise ReenactError("output path is a folder", path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReenactError(f"cannot create the output folder ({exc.strerror})", path.parent) from None
+    return path
+
+
+class VideoFileSink:
+    """H.264 mp4 writer. Frames may be any size; the first frame fixes it (even sides, as yuv420p needs)."""
+
+    def __init__(self, path: str | Path, fps: float, audio_from: str | Path | None = None, crf: int = 18) -> None:
+        self.path = Path(path)
+        self.fps = fps
+        self.crf = crf
+        self.audio_from = Path(audio_from) if audio_from is not None and has_audio(audio_from) else None
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".partial.mp4", dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._size: tuple[int, int] | None = None
+        self.frames_written = 0
+        self._closed = False
+
+    def _start(self, width: int, height: int) -> None:
+        self._size = (width - width % 2, height - height % 2)
+        cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
+               "-s", f"{self._size[0]}x{self._size[1]}", "-r", f"{self.fps:.6g}", "-i", "-"]
+        if self.audio_from is not None:
+            cmd += ["-i", str(self.audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-shortest"]
+        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+                "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def write(self, frame: Frame | NDArray[np.uint8]) -> None:
+        image = frame.image if isinstance(frame, Frame) else frame
+        if self._proc is None:
+            self._start(image.shape[1], image.shape[0])
+        assert self._proc is not None and self._proc.stdin is not None and self._size is not None
+        w, h = self._size
+        if image.shape[1] < w or image.shape[0] < h:
+            raise ValueError(f"frame {image.shape[1]}×{image.shape[0]} smaller than the video's {w}×{h}")
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(image[:h, :w, :3]).tobytes())
+        except BrokenPipeError:
+            raise ReenactError(f"ffmpeg stopped while writing ({self._stderr()})", self.path) from None
+        self.frames_written += 1
+
+    def _stderr(self) -> str:
+        if self._proc is None or self._proc.stderr is None:
+            return ""
+        lines = self._proc.stderr.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else ""
+
+    def close(self) -> None:
+        """Finish the file and move it to its real name (nothing is left behind if no frame was written)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._proc is None:
+            self._tmp.unlink(missing_ok=True)
+            return
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        rc = self._proc.wait()
+        if rc != 0:
+            msg = self._stderr()
+            self._tmp.unlink(missing_ok=True)
+            raise ReenactError(f"ffmpeg failed ({msg or f'exit code {rc}'})", self.path)
+        os.replace(self._tmp, self.path)
+
+    def abort(self) -> None:
+        """Stop without publishing anything under the real name."""
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._closed = True
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoFileSink:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, *rest: object) -> None:
+        if et is None:
+            self.close()
+        else:
+            self.abort()

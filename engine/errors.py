@@ -1,0 +1,13 @@
+"""One exception type for user mistakes, so the command line can print one line instead of a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ReenactError(Exception):
+    """A problem with the user's input (a file, a setting): shown as one line, exit code 2."""
+
+    def __init__(self, message: str, path: str | Path | None = None) -> None:
+        self.path = None if path is None else Path(path)
+        super().__init__(f"{self.path}: {message}" if self.path is not None else message)

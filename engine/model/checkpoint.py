@@ -1,0 +1,84 @@
+"""Checkpoints that describe themselves: model config, weights, training config and step in one file.
+
+They load with `torch.load(weights_only=True)` (plain tensors and builtins only), so opening a checkpoint never
+runs code from it; anything else is refused with a one-line error naming the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.config import ModelConfig, from_dict, to_dict
+from engine.errors import ReenactError
+
+FORMAT = "reenact-checkpoint"
+FORMAT_VERSION = 1
+
+
+@dataclass(slots=True)
+class Checkpoint:
+    model_config: ModelConfig
+    state_dict: dict[str, torch.Tensor]
+    step: int = 0
+    train_config: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # optimizer state, RNG, loss history (training only)
+
+    def build(self) -> torch.nn.Module:
+        from engine.model.networks import ReenactModel
+
+        model = ReenactModel(self.model_config)
+        model.load_state_dict(self.state_dict)
+        return model.eval()
+
+
+def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
+    """Write atomically: to a temporary name beside the target, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "model_config": to_dict(ckpt.model_config),
+        "state_dict": ckpt.state_dict,
+        "step": int(ckpt.step),
+        "train_config": ckpt.train_config,
+        "extra": ckpt.extra,
+    }
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
+    path = Path(path)
+    if not path.is_file():
+        raise ReenactError("checkpoint not found", path)
+    try:
+        data = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # pickle, zip and unpickler errors all mean the same to the user
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ReenactError(f"not a reenact checkpoint (cannot be read: {reason[:120]})", path) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise ReenactError("not a reenact checkpoint (no reenact format marker)", path)
+    if data.get("format_version", 0) > FORMAT_VERSION:
+        raise ReenactError(f"checkpoint format {data['format_version']} is newer than this reenact supports", path)
+    try:
+        config = from_dict(ModelConfig, data["model_config"])
+        ckpt = Checkpoint(config, data["state_dict"], int(data.get("step", 0)), data.get("train_config") or {},
+                          data.get("extra") or {})
+        ckpt.build()  # the weights must fit the architecture they claim
+    except (KeyError, TypeError, RuntimeError, ReenactError) as exc:
+        raise ReenactError(f"damaged reenact checkpoint ({str(exc).splitlines()[0][:120]})", path) from None
+    return ckpt

@@ -1,0 +1,157 @@
+"""Network definitions.
+
+Split like LivePortrait's appearance encoder / generator: the avatar is encoded once into multi-scale features;
+the per-frame FrameNet gets those features, the analytic TPS grid and the landmarks, and predicts what the warp
+gets wrong: a residual flow, occlusion masks, and new content (mouth interior, disoccluded eyes, background).
+Its output starts as the warp (the blend mask is initialised towards the warped avatar), so training only ever
+improves on the analytic baseline. Sized for real time on two CPU cores at 256×256.
+
+Tensor conventions (also the ONNX interface): images are N×3×H×W RGB in [0, 1]; grids are N×H×W×2 in [-1, 1]
+(grid_sample, align_corners=False); landmarks are N×K×2 in the same normalised crop coordinates.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engine.config import ModelConfig
+from engine.landmarks import WARP_SUBSET
+
+ENCODER_OUTPUTS = ("feat_128", "feat_64", "feat_32")
+FRAME_INPUTS = ("source", "feat_128", "feat_64", "feat_32", "grid", "kp_source", "kp_driving")
+FRAME_OUTPUTS = ("image", "mask")
+
+
+def num_keypoints(config: ModelConfig) -> int:
+    return config.keypoints or len(WARP_SUBSET)
+
+
+def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.LeakyReLU(0.2, inplace=True))
+
+
+class _Res(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.a = nn.Conv2d(ch, ch, 3, 1, 1)
+        self.b = nn.Conv2d(ch, ch, 3, 1, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.b(F.leaky_relu(self.a(x), 0.2))
+
+
+class SourceEncoder(nn.Module):
+    """Avatar crop → features at 1/2, 1/4 and 1/8 resolution. Runs once per avatar."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c1, c2, c3 = config.encoder_channels
+        self.s1 = nn.Sequential(_conv(3, c1, 2), _conv(c1, c1))
+        self.s2 = nn.Sequential(_conv(c1, c2, 2), _conv(c2, c2))
+        self.s3 = nn.Sequential(_conv(c2, c3, 2), _Res(c3))
+
+    def forward(self, source: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        f1 = self.s1(source * 2 - 1)
+        f2 = self.s2(f1)
+        f3 = self.s3(f2)
+        return f1, f2, f3
+
+
+def _resize_grid(grid: Tensor, size: int) -> Tensor:
+    """N×H×W×2 grid → N×size×size×2 by area averaging (the grid is smooth)."""
+    g = grid.permute(0, 3, 1, 2)
+    g = F.adaptive_avg_pool2d(g, size) if g.shape[-1] > size else F.interpolate(g, size=size, mode="bilinear", align_corners=False)
+    return g.permute(0, 2, 3, 1)
+
+
+def _sample(x: Tensor, grid: Tensor) -> Tensor:
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def identity_grid(n: int, size: int, device: torch.device | None = None, dtype: torch.dtype | None = None) -> Tensor:
+    c = (torch.arange(size, device=device, dtype=dtype or torch.float32) * 2 + 1) / size - 1
+    yy, xx = torch.meshgrid(c, c, indexing="ij")
+    return torch.stack([xx, yy], -1).unsqueeze(0).expand(n, size, size, 2)
+
+
+class FrameNet(nn.Module):
+    """Per-frame network: cached avatar features + TPS grid + landmarks → animated crop."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        c1, c2, c3 = config.encoder_channels
+        ch = config.frame_channels
+        k = num_keypoints(config)
+        self.expression = nn.Sequential(
+            nn.Linear(k * 4, 128), nn.LeakyReLU(0.2, inplace=True), nn.Linear(128, config.expression_dim)
+        )
+        # Motion refinement at 1/4 and 1/8: residual flow and occlusion.
+        self.m64 = nn.Sequential(_conv(c2 + 2, ch), _conv(ch, ch))
+        self.down = _conv(ch, ch, 2)
+        self.m32 = nn.Sequential(_conv(ch + c3, ch * 2), _Res(ch * 2))
+        self.film = nn.Linear(config.expression_dim, ch * 4)
+        self.m_up = _conv(ch * 2 + ch, ch)
+        self.flow = nn.Conv2d(ch, 2 + 3, 3, 1, 1)  # residual flow (2) + occlusion at 3 scales
+        # Decoder from warped, occlusion-weighted features back to 256×256.
+        self.d32 = nn.Sequential(_conv(c3 + ch * 2, ch * 2), _Res(ch * 2))
+        self.d64 = _conv(ch * 2 + c2, ch)
+        self.d128 = _conv(ch + c1, c1 * 2)
+        self.out = nn.Conv2d(c1 * 2, 4, 3, 1, 1)  # RGB (3) + blend mask logit (1), at 128, upsampled
+        nn.init.zeros_(self.flow.weight)
+        nn.init.zeros_(self.flow.bias)
+        with torch.no_grad():
+            self.flow.bias[2:] = 3.0  # occlusion starts "visible"
+            self.out.bias[3] = 3.0  # blend starts on the warped avatar
+
+    def forward(
+        self, source: Tensor, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor,
+        kp_source: Tensor, kp_driving: Tensor,
+    ) -> tuple[Tensor, Tensor]:
+        n = source.shape[0]
+        size = source.shape[-1]
+        expr = self.expression(torch.cat([kp_driving - kp_source, kp_driving], -1).flatten(1))
+        g64, g32 = _resize_grid(grid, feat_64.shape[-1]), _resize_grid(grid, feat_32.shape[-1])
+        delta64 = (g64 - identity_grid(n, g64.shape[1], grid.device, grid.dtype)).permute(0, 3, 1, 2)
+
+        h64 = self.m64(torch.cat([_sample(feat_64, g64), delta64 * 8], 1))
+        h32 = self.m32(torch.cat([self.down(h64), _sample(feat_32, g32)], 1))
+        gamma, beta = self.film(expr).view(n, -1, 1, 1).chunk(2, 1)
+        h32 = h32 * (1 + gamma) + beta
+        h = self.m_up(torch.cat([F.interpolate(h32, scale_factor=2.0, mode="bilinear", align_corners=False), h64], 1))
+        fo = self.flow(h)
+        flow = torch.tanh(fo[:, :2]) * 0.1  # residual, at most 10% of the crop
+        occ = torch.sigmoid(fo[:, 2:])
+
+        flow256 = F.interpolate(flow, size=size, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+        grid_r = grid + flow256
+        g128 = _resize_grid(grid_r, feat_128.shape[-1])
+        g64r, g32r = _resize_grid(grid_r, feat_64.shape[-1]), _resize_grid(grid_r, feat_32.shape[-1])
+        occ128 = F.interpolate(occ[:, 0:1], size=feat_128.shape[-1], mode="bilinear", align_corners=False)
+        occ32 = F.avg_pool2d(occ[:, 2:3], 2)
+
+        d = self.d32(torch.cat([_sample(feat_32, g32r) * occ32, h32], 1))
+        d = F.interpolate(d, scale_factor=2.0, mode="bilinear", align_corners=False)
+        d = self.d64(torch.cat([d, _sample(feat_64, g64r) * occ[:, 1:2]], 1))
+        d = F.interpolate(d, scale_factor=2.0, mode="bilinear", align_corners=False)
+        d = self.d128(torch.cat([d, _sample(feat_128, g128) * occ128], 1))
+        o = F.interpolate(self.out(d), size=size, mode="bilinear", align_corners=False)
+        mask = torch.sigmoid(o[:, 3:4])
+        warped = _sample(source, grid_r)
+        image = mask * warped + (1 - mask) * torch.sigmoid(o[:, :3])
+        return image, mask
+
+
+class ReenactModel(nn.Module):
+    """Both networks, for training and for export."""
+
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        self.encoder = SourceEncoder(self.config)
+        self.frame = FrameNet(self.config)
+
+    def forward(self, source: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor) -> tuple[Tensor, Tensor]:
+        feats = self.encoder(source)
+        return self.frame(source, *feats, grid, kp_source, kp_driving)

@@ -1,0 +1,125 @@
+"""Motion transfer from a driving face to the avatar's landmarks.
+
+Relative mode (as in FOMM's relative mode, but on landmarks): the avatar keeps its own face shape; it takes the
+driving face's *change* from a reference frame. The change is split into a rigid part (in-plane rotation, scale,
+translation, fitted on points that barely move with expression) and a non-rigid part (blinks, mouth, brows, and the
+apparent shifts of out-of-plane yaw/pitch), both mapped into the avatar's frame by the similarity that takes the
+reference face onto the avatar's face, so that a small face drives a large one correctly.
+
+Absolute mode: the avatar takes the driving face's shape too (the reference only places it on the avatar).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.config import MotionConfig
+from engine.landmarks import RIGID, face_size
+
+
+@dataclass(frozen=True, slots=True)
+class Similarity:
+    """x ↦ scale · R · x + t, in 2-D."""
+
+    scale: float
+    rotation: NDArray[np.float64]  # 2×2
+    translation: NDArray[np.float64]  # 2
+
+    @property
+    def linear(self) -> NDArray[np.float64]:
+        return self.scale * self.rotation
+
+    def apply(self, xy: NDArray) -> NDArray[np.float64]:
+        return np.asarray(xy, dtype=np.float64) @ self.linear.T + self.translation
+
+    def inverse(self) -> Similarity:
+        r_inv = self.rotation.T
+        return Similarity(1.0 / self.scale, r_inv, -(r_inv @ self.translation) / self.scale)
+
+    def compose(self, inner: Similarity) -> Similarity:
+        """self ∘ inner."""
+        return Similarity(self.scale * inner.scale, self.rotation @ inner.rotation, self.apply(inner.translation))
+
+    @property
+    def angle(self) -> float:
+        return float(np.arctan2(self.rotation[1, 0], self.rotation[0, 0]))
+
+
+def fit_similarity(src: NDArray, dst: NDArray) -> Similarity:
+    """Least-squares similarity taking src points onto dst points (Umeyama 1991), no reflection."""
+    a = np.asarray(src, dtype=np.float64)[:, :2]
+    b = np.asarray(dst, dtype=np.float64)[:, :2]
+    ma, mb = a.mean(axis=0), b.mean(axis=0)
+    ac, bc = a - ma, b - mb
+    cov = bc.T @ ac / len(a)
+    u, s, vt = np.linalg.svd(cov)
+    d = np.sign(np.linalg.det(u @ vt)) or 1.0
+    fix = np.diag([1.0, d])
+    rot = u @ fix @ vt
+    var = (ac**2).sum() / len(a)
+    scale = float((s * np.diag(fix)).sum() / var) if var > 0 else 1.0
+    return Similarity(scale, rot, mb - scale * rot @ ma)
+
+
+_RIGID = np.array(RIGID)
+
+
+class MotionTransfer:
+    """Turns driving landmarks into target landmarks for the avatar, frame by frame.
+
+    The reference is the first driving frame seen, until `calibrate` sets another (the app's "X" key).
+    """
+
+    def __init__(self, source: NDArray, config: MotionConfig | None = None) -> None:
+        self.config = config or MotionConfig()
+        self.source = np.asarray(source, dtype=np.float64)[:, :2].copy()
+        self._reference: NDArray[np.float64] | None = None
+        self._ref_to_source: Similarity | None = None
+
+    @property
+    def reference(self) -> NDArray[np.float64] | None:
+        return None if self._reference is None else self._reference.copy()
+
+    def calibrate(self, driving: NDArray) -> None:
+        """Make this driving face the neutral pose: from now on the avatar moves by the change from it."""
+        ref = np.asarray(driving, dtype=np.float64)[:, :2].copy()
+        self._reference = ref
+        self._ref_to_source = fit_similarity(ref[_RIGID], self.source[_RIGID])
+
+    def reset(self) -> None:
+        self._reference = self._ref_to_source = None
+
+    def __call__(self, driving: NDArray) -> NDArray[np.float32]:
+        """Target landmarks (N×2, avatar crop pixels) for one driving frame's landmarks."""
+        drv = np.asarray(driving, dtype=np.float64)[:, :2]
+        if self._reference is None:
+            self.calibrate(drv)
+        assert self._reference is not None and self._ref_to_source is not None
+        to_src = self._ref_to_source
+        cfg = self.config
+        if cfg.mode == "absolute":
+            return to_src.apply(drv).astype(np.float32)
+
+        # Rigid head motion of the driving face since the reference, and the expression left after removing it.
+        rigid = fit_similarity(self._reference[_RIGID], drv[_RIGID])
+        expression = rigid.inverse().apply(drv) - self._reference
+        target = self.source + cfg.expression_gain * (expression @ to_src.linear.T)
+
+        # The same rigid motion, expressed in the avatar's frame: S ∘ T ∘ S⁻¹.
+        rot = rigid.rotation if cfg.rotation else np.eye(2)
+        moved = Similarity(rigid.scale, rot, rigid.translation * cfg.translation_gain)
+        if not cfg.rotation:  # keep the translation of the face centre, not of the origin
+            centre = self._reference[_RIGID].mean(axis=0)
+            moved = Similarity(rigid.scale, rot, rigid.apply(centre) - rigid.scale * centre)
+            moved = Similarity(moved.scale, rot, moved.translation * cfg.translation_gain)
+        in_source = to_src.compose(moved).compose(to_src.inverse())
+        return in_source.apply(target).astype(np.float32)
+
+
+def expression_distance(a: NDArray, b: NDArray) -> float:
+    """How different two faces' expressions are, after removing pose and size (for picking a neutral frame)."""
+    sim = fit_similarity(np.asarray(a)[_RIGID], np.asarray(b)[_RIGID])
+    return float(np.linalg.norm(sim.apply(np.asarray(a)[:, :2]) - np.asarray(b)[:, :2], axis=1).mean() / face_size(b))

@@ -1,0 +1,186 @@
+"""The engine's two entry points: `prepare` once per avatar, `step` once per driving frame.
+
+step: landmarks → motion → warp grid → model (or the analytic warp alone) → paste-back. Each stage hands one typed
+value to the next; per-stage timings are recorded on every step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.backends.base import Backend
+from engine.config import MotionConfig, OneEuroConfig, PipelineConfig
+from engine.errors import ReenactError
+from engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face
+from engine.motion import MotionTransfer
+from engine.paste import PastePlan
+from engine.warp import to_normalized, tps_grid, warp_image
+
+STAGES = ("landmarks", "motion", "warp", "model", "paste")
+
+
+@dataclass(slots=True)
+class PreparedAvatar:
+    """Everything about an avatar that does not change from frame to frame."""
+
+    image: NDArray[np.uint8]  # full RGB image
+    crop: FaceCrop
+    paste: PastePlan
+    features: dict[str, NDArray[np.float32]] = field(default_factory=dict)
+    source_tensor: NDArray[np.float32] | None = None  # 1×3×S×S in [0, 1]
+    kp_source: NDArray[np.float32] | None = None  # 1×K×2 normalised
+
+
+@dataclass(slots=True)
+class StepResult:
+    image: NDArray[np.uint8]  # the animated avatar: full image, or the crop when paste-back is off
+    crop: NDArray[np.uint8]  # the animated crop
+    face_found: bool
+    driving_landmarks: Landmarks | None
+    timings_ms: dict[str, float]
+
+
+class Pipeline:
+    """Animates one avatar at a time from a stream of driving frames.
+
+    `backend=None` runs the network-free TPS warp; otherwise the backend's model refines it.
+    """
+
+    def __init__(self, config: PipelineConfig | None = None, backend: Backend | None = None) -> None:
+        self.config = config or PipelineConfig()
+        self.backend = backend
+        self._avatar_tracker: FaceTracker | None = None
+        self._tracker: FaceTracker | None = None
+        self.avatar: PreparedAvatar | None = None
+        self.motion: MotionTransfer | None = None
+        self._last_target: NDArray[np.float32] | None = None
+        self._last_driving: Landmarks | None = None
+        self.frames = 0
+        self.frames_without_face = 0
+
+    @property
+    def mode(self) -> str:
+        return "warp" if self.backend is None else "model"
+
+    @property
+    def size(self) -> int:
+        return self.config.face.crop.size if self.backend is None else self.backend.meta.input_size
+
+    # Once per avatar ------------------------------------------------------------------------------------------
+    def prepare(self, image: NDArray[np.uint8], name: str | Path = "avatar") -> PreparedAvatar:
+        """Find the face, crop it, encode it once; raises ReenactError naming `name` when there is no face."""
+        if self._avatar_tracker is None:
+            self._avatar_tracker = FaceTracker(self.config.face, static=True)
+        landmarks = self._avatar_tracker.detect(image)
+        if landmarks is None:
+            raise ReenactError("no face found in the avatar image", name)
+        size = self.size
+        crop = crop_face(image, landmarks, crop_box(landmarks, self.config.face.crop), size)
+        plan = PastePlan.build(crop.to_frame, size, image.shape, self.config.paste.feather)
+        avatar = PreparedAvatar(image, crop, plan)
+        if self.backend is not None:
+            subset = np.array(self.backend.meta.landmark_subset)
+            avatar.source_tensor = (crop.image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
+            avatar.features = self.backend.run("encoder", {"source": avatar.source_tensor})
+            avatar.kp_source = to_normalized(crop.landmarks[subset], size)[None]
+        self.avatar = avatar
+        self.motion = MotionTransfer(crop.landmarks, self.config.motion)
+        if self._last_driving is not None:
+            self.motion.calibrate(self._last_driving)
+        self._last_target = None
+        return avatar
+
+    # Settings that take effect on the next frame --------------------------------------------------------------
+    def calibrate(self) -> bool:
+        """Take the latest driving face as the neutral pose. False when no face has been seen yet."""
+        if self.motion is None or self._last_driving is None:
+            return False
+        self.motion.calibrate(self._last_driving)
+        return True
+
+    def set_motion(self, config: MotionConfig) -> None:
+        self.config = replace(self.config, motion=config)
+        if self.motion is not None:
+            self.motion.config = config
+
+    def set_smoothing(self, config: OneEuroConfig) -> None:
+        self.config = replace(self.config, face=replace(self.config.face, smoothing=config))
+        if self._tracker is not None:
+            self._tracker.set_smoothing(config)
+
+    def set_paste(self, enabled: bool) -> None:
+        self.config = replace(self.config, paste=replace(self.config.paste, enabled=enabled))
+
+    def reset_stream(self) -> None:
+        """A new driving stream begins: forget tracking state and the reference pose."""
+        if self._tracker is not None:
+            self._tracker.reset()
+        self._last_driving = None
+        self._last_target = None
+        if self.motion is not None:
+            self.motion.reset()
+
+    # Once per frame -------------------------------------------------------------------------------------------
+    def step(self, frame: NDArray[np.uint8], timestamp_s: float | None = None) -> StepResult:
+        if self.avatar is None or self.motion is None:
+            raise RuntimeError("prepare() an avatar before step()")
+        if self._tracker is None:
+            self._tracker = FaceTracker(self.config.face, static=False)
+        avatar, timings = self.avatar, {}
+        self.frames += 1
+        with _timed(timings, "landmarks"):
+            driving = self._tracker.detect(frame, timestamp_s if timestamp_s is not None else self.frames / 30.0)
+        with _timed(timings, "motion"):
+            if driving is not None:
+                self._last_driving = driving
+                self._last_target = self.motion(driving)
+            else:
+                self.frames_without_face += 1
+            target = self._last_target if self._last_target is not None else avatar.crop.landmarks[:, :2]
+        with _timed(timings, "warp"):
+            grid = tps_grid(avatar.crop.landmarks, target, self.size, self.config.warp)
+        with _timed(timings, "model"):
+            crop = self._render(avatar, grid, target)
+        with _timed(timings, "paste"):
+            image = avatar.paste.paste(avatar.image, crop) if self.config.paste.enabled else crop
+        return StepResult(image, crop, driving is not None, driving, timings)
+
+    def _render(self, avatar: PreparedAvatar, grid: NDArray[np.float32], target: NDArray) -> NDArray[np.uint8]:
+        if self.backend is None:
+            return warp_image(avatar.crop.image, grid)
+        subset = np.array(self.backend.meta.landmark_subset)
+        feeds = {
+            "source": avatar.source_tensor,
+            **avatar.features,
+            "grid": grid[None],
+            "kp_source": avatar.kp_source,
+            "kp_driving": to_normalized(target[subset], self.size)[None],
+        }
+        out = self.backend.run("frame", feeds)["image"][0]
+        return np.clip(out.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+    def close(self) -> None:
+        for tracker in (self._tracker, self._avatar_tracker):
+            if tracker is not None:
+                tracker.close()
+        self._tracker = self._avatar_tracker = None
+
+    def __enter__(self) -> Pipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    t0 = time.perf_counter()
+    yield
+    timings[stage] = (time.perf_counter() - t0) * 1000.0
