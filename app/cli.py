@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -36,6 +38,10 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# Each module adds its own subcommand with `register(subparsers)`; heavy imports happen only when one runs.
+SUBCOMMAND_MODULES = ("app.gui_cli", "training.cli", "export.cli", "app.bench")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="reenact", description="Animate any still portrait from a face in motion.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -54,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--max-frames", type=int, default=None, help="stop after N driving frames")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
+    for name in SUBCOMMAND_MODULES:
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(sub)
     return parser
 
 
