@@ -99,7 +99,7 @@ class FrameNet(nn.Module):
         self.d64 = _conv(ch * 2 + c2, ch)
         self.d128 = _conv(ch + c1, c1 * 2)
         self.out = nn.Conv2d(c1 * 2, 4, 3, 1, 1)  # RGB (3) + blend mask logit (1), at 128, upsampled
-        nn.init.zeros_(self.flow.weight)
+        nn.init.normal_(self.flow.weight, std=1e-3)  # near-zero residual flow, but gradients still reach m_up
         nn.init.zeros_(self.flow.bias)
         with torch.no_grad():
             self.flow.bias[2:] = 3.0  # occlusion starts "visible"

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from engine.config import MotionConfig
+from engine.errors import ReenactError
+from engine.landmarks import MOUTH_LIPS, face_size, mouth_opening
+from engine.motion import MotionTransfer, Similarity, fit_similarity
+
+
+def _rot(a: float) -> np.ndarray:
+    return np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+
+
+@pytest.fixture(scope="module")
+def face(static_tracker, mona_lisa) -> np.ndarray:
+    return static_tracker.detect(mona_lisa)[:, :2].astype(np.float64)
+
+
+def test_fit_similarity_recovers_a_known_transform(face):
+    truth = Similarity(1.7, _rot(0.3), np.array([12.0, -40.0]))
+    est = fit_similarity(face, truth.apply(face))
+    assert est.scale == pytest.approx(1.7, rel=1e-6)
+    assert est.angle == pytest.approx(0.3, abs=1e-6)
+    np.testing.assert_allclose(est.apply(face), truth.apply(face), atol=1e-6)
+    np.testing.assert_allclose(est.inverse().apply(est.apply(face)), face, atol=1e-6)
+
+
+def test_reference_pose_leaves_the_avatar_unchanged(face):
+    driving = Similarity(0.4, _rot(-0.2), np.array([50.0, 10.0])).apply(face)  # another size and place
+    mt = MotionTransfer(face)
+    np.testing.assert_allclose(mt(driving), face, atol=1e-3)
+
+
+def test_relative_mode_transfers_mouth_opening_scaled_to_the_avatar(face):
+    small = Similarity(0.5, np.eye(2), np.array([5.0, 5.0])).apply(face)
+    mt = MotionTransfer(face)
+    mt(small)  # reference
+    opened = small.copy()
+    opened[MOUTH_LIPS[1]] += (0, 0.1 * face_size(small))  # lower lip drops by 10% of the driving face
+    out = mt(opened)
+    gain = mouth_opening(out) - mouth_opening(face)
+    assert gain == pytest.approx(0.1, abs=0.01)
+    assert np.abs(out[MOUTH_LIPS[1]] - face[MOUTH_LIPS[1]]).max() == pytest.approx(0.1 * face_size(face), rel=0.05)
+
+
+def test_relative_mode_transfers_head_rotation(face):
+    mt = MotionTransfer(face)
+    centre = face.mean(0)
+    mt(face)
+    turned = (face - centre) @ _rot(0.25).T + centre
+    out = mt(turned)
+    assert fit_similarity(face, out).angle == pytest.approx(0.25, abs=1e-3)
+    no_rot = MotionTransfer(face, MotionConfig(rotation=False))
+    no_rot(face)
+    assert abs(fit_similarity(face, no_rot(turned)).angle) < 1e-3
+
+
+def test_calibrate_resets_the_neutral_pose(face):
+    mt = MotionTransfer(face)
+    mt(face)
+    shifted = face + (0, 0)
+    shifted[MOUTH_LIPS[1]] += (0, 20)
+    assert np.abs(mt(shifted) - face).max() > 5
+    mt.calibrate(shifted)
+    np.testing.assert_allclose(mt(shifted), face, atol=1e-3)
+
+
+def test_absolute_mode_takes_the_driving_shape(face):
+    mt = MotionTransfer(face, MotionConfig(mode="absolute"))
+    mt(face)
+    other = face.copy()
+    other[MOUTH_LIPS[1]] += (0, 25)
+    np.testing.assert_allclose(mt(other)[MOUTH_LIPS[1]], other[MOUTH_LIPS[1]], atol=1e-3)
+
+
+def test_unknown_mode_is_a_user_error():
+    with pytest.raises(ReenactError):
+        MotionConfig(mode="sideways")
