@@ -25,7 +25,7 @@ def _demo(args: argparse.Namespace) -> int:
     summary = run_demo(
         DemoOptions(
             source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
-            backend=args.backend, weights=Path(args.weights), motion=args.motion, side_by_side=args.side_by_side,
+            backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.reference, side_by_side=args.side_by_side,
             overwrite=args.overwrite, max_frames=args.max_frames, progress=not args.quiet,
         )
     )
@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
     demo.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
     demo.add_argument("--motion", default="relative", choices=("relative", "absolute"))
+    demo.add_argument("--reference", default="auto", choices=("auto", "first"),
+                      help="neutral pose of relative motion: the driving frame closest to the avatar's expression "
+                      "(auto) or the first frame")
     demo.add_argument("--side-by-side", action="store_true", help="write source | driving | result")
     demo.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     demo.add_argument("--max-frames", type=int, default=None, help="stop after N driving frames")

@@ -19,6 +19,7 @@ from engine.backends import load_backend
 from engine.config import MotionConfig, PipelineConfig
 from engine.errors import ReenactError
 from engine.pipeline import STAGES, Pipeline
+from engine.reference import neutral_reference
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class DemoOptions:
     backend: str = "auto"
     weights: Path = DEFAULT_WEIGHTS
     motion: str = "relative"
+    reference: str = "auto"  # "auto": the driving frame closest to the avatar's expression; "first"
     side_by_side: bool = False
     overwrite: bool = False
     max_frames: int | None = None
@@ -71,6 +73,16 @@ def resolve_mode(mode: str, weights: Path) -> str:
     return mode
 
 
+def _every_nth_frame(path: Path, limit: int | None, most: int = 240):
+    """Up to `most` frames spread over the clip (the reference search need not look at every frame)."""
+    with VideoFileSource(path) as src:
+        count = min(src.frame_count or most, limit or 1 << 30)
+        step = max(1, count // most)
+        while (frame := src.read()) is not None and (limit is None or frame.index < limit):
+            if frame.index % step == 0:
+                yield frame.image
+
+
 def run_demo(opts: DemoOptions) -> DemoSummary:
     out = check_output_path(opts.out, opts.overwrite)
     source_image = load_image(opts.source)
@@ -79,7 +91,11 @@ def run_demo(opts: DemoOptions) -> DemoSummary:
     config = PipelineConfig(motion=MotionConfig(mode=opts.motion))
     totals = dict.fromkeys(STAGES, 0.0)
     with VideoFileSource(opts.driving) as src, Pipeline(config, backend) as pipe:
-        pipe.prepare(source_image, opts.source)
+        avatar = pipe.prepare(source_image, opts.source)
+        if opts.reference == "auto" and opts.motion == "relative":
+            ref = neutral_reference(_every_nth_frame(opts.driving, opts.max_frames), avatar.crop.landmarks)
+            if ref is not None:
+                pipe.set_reference(ref)
         total = src.frame_count if opts.max_frames is None else min(opts.max_frames, src.frame_count or opts.max_frames)
         with VideoFileSink(out, src.fps, audio_from=opts.driving) as sink, tqdm(
             total=total, unit="frame", desc="reenact", disable=not opts.progress, file=sys.stderr

@@ -28,10 +28,16 @@ CHEEKS_CHIN_FOREHEAD = (9, 18, 50, 123, 147, 151, 175, 187, 199, 200, 205, 280, 
 # Points that move little with expression: the rigid head pose is fitted on these.
 RIGID = (6, 168, 197, 195, 5, 4, 33, 133, 362, 263, 10, 151, 9, 127, 356, 234, 454, 1, 98, 327)
 
+# (upper, lower) pairs across the mouth opening and the eyelids, used to keep them from crossing.
+LIP_PAIRS = tuple(zip(LIPS_INNER_TOP, LIPS_INNER_BOTTOM, strict=True))
+RIGHT_EYE_LID_PAIRS = ((159, 145), (158, 153), (160, 144), (157, 154), (161, 163))
+LEFT_EYE_LID_PAIRS = ((386, 374), (385, 380), (387, 373), (384, 381), (388, 390))
+
 # Eye and mouth measures for tests and evaluation: upper/lower lid and lip pairs, and eye corners.
 RIGHT_EYE_LIDS = (159, 145)
 LEFT_EYE_LIDS = (386, 374)
 MOUTH_LIPS = (13, 14)
+MOUTH_OUTER = (0, 17)
 MOUTH_CORNERS = (61, 291)
 EYE_OUTER_CORNERS = (33, 263)
 NOSE_TIP = 1
@@ -61,6 +67,12 @@ def mouth_opening(points: np.ndarray) -> float:
     """Inner-lip gap over face size (0 = closed)."""
     p = np.asarray(points)[:, :2]
     return float(np.linalg.norm(p[MOUTH_LIPS[0]] - p[MOUTH_LIPS[1]]) / face_size(points))
+
+
+def mouth_height(points: np.ndarray) -> float:
+    """Outer-lip height over face size: grows with the jaw even where the lips stay pressed together."""
+    p = np.asarray(points)[:, :2]
+    return float(np.linalg.norm(p[MOUTH_OUTER[0]] - p[MOUTH_OUTER[1]]) / face_size(points))
 
 
 def eye_opening(points: np.ndarray) -> float:

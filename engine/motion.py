@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.config import MotionConfig
-from engine.landmarks import RIGID, face_size
+from engine.landmarks import EYE_OUTER_CORNERS, LEFT_EYE_LID_PAIRS, LIP_PAIRS, RIGHT_EYE_LID_PAIRS, RIGID, face_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +116,38 @@ class MotionTransfer:
             moved = Similarity(rigid.scale, rot, rigid.apply(centre) - rigid.scale * centre)
             moved = Similarity(moved.scale, rot, moved.translation * cfg.translation_gain)
         in_source = to_src.compose(moved).compose(to_src.inverse())
-        return in_source.apply(target).astype(np.float32)
+        return uncross(in_source.apply(target)).astype(np.float32)
+
+
+_UPPER = np.array([u for u, _ in LIP_PAIRS + RIGHT_EYE_LID_PAIRS + LEFT_EYE_LID_PAIRS])
+_LOWER = np.array([d for _, d in LIP_PAIRS + RIGHT_EYE_LID_PAIRS + LEFT_EYE_LID_PAIRS])
+
+
+def uncross(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Keep lower lips and lids below upper ones: a driving face that closes more than it did in the reference
+    frame would otherwise push the avatar's lips or lids through each other."""
+    a, b = points[EYE_OUTER_CORNERS[0]], points[EYE_OUTER_CORNERS[1]]
+    across = (b - a) / (np.linalg.norm(b - a) + 1e-9)
+    down = np.array([-across[1], across[0]])  # image y grows downwards
+    gap = (points[_LOWER] - points[_UPPER]) @ down
+    crossed = gap < 0
+    if crossed.any():
+        points = points.copy()
+        shift = (gap[crossed] / 2)[:, None] * down
+        points[_UPPER[crossed]] += shift
+        points[_LOWER[crossed]] -= shift
+    return points
 
 
 def expression_distance(a: NDArray, b: NDArray) -> float:
-    """How different two faces' expressions are, after removing pose and size (for picking a neutral frame)."""
+    """How different two faces' expressions are, after removing pose and size, in units of b's face size."""
     sim = fit_similarity(np.asarray(a)[_RIGID], np.asarray(b)[_RIGID])
     return float(np.linalg.norm(sim.apply(np.asarray(a)[:, :2]) - np.asarray(b)[:, :2], axis=1).mean() / face_size(b))
+
+
+def closest_expression(candidates: list[NDArray], avatar: NDArray) -> int:
+    """Index of the driving face whose expression best matches the avatar's: the natural reference pose
+    (a driving clip that starts mid-laugh would otherwise make the avatar frown whenever the driver relaxes)."""
+    if not candidates:
+        raise ValueError("no candidate faces")
+    return int(np.argmin([expression_distance(c, avatar) for c in candidates]))

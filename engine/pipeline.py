@@ -62,6 +62,7 @@ class Pipeline:
         self.motion: MotionTransfer | None = None
         self._last_target: NDArray[np.float32] | None = None
         self._last_driving: Landmarks | None = None
+        self._reference: Landmarks | None = None  # the driving pose the avatar's own pose stands for
         self.frames = 0
         self.frames_without_face = 0
 
@@ -92,18 +93,28 @@ class Pipeline:
             avatar.kp_source = to_normalized(crop.landmarks[subset], size)[None]
         self.avatar = avatar
         self.motion = MotionTransfer(crop.landmarks, self.config.motion)
-        if self._last_driving is not None:
-            self.motion.calibrate(self._last_driving)
+        if self._reference is not None:
+            self.motion.calibrate(self._reference)
         self._last_target = None
         return avatar
 
     # Settings that take effect on the next frame --------------------------------------------------------------
     def calibrate(self) -> bool:
         """Take the latest driving face as the neutral pose. False when no face has been seen yet."""
-        if self.motion is None or self._last_driving is None:
+        if self._last_driving is None:
             return False
-        self.motion.calibrate(self._last_driving)
+        self.set_reference(self._last_driving)
         return True
+
+    def set_reference(self, driving: Landmarks) -> None:
+        """Use these driving landmarks as the neutral pose (kept when the avatar changes)."""
+        self._reference = np.asarray(driving, dtype=np.float32).copy()
+        if self.motion is not None:
+            self.motion.calibrate(self._reference)
+
+    @property
+    def reference(self) -> Landmarks | None:
+        return None if self._reference is None else self._reference.copy()
 
     def set_motion(self, config: MotionConfig) -> None:
         self.config = replace(self.config, motion=config)
@@ -124,6 +135,7 @@ class Pipeline:
             self._tracker.reset()
         self._last_driving = None
         self._last_target = None
+        self._reference = None
         if self.motion is not None:
             self.motion.reset()
 
@@ -140,6 +152,8 @@ class Pipeline:
         with _timed(timings, "motion"):
             if driving is not None:
                 self._last_driving = driving
+                if self._reference is None:
+                    self.set_reference(driving)
                 self._last_target = self.motion(driving)
             else:
                 self.frames_without_face += 1

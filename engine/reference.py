@@ -1,0 +1,30 @@
+"""Choosing the driving frame that stands for the avatar's own pose (the reference of relative motion).
+
+avatarify's "F" key does this live; offline, the whole driving clip can be searched. A clip that starts mid-laugh
+would otherwise make the avatar frown whenever the driver relaxes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.config import FaceConfig
+from engine.face import FaceTracker, Landmarks
+from engine.motion import closest_expression
+
+
+def neutral_reference(frames: Iterable[NDArray[np.uint8]], avatar_landmarks: Landmarks,
+                      config: FaceConfig | None = None) -> Landmarks | None:
+    """Landmarks of the frame whose expression is closest to the avatar's; None when no frame has a face."""
+    found: list[Landmarks] = []
+    with FaceTracker(config, static=False, smooth=False) as tracker:
+        for image in frames:
+            lm = tracker.detect(image)
+            if lm is not None:
+                found.append(lm)
+    if not found:
+        return None
+    return found[closest_expression(found, avatar_landmarks)]

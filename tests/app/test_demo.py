@@ -1,0 +1,181 @@
+"""`reenact demo` end to end, and its answers to bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.sinks import VideoFileSink, ffmpeg_exe, has_audio
+from engine.assets import AVATARS_DIR, DEFAULT_CLIP
+
+AVATAR = AVATARS_DIR / "mona_lisa.jpg"
+
+
+def _reenact(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def _read_video(path: Path) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+def _codec(path: Path) -> str:
+    info = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    return next(line for line in info.splitlines() if "Video:" in line)
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("reenact:")]
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+@pytest.fixture(scope="module")
+def demo_video(tmp_path_factory, static_tracker) -> tuple[Path, list[np.ndarray]]:
+    out = tmp_path_factory.mktemp("demo") / "nested" / "result.mp4"  # the folder does not exist yet
+    assert main(["demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--out", str(out), "--quiet",
+                 "--mode", "warp"]) == 0
+    return out, _read_video(out)
+
+
+def test_demo_writes_a_playable_h264_mp4_in_a_new_folder(demo_video, clip_frames):
+    out, frames = demo_video
+    assert "h264" in _codec(out)
+    assert len(frames) == len(clip_frames)
+    assert not list(out.parent.glob("*.partial*")), "no temporary file left behind"
+
+
+def test_demo_output_moves_where_the_face_moves(demo_video, static_tracker):
+    from engine.assets import load_image
+    from engine.landmarks import LEFT_EYE, LIPS, RIGHT_EYE
+
+    _, frames = demo_video
+    avatar = load_image(AVATAR)
+    lm = static_tracker.detect(avatar)
+    stack = np.stack(frames).astype(np.float32)
+
+    def region_change(indices) -> float:
+        x0, y0 = lm[list(indices), :2].min(0).astype(int) - 4
+        x1, y1 = lm[list(indices), :2].max(0).astype(int) + 4
+        return float(stack[:, y0:y1, x0:x1].std(axis=0).mean())
+
+    mouth, eyes = region_change(LIPS), region_change(RIGHT_EYE + LEFT_EYE)
+    corner = float(stack[:, -60:, :60].std(axis=0).mean())  # far from the face: only codec noise
+    assert mouth > 3 * corner + 2 and eyes > 3 * corner + 2, (mouth, eyes, corner)
+
+
+def test_side_by_side_has_three_panels(tmp_path):
+    out = tmp_path / "sbs.mp4"
+    assert main(["demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--out", str(out), "--quiet",
+                 "--mode", "warp", "--side-by-side", "--max-frames", "6"]) == 0
+    frames = _read_video(out)
+    assert len(frames) == 6
+    h, w = frames[0].shape[:2]
+    assert h == 512 and w > 2 * h  # 412×640 avatar | 360×288 clip | result, all 512 high
+    blue = frames[0][..., 2].astype(int) - frames[0][..., 0]
+    left, middle, right = blue[:40, : w // 5].mean(), blue[:40, 2 * w // 5 : 3 * w // 5].mean(), blue[:40, -w // 5 :].mean()
+    assert middle > 60 and left < 30 and right < 30, "the driving clip (blue background) sits in the middle"
+
+
+def test_existing_output_is_refused_unless_overwrite(tmp_path):
+    out = tmp_path / "mine.mp4"
+    out.write_bytes(b"precious")
+    args = ["demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--out", str(out), "--max-frames", "3",
+            "--quiet", "--mode", "warp"]
+    _one_line_error(_reenact(*args), str(out), "exists")
+    assert out.read_bytes() == b"precious"
+    assert main([*args, "--overwrite"]) == 0
+    assert len(_read_video(out)) == 3
+
+
+def test_source_without_a_face_is_a_one_line_error(tmp_path, no_face_image):
+    proc = _reenact("demo", "--source", str(no_face_image), "--driving", str(DEFAULT_CLIP),
+                    "--out", str(tmp_path / "x.mp4"))
+    _one_line_error(proc, str(no_face_image), "no face")
+    assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not a video\n" * 100, b"\x00\x00\x00\x18ftypmp42" + b"\xff" * 4000])
+def test_unreadable_driving_file_is_a_one_line_error(tmp_path, content):
+    bad = tmp_path / "clip.mp4"
+    bad.write_bytes(content)
+    proc = _reenact("demo", "--source", str(AVATAR), "--driving", str(bad), "--out", str(tmp_path / "x.mp4"))
+    _one_line_error(proc, str(bad), "not a readable video")
+    assert not (tmp_path / "x.mp4").exists()
+
+
+def test_missing_files_are_one_line_errors(tmp_path):
+    proc = _reenact("demo", "--source", str(tmp_path / "nope.png"), "--driving", str(DEFAULT_CLIP),
+                    "--out", str(tmp_path / "x.mp4"))
+    _one_line_error(proc, "nope.png", "not found")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 truncated")
+    proc = _reenact("demo", "--source", str(broken), "--driving", str(DEFAULT_CLIP), "--out", str(tmp_path / "x.mp4"))
+    _one_line_error(proc, "broken.jpg", "not a readable image")
+
+
+def test_frames_without_a_face_hold_the_last_motion_and_are_counted(tmp_path, clip_frames, capsys):
+    driving = tmp_path / "gaps.mp4"
+    blank = np.full_like(clip_frames[0], 90)
+    with VideoFileSink(driving, 24) as sink:
+        for i in range(24):
+            sink.write(blank if 10 <= i < 15 else clip_frames[i])
+    out = tmp_path / "out.mp4"
+    assert main(["demo", "--source", str(AVATAR), "--driving", str(driving), "--out", str(out), "--quiet",
+                 "--mode", "warp"]) == 0
+    assert "face lost in 5" in capsys.readouterr().out
+    frames = _read_video(out)
+    assert len(frames) == 24
+    assert np.abs(frames[12].astype(int) - frames[9]).mean() < 1.5, "a lost face holds the last good motion"
+
+
+def test_a_crash_midway_leaves_no_file_under_the_real_name(tmp_path, monkeypatch):
+    from engine.pipeline import Pipeline
+
+    real_step, calls = Pipeline.step, {"n": 0}
+
+    def failing_step(self, frame, timestamp_s=None):
+        calls["n"] += 1
+        if calls["n"] > 4:
+            raise RuntimeError("simulated crash")
+        return real_step(self, frame, timestamp_s)
+
+    monkeypatch.setattr(Pipeline, "step", failing_step)
+    out = tmp_path / "crash.mp4"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        main(["demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--out", str(out), "--quiet",
+              "--mode", "warp"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_driving_audio_is_kept(tmp_path, clip_frames):
+    silent = tmp_path / "silent.mp4"
+    with VideoFileSink(silent, 24) as sink:
+        for frame in clip_frames[:24]:
+            sink.write(frame)
+    talking = tmp_path / "talking.mp4"
+    subprocess.run([ffmpeg_exe(), "-loglevel", "error", "-i", str(silent), "-f", "lavfi", "-i",
+                    "sine=frequency=440:duration=1", "-c:v", "copy", "-c:a", "aac", "-shortest", str(talking)],
+                   check=True)
+    assert has_audio(talking) and not has_audio(silent)
+    out = tmp_path / "out.mp4"
+    assert main(["demo", "--source", str(AVATAR), "--driving", str(talking), "--out", str(out), "--quiet",
+                 "--mode", "warp"]) == 0
+    assert has_audio(out)
