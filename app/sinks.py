@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import tempfile
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -132,3 +136,131 @@ class VideoFileSink:
             self.close()
         else:
             self.abort()
+
+
+# The app's outputs -------------------------------------------------------------------------------------------------
+
+VIRTUAL_CAMERA_HELP = {
+    "linux": "install v4l2loopback and load it with exclusive_caps=1, e.g. "
+             "`sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=reenact`",
+    "win32": "install OBS Studio 30 or newer and start its Virtual Camera once",
+    "darwin": "install OBS Studio 30 or newer and start its Virtual Camera once (it installs the camera extension)",
+}
+
+
+def virtual_camera_help(platform: str | None = None) -> str:
+    """What a user must install for a virtual camera on this OS (the message shown when none is found)."""
+    key = platform or sys.platform
+    key = "linux" if key.startswith("linux") else key
+    return VIRTUAL_CAMERA_HELP.get(key, VIRTUAL_CAMERA_HELP["linux"])
+
+
+class VirtualCameraSink:
+    """The animated avatar as a webcam other programs can pick (Zoom, Meet, OBS…), through pyvirtualcam.
+
+    pyvirtualcam is GPL v2 and optional: it is imported here, only when the virtual camera is switched on. Frames of
+    another size are refused rather than silently rescaled, so what the user chose is what callers see.
+    """
+
+    def __init__(self, width: int, height: int, fps: float, backend: str | None = None,
+                 device: str | None = None) -> None:
+        try:
+            import pyvirtualcam
+        except ImportError:
+            raise ReenactError("the virtual camera needs the optional package pyvirtualcam "
+                               "(pip install 'reenact[virtualcam]')") from None
+        try:
+            self._cam = pyvirtualcam.Camera(width, height, fps, fmt=pyvirtualcam.PixelFormat.RGB,
+                                            device=device, backend=backend)
+        except (RuntimeError, ValueError, OSError) as exc:
+            detail = " ".join(str(exc).split())
+            raise ReenactError(f"no virtual camera driver found: {virtual_camera_help()} ({detail})") from None
+        self.width, self.height, self.fps = width, height, fps
+        self.frames_written = 0
+        self._closed = False
+
+    @property
+    def device(self) -> str:
+        return self._cam.device
+
+    @property
+    def backend(self) -> str:
+        return self._cam.backend
+
+    def write(self, frame: Frame | NDArray[np.uint8]) -> None:
+        if self._closed:
+            return
+        image = frame.image if isinstance(frame, Frame) else frame
+        if image.shape[:2] != (self.height, self.width):
+            raise ValueError(f"frame {image.shape[1]}×{image.shape[0]} is not the camera's {self.width}×{self.height}")
+        self._cam.send(np.ascontiguousarray(image[:, :, :3]))
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._cam.close()
+
+    def __enter__(self) -> VirtualCameraSink:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class PreviewSink:
+    """Keeps only the newest frame for a display to take when it is ready to paint.
+
+    A screen repaints at its own pace; queueing every frame for it would make latency grow whenever painting is
+    slower than the pipeline, so older frames are replaced (and counted as dropped).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._frame: Frame | None = None
+        self.frames_written = 0
+        self.dropped = 0
+
+    def write(self, frame: Frame) -> None:
+        with self._lock:
+            if self._frame is not None:
+                self.dropped += 1
+            self._frame = frame
+            self.frames_written += 1
+
+    def take(self) -> Frame | None:
+        """The newest frame not yet taken, or None."""
+        with self._lock:
+            frame, self._frame = self._frame, None
+        return frame
+
+    def close(self) -> None:
+        with self._lock:
+            self._frame = None
+
+
+class PacedSink:
+    """Writes to a fixed-rate sink (an mp4) at its declared fps whatever rate frames arrive at.
+
+    When the pipeline is slower than the file's fps the last frame is repeated, when faster frames are skipped, so
+    a recording plays back at the speed it happened.
+    """
+
+    def __init__(self, sink: FrameSink, fps: float, clock: Callable[[], float] | None = None) -> None:
+        self.sink = sink
+        self.fps = fps
+        self._clock = clock or time.monotonic
+        self._t0: float | None = None
+        self.frames_written = 0
+
+    def write(self, frame: Frame) -> None:
+        now = self._clock()
+        if self._t0 is None:
+            self._t0 = now
+        due = int((now - self._t0) * self.fps) + 1  # frames that should exist by now
+        while self.frames_written < due:
+            self.sink.write(frame)
+            self.frames_written += 1
+
+    def close(self) -> None:
+        self.sink.close()

@@ -1,0 +1,76 @@
+"""`reenact app`: the desktop app (webcam or video → animated avatar → preview, virtual camera, recording)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
+from engine.errors import ReenactError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("app", help="the desktop app: camera or video → animated avatar → virtual camera")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--driving", metavar="FILE", help="drive from a video file (looped) instead of a camera")
+    source.add_argument("--camera", metavar="N", type=int, help="drive from camera N (see the app's source list)")
+    p.add_argument("--avatar", metavar="IMAGE", help="start with this avatar (a file, or a bundled name: mona_lisa)")
+    p.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt (auto: the fastest "
+                                                      "available; the analytic warp when no weights exist)")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
+    p.add_argument("--exit-after", metavar="SECONDS", type=float, default=None,
+                   help="close the window after this long (smoke tests, screenshots)")
+    p.add_argument("--screenshot", metavar="PNG", default=None, help="save the window to this image when closing")
+    p.set_defaults(func=run_app)
+
+
+def resolve_avatar(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if path.is_file():
+        return path
+    for suffix in IMAGE_SUFFIXES:  # a bundled avatar by name
+        candidate = AVATARS_DIR / f"{value}{suffix}"
+        if candidate.is_file():
+            return candidate
+    raise ReenactError("avatar image not found", path)
+
+
+def run_app(args: argparse.Namespace) -> int:
+    import sys
+
+    from PyQt6.QtCore import QTimer
+
+    from app.window import AppOptions, MainWindow, make_application
+
+    driving = Path(args.driving) if args.driving else None
+    if driving is not None and not driving.is_file():
+        raise ReenactError("driving video not found", driving)
+    if args.camera is not None and args.camera < 0:
+        raise ReenactError(f"--camera must be 0 or more, not {args.camera}")
+    weights = Path(args.weights)
+    if args.backend != "auto" and not weights.is_file():
+        raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)
+    if args.exit_after is not None and args.exit_after <= 0:
+        raise ReenactError(f"--exit-after must be positive, not {args.exit_after}")
+    screenshot = Path(args.screenshot) if args.screenshot else None
+    options = AppOptions(driving=driving, camera=args.camera, avatar=resolve_avatar(args.avatar),
+                         backend=args.backend, weights=weights)
+
+    app = make_application(sys.argv[:1])
+    window = MainWindow(options)
+    window.show()
+
+    def finish() -> None:
+        if screenshot is not None:
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            window.grab().save(str(screenshot))
+        window.close()
+
+    if args.exit_after is not None:
+        QTimer.singleShot(int(args.exit_after * 1000), finish)
+    app.exec()
+    window.close()  # also when the event loop ended another way: stop the worker, save settings
+    print(f"frames shown: {window.frames_received}")
+    return 0

@@ -1,0 +1,1 @@
+"""The desktop app's widgets: each one shows or edits one thing and reports through signals."""

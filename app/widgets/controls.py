@@ -1,0 +1,136 @@
+"""The control panel: driving source, animation settings and outputs. Widgets only; the window wires them."""
+
+from __future__ import annotations
+
+from PyQt6.QtCore import Qt
+from PyQt6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QSlider,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.framing import OUTPUT_FPS, OUTPUT_SIZES
+
+
+class ControlPanel(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+
+        # Driving source
+        source = QGroupBox("Driving source")
+        self.source_combo = QComboBox()
+        self.source_combo.setToolTip("A camera, or a video file (played in a loop)")
+        self.refresh_button = QToolButton()
+        self.refresh_button.setText("⟳")
+        self.refresh_button.setToolTip("Look for cameras again")
+        self.open_video_button = QPushButton("Open video…")
+        self.open_video_button.setToolTip("Drive the avatar from a video file (Ctrl+O)")
+        row = QHBoxLayout()
+        row.addWidget(self.source_combo, 1)
+        row.addWidget(self.refresh_button)
+        box = QVBoxLayout(source)
+        box.addLayout(row)
+        box.addWidget(self.open_video_button)
+        layout.addWidget(source)
+
+        # Animation
+        motion = QGroupBox("Animation")
+        self.calibrate_button = QPushButton("Calibrate  (X)")
+        self.calibrate_button.setToolTip("Look straight with a neutral face and press X: this pose becomes the "
+                                         "reference the avatar moves from")
+        self.relative_radio = QRadioButton("Relative")
+        self.relative_radio.setToolTip("The avatar keeps its own face shape and copies your movements")
+        self.absolute_radio = QRadioButton("Absolute")
+        self.absolute_radio.setToolTip("The avatar takes your face shape and position directly")
+        self.motion_group = QButtonGroup(self)
+        self.motion_group.addButton(self.relative_radio)
+        self.motion_group.addButton(self.absolute_radio)
+        self.relative_radio.setChecked(True)
+        self.full_radio = QRadioButton("Portrait")
+        self.full_radio.setToolTip("Paste the animated face back into the full avatar image (P)")
+        self.crop_radio = QRadioButton("Face only")
+        self.crop_radio.setToolTip("Show only the animated face crop (P)")
+        self.paste_group = QButtonGroup(self)
+        self.paste_group.addButton(self.full_radio)
+        self.paste_group.addButton(self.crop_radio)
+        self.full_radio.setChecked(True)
+        self.mirror_check = QCheckBox("Mirror camera  (M)")
+        self.landmarks_check = QCheckBox("Show landmarks  (L)")
+        self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing_slider.setRange(0, 100)
+        self.smoothing_slider.setValue(50)
+        self.smoothing_slider.setToolTip("Steadier (right) or snappier (left) motion; far left switches smoothing off")
+        self.smoothing_label = QLabel()
+        self.smoothing_label.setMinimumWidth(32)
+        self.smoothing_slider.valueChanged.connect(self._show_smoothing)
+        self._show_smoothing(self.smoothing_slider.value())
+        form = QFormLayout(motion)
+        form.addRow(self.calibrate_button)
+        form.addRow("Motion", _row(self.relative_radio, self.absolute_radio))
+        form.addRow("Show", _row(self.full_radio, self.crop_radio))
+        form.addRow("Smoothing", _row(self.smoothing_slider, self.smoothing_label))
+        form.addRow(self.mirror_check)
+        form.addRow(self.landmarks_check)
+        layout.addWidget(motion)
+
+        # Outputs
+        output = QGroupBox("Output")
+        self.size_combo = QComboBox()
+        for w, h in OUTPUT_SIZES:
+            self.size_combo.addItem(f"{w} × {h}", (w, h))
+        self.fps_combo = QComboBox()
+        for fps in OUTPUT_FPS:
+            self.fps_combo.addItem(f"{fps} fps", fps)
+        self.vcam_button = QPushButton("Virtual camera  (V)")
+        self.vcam_button.setCheckable(True)
+        self.vcam_button.setToolTip("Send the avatar to a virtual webcam that Zoom, Meet, Teams or OBS can pick")
+        self.record_button = QPushButton("Record…  (Ctrl+R)")
+        self.record_button.setCheckable(True)
+        self.record_button.setToolTip("Record the output to an mp4 file")
+        form = QFormLayout(output)
+        form.addRow("Size", self.size_combo)
+        form.addRow("Rate", self.fps_combo)
+        form.addRow(self.vcam_button)
+        form.addRow(self.record_button)
+        layout.addWidget(output)
+
+        hotkeys = QLabel("X calibrate · M mirror · P portrait/face · L landmarks · V virtual camera · "
+                         "1–9 avatar · Ctrl+O video · Ctrl+R record")
+        hotkeys.setObjectName("hint")
+        hotkeys.setWordWrap(True)
+        layout.addWidget(hotkeys)
+        layout.addStretch(1)
+
+    def _show_smoothing(self, value: int) -> None:
+        self.smoothing_label.setText("off" if value == 0 else str(value))
+
+    def select_output(self, width: int, height: int, fps: int) -> None:
+        i = self.size_combo.findData((width, height))
+        self.size_combo.setCurrentIndex(max(i, 0))
+        j = self.fps_combo.findData(fps)
+        self.fps_combo.setCurrentIndex(j if j >= 0 else self.fps_combo.findData(30))
+
+    def output(self) -> tuple[int, int, int]:
+        w, h = self.size_combo.currentData()
+        return int(w), int(h), int(self.fps_combo.currentData())
+
+
+def _row(*widgets: QWidget) -> QWidget:
+    holder = QWidget()
+    layout = QHBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for w in widgets:
+        layout.addWidget(w)
+    return holder

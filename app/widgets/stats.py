@@ -1,0 +1,40 @@
+"""The status bar's live figures: what runs the animation, FPS, end-to-end latency and per-stage times."""
+
+from __future__ import annotations
+
+from PyQt6.QtWidgets import QLabel, QStatusBar, QWidget
+
+from app.worker import STAGES, WorkerResult
+
+
+class StatsBar(QStatusBar):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.mode_label = QLabel("starting…")
+        self.mode_label.setToolTip("What animates the avatar: the trained model (and its runtime) or the analytic warp")
+        self.fps_label = QLabel("— fps")
+        self.latency_label = QLabel("latency —")
+        self.latency_label.setToolTip("From reading a camera frame to handing the animated frame to the outputs")
+        self.stages_label = QLabel("")
+        self.stages_label.setToolTip("Milliseconds per frame: " + ", ".join(STAGES))
+        self.outputs_label = QLabel("")
+        for label in (self.mode_label, self.fps_label, self.latency_label, self.stages_label, self.outputs_label):
+            label.setContentsMargins(6, 0, 6, 0)
+            self.addPermanentWidget(label)
+
+    def set_mode(self, text: str) -> None:
+        self.mode_label.setText(text)
+
+    def set_outputs(self, vcam: str, recording: str) -> None:
+        parts = ([f"● cam {vcam}"] if vcam else []) + (["● REC"] if recording else [])
+        self.outputs_label.setText("  ".join(parts))
+        self.outputs_label.setStyleSheet("color:#ff6b6b; font-weight:bold;" if parts else "")
+
+    def show_result(self, result: WorkerResult) -> None:
+        self.fps_label.setText(f"{result.fps:4.1f} fps")
+        self.latency_label.setText(f"latency {result.latency_ms:3.0f} ms")
+        t = result.timings_ms
+        self.stages_label.setText("  ".join(f"{k} {t[k]:.1f}" for k in STAGES if k in t) + " ms"
+                                  if t else "no avatar")
+        if result.animated and result.landmarks is None:
+            self.stages_label.setText(self.stages_label.text() + "  · no face in view")
