@@ -17,7 +17,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.config import MotionConfig
-from engine.landmarks import EYE_OUTER_CORNERS, LEFT_EYE_LID_PAIRS, LIP_PAIRS, RIGHT_EYE_LID_PAIRS, RIGID, face_size
+from engine.landmarks import (
+    EYE_OUTER_CORNERS,
+    LEFT_EYE_LID_PAIRS,
+    LIP_PAIRS,
+    RIGHT_EYE_LID_PAIRS,
+    RIGID,
+    eye_opening,
+    face_size,
+    head_yaw,
+    mouth_opening,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,8 +156,14 @@ def expression_distance(a: NDArray, b: NDArray) -> float:
 
 
 def closest_expression(candidates: list[NDArray], avatar: NDArray) -> int:
-    """Index of the driving face whose expression best matches the avatar's: the natural reference pose
-    (a driving clip that starts mid-laugh would otherwise make the avatar frown whenever the driver relaxes)."""
+    """Index of the driving face whose openness (mouth, eyes) and head turn best match the avatar's: the natural
+    reference pose. Matching the whole shape would pair a smiling avatar with a laughing driver, and every relaxed
+    driving frame would then make the avatar frown."""
     if not candidates:
         raise ValueError("no candidate faces")
-    return int(np.argmin([expression_distance(c, avatar) for c in candidates]))
+
+    def features(points: NDArray) -> NDArray[np.float64]:
+        return np.array([mouth_opening(points), eye_opening(points), 0.3 * head_yaw(points)])
+
+    target = features(avatar)
+    return int(np.argmin([np.abs(features(c) - target).sum() for c in candidates]))
