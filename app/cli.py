@@ -27,6 +27,7 @@ def _demo(args: argparse.Namespace) -> int:
             source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
             backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.reference, side_by_side=args.side_by_side,
             overwrite=args.overwrite, max_frames=args.max_frames, progress=not args.quiet,
+            config=Path(args.config) if args.config else None,
         )
     )
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
@@ -54,13 +55,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="model (trained network) or warp (network-free); auto = model when weights exist")
     demo.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
     demo.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
-    demo.add_argument("--motion", default="relative", choices=("relative", "absolute"))
+    demo.add_argument("--motion", default=None, choices=("relative", "absolute"),
+                      help="relative (default): the avatar keeps its face shape; absolute: takes the driver's")
     demo.add_argument("--reference", default="auto", choices=("auto", "first"),
                       help="neutral pose of relative motion: the driving frame closest to the avatar's expression "
                       "(auto) or the first frame")
     demo.add_argument("--side-by-side", action="store_true", help="write source | driving | result")
     demo.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     demo.add_argument("--max-frames", type=int, default=None, help="stop after N driving frames")
+    demo.add_argument("--config", default=None, help="engine settings (YAML, see config/pipeline.yaml)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
     for name in SUBCOMMAND_MODULES:

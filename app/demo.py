@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -16,7 +16,7 @@ from app.sinks import VideoFileSink, check_output_path
 from app.sources import VideoFileSource
 from engine.assets import DEFAULT_WEIGHTS, load_image
 from engine.backends import load_backend
-from engine.config import MotionConfig, PipelineConfig
+from engine.config import PipelineConfig, load_yaml
 from engine.errors import ReenactError
 from engine.pipeline import STAGES, Pipeline
 from engine.reference import neutral_reference
@@ -32,12 +32,13 @@ class DemoOptions:
     mode: str = "auto"  # "auto" | "model" | "warp"
     backend: str = "auto"
     weights: Path = DEFAULT_WEIGHTS
-    motion: str = "relative"
+    motion: str | None = None  # "relative" | "absolute"; None keeps the config's
     reference: str = "auto"  # "auto": the driving frame closest to the avatar's expression; "first"
     side_by_side: bool = False
     overwrite: bool = False
     max_frames: int | None = None
     progress: bool = True
+    config: Path | None = None  # YAML PipelineConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +89,12 @@ def run_demo(opts: DemoOptions) -> DemoSummary:
     source_image = load_image(opts.source)
     mode = resolve_mode(opts.mode, opts.weights)
     backend = load_backend(opts.backend, opts.weights) if mode == "model" else None
-    config = PipelineConfig(motion=MotionConfig(mode=opts.motion))
+    base = load_yaml(PipelineConfig, opts.config) if opts.config is not None else PipelineConfig()
+    config = base if opts.motion is None else replace(base, motion=replace(base.motion, mode=opts.motion))
     totals = dict.fromkeys(STAGES, 0.0)
     with VideoFileSource(opts.driving) as src, Pipeline(config, backend) as pipe:
         avatar = pipe.prepare(source_image, opts.source)
-        if opts.reference == "auto" and opts.motion == "relative":
+        if opts.reference == "auto" and config.motion.mode == "relative":
             ref = neutral_reference(_every_nth_frame(opts.driving, opts.max_frames), avatar.crop.landmarks)
             if ref is not None:
                 pipe.set_reference(ref)

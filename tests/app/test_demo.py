@@ -179,3 +179,15 @@ def test_driving_audio_is_kept(tmp_path, clip_frames):
     assert main(["demo", "--source", str(AVATAR), "--driving", str(talking), "--out", str(out), "--quiet",
                  "--mode", "warp"]) == 0
     assert has_audio(out)
+
+
+def test_config_file_is_read_and_checked(tmp_path):
+    from engine.config import PipelineConfig, load_yaml
+
+    shipped = load_yaml(PipelineConfig, Path(__file__).resolve().parents[2] / "config" / "pipeline.yaml")
+    assert shipped == PipelineConfig(), "config/pipeline.yaml documents the defaults"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("warp:\n  grid_sise: 32\n")
+    proc = _reenact("demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--out", str(tmp_path / "x.mp4"),
+                    "--config", str(bad))
+    _one_line_error(proc, "bad.yaml", "grid_sise")

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from engine.config import WarpConfig
-from engine.warp import from_normalized, identity_grid, tps_grid, to_normalized, warp_image
+from engine.warp import from_normalized, identity_grid, to_normalized, tps_grid, warp_image
 
 
 @pytest.fixture(scope="module")
