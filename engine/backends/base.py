@@ -1,19 +1,38 @@
-"""The one interface the pipeline and the app see, whatever runs the networks underneath."""
+"""The one interface the pipeline and the app see, whatever runs the networks underneath.
+
+A model artifact describes itself with a `ModelMeta`: a checkpoint through its ModelConfig, an ONNX file through
+its `metadata_props`, a TensorRT engine through its header. Runtimes read it instead of hard-coding sizes, names,
+normalisation or the landmark subset.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engine.config import ModelConfig
+from engine.errors import ReenactError
 from engine.landmarks import WARP_SUBSET
 
 MODEL_VERSION = "1"
 GRAPHS = ("encoder", "frame")
+# The graph interface; engine.model.networks uses the same names (a test keeps them equal).
+ENCODER_INPUTS = ("source",)
+ENCODER_OUTPUTS = ("feat_128", "feat_64", "feat_32")
+FRAME_INPUTS = ("source", "feat_128", "feat_64", "feat_32", "grid", "kp_source", "kp_driving")
+FRAME_OUTPUTS = ("image", "mask")
+
+META_PREFIX = "reenact."
+
+
+class BackendUnavailable(ReenactError):
+    """This backend cannot run here (module missing, no GPU, ...); "auto" moves on to the next one."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,20 +44,96 @@ class ModelMeta:
     normalization: str = "rgb01"  # images are float RGB in [0, 1], N×3×H×W
     color_order: str = "RGB"
     landmark_subset: tuple[int, ...] = field(default_factory=lambda: WARP_SUBSET)
-    encoder_outputs: tuple[str, ...] = ("feat_128", "feat_64", "feat_32")
+    precision: str = "fp32"  # fp32 | fp16 | int8: what the artifact computes in
+    encoder_inputs: tuple[str, ...] = ENCODER_INPUTS
+    encoder_outputs: tuple[str, ...] = ENCODER_OUTPUTS
+    frame_inputs: tuple[str, ...] = FRAME_INPUTS
+    frame_outputs: tuple[str, ...] = FRAME_OUTPUTS
 
     @classmethod
-    def from_model_config(cls, config: ModelConfig) -> ModelMeta:
-        return cls(input_size=config.size)
+    def from_model_config(cls, config: ModelConfig, precision: str = "fp32") -> ModelMeta:
+        if config.keypoints and config.keypoints != len(WARP_SUBSET):
+            raise ReenactError(
+                f"model expects {config.keypoints} keypoints but the landmark subset has {len(WARP_SUBSET)}"
+            )
+        return cls(input_size=config.size, precision=precision)
+
+    def inputs(self, graph: str) -> tuple[str, ...]:
+        return {"encoder": self.encoder_inputs, "frame": self.frame_inputs}[_graph(graph)]
+
+    def outputs(self, graph: str) -> tuple[str, ...]:
+        return {"encoder": self.encoder_outputs, "frame": self.frame_outputs}[_graph(graph)]
+
+    def to_metadata(self) -> dict[str, str]:
+        """Flat string pairs for ONNX `metadata_props` and engine headers."""
+        out = {}
+        for key, value in asdict(self).items():
+            out[META_PREFIX + key] = json.dumps(list(value)) if isinstance(value, tuple) else str(value)
+        return out
+
+    @classmethod
+    def from_metadata(cls, props: Mapping[str, str], path: str | Path) -> ModelMeta:
+        """Parse `to_metadata` output; a file without it is not a reenact model (one-line error naming it)."""
+        if META_PREFIX + "version" not in props:
+            raise ReenactError("not a reenact model (no reenact metadata in the file)", path)
+        if props[META_PREFIX + "version"] != MODEL_VERSION:
+            raise ReenactError(
+                f"model version {props[META_PREFIX + 'version']} is not supported (this reenact reads {MODEL_VERSION})",
+                path,
+            )
+        defaults = cls()
+        kwargs: dict[str, object] = {}
+        try:
+            for name in cls.__dataclass_fields__:
+                raw = props.get(META_PREFIX + name)
+                if raw is None:
+                    raise KeyError(name)
+                default = getattr(defaults, name)
+                if isinstance(default, tuple):
+                    kwargs[name] = tuple(json.loads(raw))
+                elif isinstance(default, int):
+                    kwargs[name] = int(raw)
+                else:
+                    kwargs[name] = raw
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ReenactError(f"damaged reenact metadata (field {exc})", path) from None
+        meta = cls(**kwargs)  # type: ignore[arg-type]
+        if meta.normalization != "rgb01" or meta.color_order != "RGB":
+            raise ReenactError(
+                f"model wants {meta.color_order} images normalised as {meta.normalization}; this reenact feeds RGB "
+                "in [0, 1]", path,
+            )
+        return meta
 
 
 @runtime_checkable
 class Backend(Protocol):
-    """Runs the two graphs of a reenact model: `encoder` once per avatar, `frame` once per frame."""
+    """Runs the two graphs of a reenact model: `encoder` once per avatar, `frame` once per frame.
+
+    `name` says what actually runs (e.g. "onnxruntime-cpu"); `reason` says why this backend was chosen
+    (and, under "auto", why faster ones were skipped), for the app to show.
+    """
 
     name: str
     meta: ModelMeta
+    reason: str
 
     def run(self, graph: str, feeds: Mapping[str, NDArray[np.float32]]) -> dict[str, NDArray[np.float32]]: ...
 
     def close(self) -> None: ...
+
+
+def _graph(graph: str) -> str:
+    if graph not in GRAPHS:
+        raise KeyError(f"unknown graph {graph!r}; graphs are {', '.join(GRAPHS)}")
+    return graph
+
+
+def check_feeds(meta: ModelMeta, graph: str, feeds: Mapping[str, NDArray]) -> None:
+    """Catch wiring mistakes at the boundary with a message naming the input, not deep inside a runtime."""
+    expected = meta.inputs(graph)
+    missing = [n for n in expected if n not in feeds]
+    extra = [n for n in feeds if n not in expected]
+    if missing or extra:
+        raise ValueError(f"graph {graph!r}: missing inputs {missing}, unexpected inputs {extra}")
+

@@ -1,0 +1,25 @@
+"""The per-user cache for artifacts made on first use (ONNX exports of a checkpoint, TensorRT timing caches)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+CACHE_ENV = "REENACT_CACHE_DIR"
+
+
+def cache_root() -> Path:
+    """$REENACT_CACHE_DIR, else $XDG_CACHE_HOME/reenact, else ~/.cache/reenact."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base).expanduser() / "reenact"
+
+
+def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

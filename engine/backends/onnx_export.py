@@ -1,0 +1,194 @@
+"""Checkpoint → two ONNX graphs (encoder once per avatar, frame once per frame) that describe themselves.
+
+The torch.export-based exporter (opset 18) is used: it writes a native GridSample, keeps every shape static
+(batch 1, the model's input size) and handles the frame network's pooling of a computed grid, which the
+TorchScript exporter cannot (it loses the grid's shape and refuses adaptive pooling).
+
+The runtime needs this too: `load_backend("onnxruntime", "model.pt")` exports on first use into a per-user cache
+keyed by the checkpoint's hash, checked against PyTorch before it is kept, so the second run starts at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from engine.backends.base import META_PREFIX, BackendUnavailable, ModelMeta
+from engine.backends.cache import cache_root, file_sha256
+from engine.config import to_dict
+from engine.errors import ReenactError
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+EXPORT_FORMAT = "1"  # bump when the exported graphs change, so cached exports are made again
+GRAPH_FILES = {"encoder": "encoder.onnx", "frame": "frame.onnx"}
+
+
+def onnx_paths(folder: str | Path) -> dict[str, Path]:
+    folder = Path(folder)
+    return {graph: folder / name for graph, name in GRAPH_FILES.items()}
+
+
+def is_export_folder(path: str | Path) -> bool:
+    return Path(path).is_dir() and all(p.is_file() for p in onnx_paths(path).values())
+
+
+def _example_inputs(meta: ModelMeta, model: object) -> tuple[tuple, tuple]:
+    """Inputs to trace with: only their shapes and dtypes end up in the graph."""
+    import torch
+
+    from engine.model.networks import identity_grid
+
+    gen = torch.Generator().manual_seed(0)
+    s, k = meta.input_size, len(meta.landmark_subset)
+    source = torch.rand(1, 3, s, s, generator=gen)
+    with torch.no_grad():
+        feats = model.encoder(source)  # type: ignore[attr-defined]
+    grid = identity_grid(1, s) + 0.01 * torch.randn(1, s, s, 2, generator=gen)
+    kp = torch.rand(1, k, 2, generator=gen) * 1.6 - 0.8
+    return (source,), (source, *feats, grid, kp, kp + 0.01 * torch.randn(1, k, 2, generator=gen))
+
+
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """The exporter logs optional-package notes and deprecation warnings that mean nothing to a user."""
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnx_ir", "onnxscript")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def export_onnx(checkpoint: object, out_dir: str | Path, *, checkpoint_sha256: str = "") -> dict[str, Path]:
+    """Write encoder.onnx and frame.onnx (each to a temporary name, then renamed) with reenact metadata.
+
+    `checkpoint` is an engine.model.checkpoint.Checkpoint.
+    """
+    import onnx
+    import torch
+
+    from engine.runtime import configure_torch
+
+    configure_torch()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config = checkpoint.model_config  # type: ignore[attr-defined]
+    meta = ModelMeta.from_model_config(config)
+    model = checkpoint.build().float().eval()  # type: ignore[attr-defined]
+    encoder_args, frame_args = _example_inputs(meta, model)
+    jobs = {
+        "encoder": (model.encoder, encoder_args, meta.encoder_inputs, meta.encoder_outputs),
+        "frame": (model.frame, frame_args, meta.frame_inputs, meta.frame_outputs),
+    }
+    written: dict[str, Path] = {}
+    for graph, (module, args, inputs, outputs) in jobs.items():
+        with _quiet_exporter(), torch.no_grad():
+            program = torch.onnx.export(
+                module, args, dynamo=True, opset_version=OPSET, input_names=list(inputs),
+                output_names=list(outputs), verbose=False, external_data=False,
+            )
+        proto = program.model_proto
+        props = {
+            **meta.to_metadata(),
+            META_PREFIX + "graph": graph,
+            META_PREFIX + "export_format": EXPORT_FORMAT,
+            META_PREFIX + "model_config": json.dumps(to_dict(config)),
+            META_PREFIX + "checkpoint_sha256": checkpoint_sha256,
+        }
+        del proto.metadata_props[:]
+        for key, value in props.items():
+            entry = proto.metadata_props.add()
+            entry.key, entry.value = key, value
+        proto.producer_name = "reenact"
+        proto.doc_string = f"reenact {graph} graph (opset {OPSET}, static shapes, batch 1)"
+        target = out_dir / GRAPH_FILES[graph]
+        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=out_dir)
+        os.close(fd)
+        try:
+            onnx.save_model(proto, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        written[graph] = target
+    return written
+
+
+def read_onnx_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata_props of an ONNX file, without loading its weights; one-line error if it is not ONNX."""
+    import onnx
+
+    path = Path(path)
+    if not path.is_file():
+        raise ReenactError("ONNX file not found", path)
+    try:
+        proto = onnx.load_model(str(path), load_external_data=False)
+    except Exception as exc:  # protobuf DecodeError and friends: the file is not ONNX
+        raise ReenactError(f"not a readable ONNX model ({_first_line(exc)})", path) from None
+    if not proto.graph.node:
+        raise ReenactError("not a readable ONNX model (no graph)", path)
+    return {p.key: p.value for p in proto.metadata_props}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
+
+
+def cached_onnx(checkpoint_path: str | Path) -> Path:
+    """An export folder for this checkpoint, made (and parity-checked) on first use, reused afterwards."""
+    from engine.backends.parity import check_export
+    from engine.model.checkpoint import load_checkpoint
+
+    checkpoint_path = Path(checkpoint_path)
+    ckpt = load_checkpoint(checkpoint_path)
+    digest = file_sha256(checkpoint_path)
+    root = cache_root() / "onnx"
+    final = root / f"{digest[:24]}-v{EXPORT_FORMAT}"
+    if is_export_folder(final):
+        log.info("using the cached ONNX export %s", final)
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=final.name + ".", suffix=".tmp", dir=root))
+    try:
+        log.info("exporting %s to ONNX (first use; cached in %s)", checkpoint_path, final)
+        export_onnx(ckpt, tmp, checkpoint_sha256=digest)
+        report = check_export(ckpt, tmp, real=False)
+        if not report.ok:
+            raise BackendUnavailable(f"its ONNX export does not match PyTorch ({report.first_failure()})",
+                                     checkpoint_path)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process finished the same export first
+            if not is_export_folder(final):
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
+
+
+def with_precision(meta: ModelMeta, precision: str) -> dict[str, str]:
+    """Metadata of a derived artifact (int8, fp16) of the same model."""
+    return replace(meta, precision=precision).to_metadata()
+
+
+__all__ = [
+    "EXPORT_FORMAT", "GRAPH_FILES", "OPSET", "cached_onnx", "export_onnx", "is_export_folder", "onnx_paths",
+    "read_onnx_metadata", "with_precision",
+]

@@ -1,0 +1,179 @@
+"""Does a backend compute what PyTorch computes? Checked on random inputs and on the pipeline's own inputs.
+
+Each graph is compared on identical inputs (the frame graph gets the reference encoder's features), so an error
+is pinned to the graph that made it. "Real" inputs are recorded from the pipeline itself running a bundled
+avatar against frames of the bundled driving clip: the crops, TPS grids and landmarks the model sees in use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.backends.base import Backend, ModelMeta
+from engine.backends.tolerance import Tolerance, scaled_errors, tolerance_for
+
+Feeds = dict[str, NDArray[np.float32]]
+
+
+@dataclass(frozen=True, slots=True)
+class ParityCase:
+    label: str
+    source: NDArray[np.float32]  # 1×3×S×S
+    frames: tuple[Feeds, ...]  # grid, kp_source, kp_driving per frame
+
+
+@dataclass(frozen=True, slots=True)
+class ParityRow:
+    case: str
+    graph: str
+    output: str
+    max_err: float
+    mean_err: float
+    ok: bool
+
+
+@dataclass(slots=True)
+class ParityReport:
+    candidate: str
+    precision: str
+    tolerance: Tolerance
+    rows: list[ParityRow] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and all(r.ok for r in self.rows)
+
+    def worst(self, graph: str | None = None) -> ParityRow:
+        rows = [r for r in self.rows if graph is None or r.graph == graph]
+        return max(rows, key=lambda r: r.max_err / self.tolerance.max_err)
+
+    def first_failure(self) -> str:
+        bad = [r for r in self.rows if not r.ok]
+        if not bad:
+            return "none"
+        r = bad[0]
+        return (f"{r.graph}/{r.output} on {r.case} inputs: max err {r.max_err:.2e}, mean {r.mean_err:.2e} "
+                f"(tolerance {self.tolerance.max_err:.2g}, mean {self.tolerance.mean_err:.2g})")
+
+    def format(self) -> str:
+        lines = [f"parity {self.candidate} ({self.precision}) vs torch-cpu (fp32); tolerance max "
+                 f"{self.tolerance.max_err:.2g}, mean {self.tolerance.mean_err:.2g}"]
+        lines.append(f"  {'inputs':<10} {'graph':<8} {'output':<9} {'max err':>10} {'mean err':>10}")
+        # one line per (case, graph, output): the worst frame of the case
+        seen: dict[tuple[str, str, str], ParityRow] = {}
+        for r in self.rows:
+            key = (r.case, r.graph, r.output)
+            if key not in seen or r.max_err > seen[key].max_err:
+                seen[key] = r
+        for r in seen.values():
+            lines.append(f"  {r.case:<10} {r.graph:<8} {r.output:<9} {r.max_err:>10.2e} {r.mean_err:>10.2e}"
+                         f"  {'ok' if r.ok else 'FAIL'}")
+        lines.append("  result: " + ("PASS" if self.ok else f"FAIL ({self.first_failure()})"))
+        return "\n".join(lines)
+
+
+def random_case(meta: ModelMeta, seed: int = 0, frames: int = 2) -> ParityCase:
+    """Uniform images, a jittered identity grid and random landmarks: inputs no training set biases."""
+    rng = np.random.default_rng(seed)
+    s, k = meta.input_size, len(meta.landmark_subset)
+    c = (np.arange(s, dtype=np.float32) * 2 + 1) / s - 1
+    identity = np.stack(np.meshgrid(c, c, indexing="xy"), -1)[None].astype(np.float32)
+    kp_source = rng.uniform(-0.8, 0.8, (1, k, 2)).astype(np.float32)
+    feeds = []
+    for _ in range(frames):
+        feeds.append({
+            "grid": (identity + rng.normal(0, 0.03, identity.shape)).astype(np.float32),
+            "kp_source": kp_source,
+            "kp_driving": (kp_source + rng.normal(0, 0.03, kp_source.shape)).astype(np.float32),
+        })
+    return ParityCase("random", rng.uniform(0, 1, (1, 3, s, s)).astype(np.float32), tuple(feeds))
+
+
+class _Recorder:
+    """A backend that runs `inner` and keeps every feed the pipeline sends it."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner, self.name, self.meta, self.reason = inner, inner.name, inner.meta, "recording"
+        self.feeds: list[tuple[str, Feeds]] = []
+
+    def run(self, graph: str, feeds: Mapping[str, NDArray[np.float32]]) -> dict[str, NDArray[np.float32]]:
+        self.feeds.append((graph, {k: np.array(v, dtype=np.float32) for k, v in feeds.items()}))
+        return self.inner.run(graph, feeds)
+
+    def close(self) -> None:
+        pass
+
+
+def real_case(reference: Backend, avatar: str | Path | None = None, clip: str | Path | None = None,
+              frame_indices: tuple[int, ...] = (0, 24, 48)) -> ParityCase:
+    """The pipeline's own inputs: a bundled avatar driven by frames of the bundled clip."""
+    import cv2
+
+    from engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
+    from engine.config import PipelineConfig
+    from engine.pipeline import Pipeline
+
+    avatar = Path(avatar or AVATARS_DIR / "mona_lisa.jpg")
+    clip = Path(clip or DEFAULT_CLIP)
+    recorder = _Recorder(reference)
+    capture = cv2.VideoCapture(str(clip))
+    try:
+        with Pipeline(PipelineConfig(), recorder) as pipe:  # type: ignore[arg-type]
+            pipe.prepare(load_image(avatar), avatar)
+            index = 0
+            while index <= max(frame_indices):
+                ok, bgr = capture.read()
+                if not ok:
+                    break
+                if index in frame_indices:
+                    pipe.step(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index / 24.0)
+                index += 1
+    finally:
+        capture.release()
+    encoder = [f for g, f in recorder.feeds if g == "encoder"]
+    frames = tuple({k: f[k] for k in ("grid", "kp_source", "kp_driving")} for g, f in recorder.feeds if g == "frame")
+    if not encoder or not frames:
+        raise RuntimeError(f"no pipeline inputs recorded from {avatar} and {clip}")
+    return ParityCase("real", encoder[0]["source"], frames)
+
+
+def compare(reference: Backend, candidate: Backend, cases: list[ParityCase],
+            tolerance: Tolerance | None = None) -> ParityReport:
+    tol = tolerance or tolerance_for(candidate.name, candidate.meta.precision)
+    report = ParityReport(candidate.name, candidate.meta.precision, tol)
+
+    def add(case: str, graph: str, ref: Mapping[str, NDArray], out: Mapping[str, NDArray]) -> None:
+        for name, r in ref.items():
+            max_err, mean_err = scaled_errors(out[name], r)
+            report.rows.append(ParityRow(case, graph, name, max_err, mean_err, tol.accepts(max_err, mean_err)))
+
+    for case in cases:
+        feeds = {"source": case.source}
+        ref_feats = reference.run("encoder", feeds)
+        add(case.label, "encoder", ref_feats, candidate.run("encoder", feeds))
+        for frame in case.frames:
+            frame_feeds = {"source": case.source, **ref_feats, **frame}
+            add(case.label, "frame", reference.run("frame", frame_feeds), candidate.run("frame", frame_feeds))
+    return report
+
+
+def check_export(checkpoint: object, folder: str | Path, *, real: bool = True, device: str = "cpu") -> ParityReport:
+    """ONNX Runtime on `folder` against PyTorch fp32 on `checkpoint`, random inputs (and real ones)."""
+    from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from engine.backends.torch_backend import TorchBackend
+
+    reference = TorchBackend(checkpoint)  # type: ignore[arg-type]
+    candidate = OnnxRuntimeBackend(folder, device=device)
+    try:
+        cases = [random_case(reference.meta)]
+        if real:
+            cases.append(real_case(reference))
+        return compare(reference, candidate, cases)
+    finally:
+        candidate.close()
+        reference.close()

@@ -1,0 +1,37 @@
+"""`reenact export` subcommand."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.assets import DEFAULT_WEIGHTS
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export", help="export a checkpoint to ONNX (and TensorRT), checked against PyTorch",
+        description="Write encoder.onnx and frame.onnx with their metadata, check them against PyTorch on random "
+                    "and real inputs (the export fails when they differ beyond tolerance), check the operators "
+                    "TensorRT needs, and optionally build TensorRT engines and an int8 variant.",
+    )
+    p.add_argument("--checkpoint", default=str(DEFAULT_WEIGHTS), help="reenact checkpoint (.pt)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--tensorrt", action="store_true", help="also build TensorRT engines (needs TensorRT 10 and a GPU)")
+    p.add_argument("--fp16", action="store_true", help="build the TensorRT engines in fp16")
+    p.add_argument("--int8", action="store_true", help="also write a dynamic-quantised int8 variant for ONNX Runtime")
+    p.add_argument("--random-only", action="store_true",
+                   help="check parity on random inputs only (skips the bundled avatar and clip)")
+    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from export.job import ExportOptions, run_export
+
+    summary = run_export(ExportOptions(
+        checkpoint=Path(args.checkpoint), out=Path(args.out), tensorrt=args.tensorrt, fp16=args.fp16,
+        int8=args.int8, real_inputs=not args.random_only, overwrite=args.overwrite,
+    ))
+    print(f"wrote {summary.out}: " + ", ".join(str(p.relative_to(summary.out)) for p in summary.files))
+    return 0
