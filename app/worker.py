@@ -52,6 +52,11 @@ class LatestSlot(Generic[T]):
             self._value = value
             self._cond.notify_all()
 
+    @property
+    def pending(self) -> bool:
+        with self._cond:
+            return self._value is not None
+
     def take(self, timeout: float | None = None) -> T | None:
         with self._cond:
             if self._value is None and timeout != 0:
@@ -238,6 +243,10 @@ class PipelineWorker(QObject):
     def set_source(self, spec: SourceSpec) -> None:
         self._commands.put(lambda: self._open_source(spec))
 
+    def use_source(self, source: FrameSource, spec: SourceSpec) -> None:
+        """Drive from a source opened elsewhere (`spec` says how to describe and pace it); the worker closes it."""
+        self._commands.put(lambda: self._use_source(source, spec))
+
     def set_avatar(self, path: str | Path) -> None:
         self._commands.put(lambda: self._prepare_avatar(Path(path)))
 
@@ -368,15 +377,19 @@ class PipelineWorker(QObject):
     def _open_source(self, spec: SourceSpec) -> None:
         self._close_source()
         try:
-            self._source = open_source(spec)
+            source = open_source(spec)
         except ReenactError as exc:
             self.source_ended.emit(str(exc))
             raise
-        self._source_spec = spec
+        self._use_source(source, spec)
+
+    def _use_source(self, source: FrameSource, spec: SourceSpec) -> None:
+        self._close_source()
+        self._source, self._source_spec = source, spec
         self._end_reported = False
         if self.pipeline is not None:
             self.pipeline.reset_stream()
-        self._capture = CaptureThread(self._source, self._frames, paced=spec.kind == "file")
+        self._capture = CaptureThread(source, self._frames, paced=spec.kind == "file")
         self._capture.start()
         self.source_ready.emit(spec.describe())
 
@@ -392,8 +405,8 @@ class PipelineWorker(QObject):
 
     def _check_source_end(self) -> None:
         capture = self._capture
-        if capture is None or not capture.ended.is_set() or self._end_reported:
-            return
+        if capture is None or not capture.ended.is_set() or self._end_reported or self._frames.pending:
+            return  # the last frame is still waiting to be processed
         self._end_reported = True
         spec = self._source_spec
         what = spec.describe() if spec else "the source"

@@ -89,7 +89,7 @@ class ControlPanel(QWidget):
         output = QGroupBox("Output")
         self.size_combo = QComboBox()
         for w, h in OUTPUT_SIZES:
-            self.size_combo.addItem(f"{w} × {h}", (w, h))
+            self.size_combo.addItem(f"{w} × {h}", f"{w}x{h}")
         self.fps_combo = QComboBox()
         for fps in OUTPUT_FPS:
             self.fps_combo.addItem(f"{fps} fps", fps)
@@ -117,13 +117,13 @@ class ControlPanel(QWidget):
         self.smoothing_label.setText("off" if value == 0 else str(value))
 
     def select_output(self, width: int, height: int, fps: int) -> None:
-        i = self.size_combo.findData((width, height))
+        i = self.size_combo.findData(f"{width}x{height}")
         self.size_combo.setCurrentIndex(max(i, 0))
         j = self.fps_combo.findData(fps)
         self.fps_combo.setCurrentIndex(j if j >= 0 else self.fps_combo.findData(30))
 
     def output(self) -> tuple[int, int, int]:
-        w, h = self.size_combo.currentData()
+        w, h = str(self.size_combo.currentData()).split("x")
         return int(w), int(h), int(self.fps_combo.currentData())
 
 

@@ -1,0 +1,30 @@
+"""Settings survive a restart, live in REENACT_DATA_DIR when it is set, and bad values fall back to defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.settings import AppSettings, data_dir, load_settings, open_settings, save_settings
+
+
+def test_round_trip(app_data: Path) -> None:
+    assert load_settings() == AppSettings()  # nothing stored yet
+    chosen = AppSettings(avatar="/x/y.png", source="camera", camera=2, video="/v.mp4", motion="absolute",
+                         mirror=False, paste=False, smoothing=0, landmarks=False, output_width=1280,
+                         output_height=720, fps=24, geometry=b"\x01\x02\x00\xff", splitter=b"abc")
+    save_settings(chosen)
+    assert (app_data / "settings.ini").is_file()
+    assert load_settings() == chosen
+
+
+def test_data_dir_follows_the_environment(app_data: Path) -> None:
+    assert data_dir() == app_data
+
+
+def test_bad_values_fall_back_to_defaults(app_data: Path) -> None:
+    store = open_settings()
+    store.setValue("camera", "not a number")
+    store.setValue("fps", 60)
+    store.sync()
+    loaded = load_settings()
+    assert loaded.camera == AppSettings().camera and loaded.fps == 60

@@ -1,0 +1,111 @@
+"""The worker: newest-frame capture (stale frames dropped), source ending, smoothing and backend choice."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.frames import Frame
+from app.worker import (
+    CaptureThread,
+    LatestSlot,
+    PipelineWorker,
+    SourceSpec,
+    WorkerOptions,
+    choose_backend,
+    smoothing_config,
+)
+from engine.assets import AVATARS_DIR
+from engine.errors import ReenactError
+
+
+class ListSource:
+    """A finite in-memory source that delivers at `fps`, as a camera paces itself."""
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 1000.0) -> None:
+        self.frames, self.fps = frames, fps
+        self.reads = 0
+        self.closed = False
+
+    def read(self) -> Frame | None:
+        if self.closed or self.reads >= len(self.frames):
+            return None
+        time.sleep(1.0 / self.fps)
+        frame = Frame(self.frames[self.reads], self.reads, self.reads)
+        self.reads += 1
+        return frame
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_latest_slot_keeps_the_newest_value() -> None:
+    slot: LatestSlot[int] = LatestSlot()
+    assert slot.take(0) is None
+    for i in range(5):
+        slot.put(i)
+    assert slot.take(0) == 4 and slot.dropped == 4 and slot.take(0) is None
+
+
+def test_a_slow_consumer_gets_the_newest_frames_and_skips_stale_ones(clip_frames: list[np.ndarray]) -> None:
+    source = ListSource(clip_frames[:120], fps=1000.0)  # a camera much faster than the model
+    slot: LatestSlot = LatestSlot()
+    capture = CaptureThread(source, slot, paced=False)
+    capture.start()
+    taken: list[int] = []
+    while (item := slot.take(0.5)) is not None or not capture.ended.is_set() or slot.pending:
+        if item is not None:
+            taken.append(item.frame.index)
+            time.sleep(0.01)  # a model slower than the camera
+    capture.join(5)
+    assert taken == sorted(set(taken))  # never an older frame after a newer one
+    assert slot.dropped > 0 and len(taken) + slot.dropped == 120  # every frame either processed or dropped
+    assert max(np.diff(taken)) > 1  # stale frames were skipped, not queued
+
+
+def test_smoothing_strength() -> None:
+    assert not smoothing_config(0).enabled
+    cutoffs = [smoothing_config(s).min_cutoff for s in (1, 25, 50, 75, 100)]
+    assert cutoffs == sorted(cutoffs, reverse=True)  # stronger = lower cut-off = smoother
+    assert smoothing_config(50).min_cutoff == pytest.approx(1.0)  # the middle is the engine's default
+
+
+def test_backend_auto_without_weights_is_the_analytic_warp(tmp_path: Path) -> None:
+    assert choose_backend("auto", tmp_path / "missing.pt") is None
+    with pytest.raises(ReenactError, match="weights not found"):
+        choose_backend("torch", tmp_path / "missing.pt")
+
+
+def test_source_ending_is_reported_and_the_source_released(qtbot, clip_frames: list[np.ndarray]) -> None:
+    worker = PipelineWorker(WorkerOptions(weights=Path("/nonexistent/weights.pt")))
+    source = ListSource(clip_frames[:10], fps=24.0)
+    messages: list[tuple[str, str]] = []
+    worker.message.connect(lambda level, text: messages.append((level, text)))
+    with qtbot.waitSignal(worker.avatar_ready, timeout=30000):
+        worker.set_avatar(AVATARS_DIR / "mona_lisa.jpg")
+        worker.start()
+    with qtbot.waitSignal(worker.source_ended, timeout=30000) as ended:
+        worker.use_source(source, SourceSpec("camera", camera=7))
+    assert "Camera 7 stopped sending frames" in ended.args[0]
+    qtbot.waitUntil(lambda: bool(messages), timeout=5000)
+    assert messages[-1][0] == "warning" and source.closed and worker.source is None
+    assert worker.running  # the app keeps going: another source can be picked
+    assert worker.frames_processed > 0
+    worker.stop()
+    assert not worker.running
+
+
+def test_a_no_face_avatar_is_refused_and_the_previous_one_kept(qtbot, no_face_image: Path) -> None:
+    worker = PipelineWorker(WorkerOptions(weights=Path("/nonexistent/weights.pt")))
+    with qtbot.waitSignal(worker.avatar_ready, timeout=30000):
+        worker.set_avatar(AVATARS_DIR / "astronaut.jpg")
+        worker.start()
+    kept = worker.pipeline.avatar
+    with qtbot.waitSignal(worker.message, timeout=30000) as msg:
+        worker.set_avatar(no_face_image)
+    assert msg.args[0] == "error" and "no face" in msg.args[1] and str(no_face_image) in msg.args[1]
+    assert worker.pipeline.avatar is kept
+    worker.stop()
