@@ -39,7 +39,9 @@ TOLERANCES: dict[tuple[str, str], Tolerance] = {
 }
 
 # Frames written by `reenact demo` (uint8 after H.264 encoding), one backend against another, in grey levels.
-VIDEO_FRAME_TOLERANCE = Tolerance(max_err=24.0, mean_err=0.5)
+# fp32 backends round to the same uint8 almost everywhere; the encoder may spread a one-level difference a little.
+# (Measured here, torch-cpu vs onnxruntime-cpu, 24 frames: identical.)
+VIDEO_FRAME_TOLERANCE = Tolerance(max_err=8.0, mean_err=0.05)
 
 
 def tolerance_for(backend: str, precision: str) -> Tolerance:

@@ -1,0 +1,110 @@
+"""ONNX Runtime backend: reads the model from the files' metadata, refuses bad files in one line."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from engine.backends import ModelMeta, base, load_backend
+from engine.backends.onnxruntime_backend import OnnxRuntimeBackend, session_options
+from engine.errors import ReenactError
+from engine.model import networks
+from engine.runtime import cpu_threads
+
+
+def _one_line(exc: pytest.ExceptionInfo[ReenactError], path: Path) -> str:
+    text = str(exc.value)
+    assert "\n" not in text and str(path) in text
+    return text
+
+
+def test_interface_names_match_the_networks() -> None:
+    assert base.ENCODER_OUTPUTS == networks.ENCODER_OUTPUTS
+    assert base.FRAME_INPUTS == networks.FRAME_INPUTS
+    assert base.FRAME_OUTPUTS == networks.FRAME_OUTPUTS
+
+
+def test_metadata_round_trip_and_damage() -> None:
+    meta = ModelMeta(input_size=128, precision="int8")
+    props = meta.to_metadata()
+    assert ModelMeta.from_metadata(props, "m.onnx") == meta
+    del props["reenact.landmark_subset"]
+    with pytest.raises(ReenactError, match="damaged reenact metadata"):
+        ModelMeta.from_metadata(props, "m.onnx")
+    with pytest.raises(ReenactError, match="BGR"):
+        ModelMeta.from_metadata({**meta.to_metadata(), "reenact.color_order": "BGR"}, "m.onnx")
+
+
+def test_cpu_settings() -> None:
+    import onnxruntime as ort
+
+    opts = session_options()
+    assert opts.get_session_config_entry("session.set_denormal_as_zero") == "1"
+    assert opts.intra_op_num_threads == cpu_threads()
+    assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+
+
+def test_runs_both_graphs_with_shapes_from_metadata(small_export: Path) -> None:
+    backend = OnnxRuntimeBackend(small_export)
+    s, k = backend.meta.input_size, len(backend.meta.landmark_subset)
+    feats = backend.run("encoder", {"source": np.full((1, 3, s, s), 0.5, np.float32)})
+    assert [f.shape for f in feats.values()] == [(1, 4, 32, 32), (1, 8, 16, 16), (1, 8, 8, 8)]
+    c = (np.arange(s, dtype=np.float32) * 2 + 1) / s - 1
+    grid = np.stack(np.meshgrid(c, c, indexing="xy"), -1)[None]
+    kp = np.zeros((1, k, 2), np.float32)
+    out = backend.run("frame", {"source": np.full((1, 3, s, s), 0.5, np.float32), **feats, "grid": grid,
+                                "kp_source": kp, "kp_driving": kp})
+    assert out["image"].shape == (1, 3, s, s) and out["mask"].shape == (1, 1, s, s)
+    assert np.isfinite(out["image"]).all()
+    with pytest.raises(ValueError, match="shape"):
+        backend.run("encoder", {"source": np.zeros((1, 3, s + 1, s), np.float32)})
+    with pytest.raises(ValueError, match="missing inputs"):
+        backend.run("frame", {"source": np.zeros((1, 3, s, s), np.float32)})
+    backend.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        backend.run("encoder", {"source": np.zeros((1, 3, s, s), np.float32)})
+
+
+def test_corrupt_onnx_is_one_line_naming_the_file(small_export: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "broken"
+    shutil.copytree(small_export, folder)
+    bad = folder / "frame.onnx"
+    data = bad.read_bytes()
+    bad.write_bytes(data[: len(data) // 3])  # a truncated download
+    with pytest.raises(ReenactError) as exc:
+        load_backend("onnxruntime", folder)
+    _one_line(exc, bad)
+    bad.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(ReenactError) as exc:
+        load_backend("onnxruntime", folder)
+    _one_line(exc, bad)
+
+
+def test_foreign_onnx_is_refused(small_export: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "foreign"
+    shutil.copytree(small_export, folder)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 64, 64])
+    model = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "other", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save_model(model, folder / "encoder.onnx")
+    with pytest.raises(ReenactError) as exc:
+        load_backend("onnxruntime", folder)
+    assert "not a reenact model" in _one_line(exc, folder / "encoder.onnx")
+
+
+def test_graphs_from_different_exports_are_refused(small_export: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "mixed"
+    shutil.copytree(small_export, folder)
+    model = onnx.load_model(folder / "frame.onnx")
+    for p in model.metadata_props:
+        if p.key == "reenact.checkpoint_sha256":
+            p.value = "0" * 64
+    onnx.save_model(model, folder / "frame.onnx")
+    with pytest.raises(ReenactError, match="different exports"):
+        load_backend("onnxruntime", folder)

@@ -1,0 +1,51 @@
+"""`reenact demo --backend onnxruntime` and `--backend torch` give the same frames (within tolerance)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.cli import main
+from app.sources import VideoFileSource
+from engine.assets import AVATARS_DIR, DEFAULT_CLIP
+from engine.backends.tolerance import VIDEO_FRAME_TOLERANCE
+
+FRAMES = 4
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with VideoFileSource(path) as src:
+        out = []
+        while (frame := src.read()) is not None:
+            out.append(frame.image.astype(np.int16))
+    return out
+
+
+def _demo(weights: Path, backend: str, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+    code = main(["demo", "--source", str(AVATARS_DIR / "mona_lisa.jpg"), "--driving", str(DEFAULT_CLIP),
+                 "--out", str(out), "--mode", "model", "--backend", backend, "--weights", str(weights),
+                 "--max-frames", str(FRAMES), "--quiet"])
+    printed = capsys.readouterr().out
+    assert code == 0, printed
+    return printed
+
+
+def test_onnxruntime_and_torch_demos_match(full_checkpoint: Path, tmp_path: Path, cache_dir: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    torch_out = _demo(full_checkpoint, "torch", tmp_path / "torch.mp4", capsys)
+    ort_out = _demo(full_checkpoint, "onnxruntime", tmp_path / "ort.mp4", capsys)
+    assert "backend torch-cpu" in torch_out and "backend onnxruntime-cpu" in ort_out
+    a, b = _frames(tmp_path / "torch.mp4"), _frames(tmp_path / "ort.mp4")
+    assert len(a) == len(b) == FRAMES
+    for fa, fb in zip(a, b, strict=True):
+        diff = np.abs(fa - fb)
+        assert diff.max() <= VIDEO_FRAME_TOLERANCE.max_err and diff.mean() <= VIDEO_FRAME_TOLERANCE.mean_err, (
+            diff.max(), diff.mean())
+    # the ONNX graphs were exported on first use into the cache, and a second run reuses them
+    exports = sorted((cache_dir / "onnx").iterdir())
+    assert exports and all(p.name.endswith("-v1") for p in exports)
+    stamp = {p: p.stat().st_mtime_ns for e in exports for p in e.iterdir()}
+    _demo(full_checkpoint, "onnxruntime", tmp_path / "ort2.mp4", capsys)
+    assert {p: p.stat().st_mtime_ns for e in sorted((cache_dir / "onnx").iterdir()) for p in e.iterdir()} == stamp
