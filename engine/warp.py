@@ -59,6 +59,29 @@ def _kernel(a: NDArray, b: NDArray) -> NDArray:
     return 0.5 * d2 * np.log(d2)
 
 
+@lru_cache(maxsize=8)
+def _grid_points32(n: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    pts = _grid_points(n).astype(np.float32)
+    sq = (pts * pts).sum(1, keepdims=True)
+    pts.setflags(write=False)
+    sq.setflags(write=False)
+    return pts, sq
+
+
+def _grid_kernel(n: int, ctrl: NDArray[np.float32]) -> NDArray[np.float32]:
+    """`_kernel` from the n×n evaluation grid to the control points, in place on one float32 buffer.
+
+    The per-frame hot spot of the warp: no broadcast temporaries, OpenCV's vectorised log.
+    """
+    pts, sq = _grid_points32(n)
+    d2 = pts @ (ctrl.T * -2.0)
+    d2 += sq
+    d2 += (ctrl * ctrl).sum(1)[None, :]
+    np.maximum(d2, 1e-12, out=d2)
+    log = cv2.log(d2)
+    return cv2.multiply(d2, log, dst=log, scale=0.5)
+
+
 def tps_grid(
     source: NDArray, target: NDArray, size: int, config: WarpConfig | None = None
 ) -> NDArray[np.float32]:
@@ -84,9 +107,9 @@ def tps_grid(
     rhs[:n] = vals
     coef = np.linalg.solve(lhs, rhs)
     # The displacement from identity is what gets upsampled: it is zero on the border, so the edges stay exact.
-    pts = _grid_points(cfg.grid_size).astype(np.float32)
+    pts = _grid_points32(cfg.grid_size)[0]
     coef32 = coef.astype(np.float32)
-    coarse = _kernel(pts, ctrl.astype(np.float32)) @ coef32[:n] + coef32[n] + pts @ coef32[n + 1 :] - pts
+    coarse = _grid_kernel(cfg.grid_size, ctrl.astype(np.float32)) @ coef32[:n] + coef32[n] + pts @ coef32[n + 1 :] - pts
     coarse = coarse.reshape(cfg.grid_size, cfg.grid_size, 2)
     if cfg.grid_size != size:
         coarse = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
