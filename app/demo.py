@@ -67,9 +67,10 @@ def side_by_side(source: NDArray[np.uint8], driving: NDArray[np.uint8], result: 
 def resolve_mode(mode: str, weights: Path) -> str:
     if mode not in ("auto", "model", "warp"):
         raise ReenactError(f"--mode must be auto, model or warp, not {mode!r}")
+    # weights: a checkpoint file or an export folder (encoder.onnx + frame.onnx from `reenact export`)
     if mode == "auto":
-        return "model" if weights.is_file() else "warp"
-    if mode == "model" and not weights.is_file():
+        return "model" if weights.exists() else "warp"
+    if mode == "model" and not weights.exists():
         raise ReenactError("model weights not found (use --mode warp, or --weights PATH)", weights)
     return mode
 
