@@ -15,9 +15,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--driving", metavar="FILE", help="drive from a video file (looped) instead of a camera")
     source.add_argument("--camera", metavar="N", type=int, help="drive from camera N (see the app's source list)")
     p.add_argument("--avatar", metavar="IMAGE", help="start with this avatar (a file, or a bundled name: mona_lisa)")
-    p.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt (auto: the fastest "
-                                                      "available; the analytic warp when no weights exist)")
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
+    p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime-cuda, onnxruntime or torch "
+                                                      "(auto: the fastest available; the analytic warp when no "
+                                                      "weights exist)")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (.pt) or export folder")
     p.add_argument("--exit-after", metavar="SECONDS", type=float, default=None,
                    help="close the window after this long (smoke tests, screenshots)")
     p.add_argument("--screenshot", metavar="PNG", default=None, help="save the window to this image when closing")
@@ -49,8 +50,12 @@ def run_app(args: argparse.Namespace) -> int:
         raise ReenactError("driving video not found", driving)
     if args.camera is not None and args.camera < 0:
         raise ReenactError(f"--camera must be 0 or more, not {args.camera}")
+    from engine.backends.loader import ALIASES, KINDS
+
+    if ALIASES.get(args.backend, args.backend) not in KINDS:
+        raise ReenactError(f"unknown backend {args.backend!r}; choose one of {', '.join(KINDS)}")
     weights = Path(args.weights)
-    if args.backend != "auto" and not weights.is_file():
+    if args.backend != "auto" and not weights.exists():
         raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)
     if args.exit_after is not None and args.exit_after <= 0:
         raise ReenactError(f"--exit-after must be positive, not {args.exit_after}")

@@ -217,9 +217,17 @@ class MainWindow(QMainWindow):
         return SourceSpec("file", path=self.video_path or DEFAULT_CLIP)
 
     def _probe_cameras(self) -> list[int]:
+        """Indices of the cameras that open; OpenCV's warnings about the ones that do not are kept quiet."""
+        import cv2
+
         from app.sources import list_cameras
 
-        return list_cameras()
+        previous = cv2.getLogLevel()
+        cv2.setLogLevel(0)  # silent
+        try:
+            return list_cameras()
+        finally:
+            cv2.setLogLevel(previous)
 
     def _fill_sources(self, current: SourceSpec) -> None:
         combo = self.controls.source_combo

@@ -169,8 +169,8 @@ def smoothing_config(strength: int) -> OneEuroConfig:
 
 
 def choose_backend(kind: str, weights: Path) -> Backend | None:
-    """The model backend, or None (analytic warp) when `auto` finds no weights."""
-    if not Path(weights).is_file():
+    """The model backend, or None (analytic warp) when `auto` finds no weights (a checkpoint or an export folder)."""
+    if not Path(weights).exists():
         if kind == "auto":
             return None
         raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)
@@ -184,7 +184,7 @@ class PipelineWorker(QObject):
 
     result_ready = pyqtSignal()  # a new WorkerResult (and/or preview frame) waits in `results` / `preview`
     message = pyqtSignal(str, str)  # level ("info" | "warning" | "error"), text
-    backend_ready = pyqtSignal(str)  # what runs the animation, in words
+    backend_ready = pyqtSignal(str, str)  # what runs the animation, in words; why it was chosen
     source_ready = pyqtSignal(str)  # the driving source now in use
     source_ended = pyqtSignal(str)  # why frames stopped
     avatar_ready = pyqtSignal(str)  # path of the avatar now animated
@@ -299,17 +299,21 @@ class PipelineWorker(QObject):
             self.stopped.emit()
 
     def _init_pipeline(self) -> None:
+        reason = ""
         try:
             self.backend = choose_backend(self.options.backend, self.options.weights)
-        except ReenactError as exc:
-            self.message.emit("error", f"{exc}; running the analytic warp instead")
-            self.backend = None
+        except Exception as exc:  # a model that cannot load must not stop the app: the warp still animates
+            log.warning("model backend unavailable: %s", exc)
+            self.message.emit("error", f"The model cannot run ({exc}); animating with the analytic warp instead.")
+            self.backend, reason = None, str(exc)
         self.pipeline = Pipeline(PipelineConfig(), self.backend)
         if self.backend is None:
             self.mode_description = "analytic warp (no model)"
+            reason = reason or f"no model weights at {self.options.weights}"
         else:
             self.mode_description = f"model · {self.backend.name}"
-        self.backend_ready.emit(self.mode_description)
+            reason = getattr(self.backend, "reason", "")
+        self.backend_ready.emit(self.mode_description, reason)
 
     def _drain_commands(self) -> None:
         while True:

@@ -10,7 +10,7 @@ from app.worker import STAGES, WorkerResult
 class StatsBar(QStatusBar):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.mode_label = QLabel("starting…")
+        self.mode_label = QLabel("loading the model…")
         self.mode_label.setToolTip("What animates the avatar: the trained model (and its runtime) or the analytic warp")
         self.fps_label = QLabel("— fps")
         self.latency_label = QLabel("latency —")
@@ -22,8 +22,9 @@ class StatsBar(QStatusBar):
             label.setContentsMargins(6, 0, 6, 0)
             self.addPermanentWidget(label)
 
-    def set_mode(self, text: str) -> None:
+    def set_mode(self, text: str, reason: str = "") -> None:
         self.mode_label.setText(text)
+        self.mode_label.setToolTip(reason or text)
 
     def set_outputs(self, vcam: str, recording: str) -> None:
         parts = ([f"● cam {vcam}"] if vcam else []) + (["● REC"] if recording else [])

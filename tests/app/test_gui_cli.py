@@ -36,6 +36,7 @@ def test_app_runs_on_the_bundled_clip(tmp_path: Path) -> None:
     (["--avatar", "nobody"], "avatar image not found"),
     (["--backend", "torch", "--weights", "missing.pt"], "model weights not found"),
     (["--exit-after", "0"], "--exit-after must be positive"),
+    (["--backend", "fastest"], "unknown backend 'fastest'"),
 ])
 def test_bad_arguments_give_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     proc = _reenact(tmp_path, *args)
