@@ -49,3 +49,15 @@ def test_onnxruntime_and_torch_demos_match(full_checkpoint: Path, tmp_path: Path
     stamp = {p: p.stat().st_mtime_ns for e in exports for p in e.iterdir()}
     _demo(full_checkpoint, "onnxruntime", tmp_path / "ort2.mp4", capsys)
     assert {p: p.stat().st_mtime_ns for e in sorted((cache_dir / "onnx").iterdir()) for p in e.iterdir()} == stamp
+
+
+def test_demo_runs_an_export_folder_with_auto(full_checkpoint: Path, tmp_path: Path, cache_dir: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.backends.onnx_export import cached_onnx
+
+    folder = cached_onnx(full_checkpoint)  # what `reenact export` writes, made here through the cache
+    from_folder = _demo(folder, "auto", tmp_path / "auto.mp4", capsys)
+    _demo(full_checkpoint, "onnxruntime", tmp_path / "ort.mp4", capsys)
+    assert "backend onnxruntime" in from_folder or "backend tensorrt" in from_folder
+    for fa, fb in zip(_frames(tmp_path / "auto.mp4"), _frames(tmp_path / "ort.mp4"), strict=True):
+        assert np.abs(fa - fb).max() <= VIDEO_FRAME_TOLERANCE.max_err
