@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from PyQt6.QtCore import QByteArray, QSettings, QStandardPaths
+from PyQt6.QtCore import QByteArray, QCoreApplication, QSettings, QStandardPaths
 
 ORGANIZATION = "reenact"
 APPLICATION = "reenact"
@@ -23,8 +23,16 @@ def data_dir() -> Path:
     override = os.environ.get(DATA_DIR_ENV)
     if override:
         return Path(override)
-    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericDataLocation)
-    return Path(location) / ORGANIZATION / APPLICATION
+    identify_application()
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation))
+
+
+def identify_application() -> None:
+    """Qt's per-user locations and QSettings are named after the organisation and application."""
+    if QCoreApplication.organizationName() != ORGANIZATION:
+        QCoreApplication.setOrganizationName(ORGANIZATION)
+    if QCoreApplication.applicationName() != APPLICATION:
+        QCoreApplication.setApplicationName(APPLICATION)
 
 
 def open_settings() -> QSettings:

@@ -143,8 +143,9 @@ class VideoFileSink:
 VIRTUAL_CAMERA_HELP = {
     "linux": "install v4l2loopback and load it with exclusive_caps=1, e.g. "
              "`sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=reenact`",
-    "win32": "install OBS Studio 30 or newer and start its Virtual Camera once",
-    "darwin": "install OBS Studio 30 or newer and start its Virtual Camera once (it installs the camera extension)",
+    "win32": "install OBS Studio 30 or newer (it brings the OBS Virtual Camera)",
+    "darwin": "install OBS Studio 30 or newer, click Start Virtual Camera once in OBS (allow the system extension), "
+              "then Stop Virtual Camera and quit OBS",
 }
 
 

@@ -7,10 +7,11 @@ threads, so the window stays responsive whatever the model's speed.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PyQt6.QtCore import QStandardPaths, Qt
+from PyQt6.QtCore import QStandardPaths, Qt, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
@@ -43,6 +44,8 @@ class AppOptions:
 
 
 class MainWindow(QMainWindow):
+    cameras_found = pyqtSignal(list)
+
     def __init__(self, options: AppOptions | None = None) -> None:
         super().__init__()
         self.options = options or AppOptions()
@@ -70,7 +73,7 @@ class MainWindow(QMainWindow):
         self.gallery = AvatarGallery()
         self.gallery.setMinimumWidth(150)
         self.controls = ControlPanel()
-        self.controls.setMinimumWidth(250)
+        self.controls.setMinimumWidth(self.controls.minimumSizeHint().width())
         self.driving_view = ImageView("No driving video yet")
         self.avatar_view = ImageView("Pick an avatar")
         self.driving_caption = QLabel("Driving")
@@ -126,6 +129,7 @@ class MainWindow(QMainWindow):
         self.gallery.remove_requested.connect(self.remove_avatar)
         c.source_combo.activated.connect(lambda _: self._source_picked())
         c.refresh_button.clicked.connect(self.refresh_cameras)
+        self.cameras_found.connect(self._on_cameras_found)
         c.open_video_button.clicked.connect(self._open_video_dialog)
         c.calibrate_button.clicked.connect(self.calibrate)
         c.motion_group.buttonToggled.connect(lambda *_: self._motion_changed())
@@ -291,7 +295,23 @@ class MainWindow(QMainWindow):
                        video=str(self.video_path or ""))
 
     def refresh_cameras(self) -> None:
-        self.cameras = self._probe_cameras()
+        """Look for cameras again on a helper thread (opening a real camera can take a second)."""
+        if not self.controls.refresh_button.isEnabled():
+            return
+        self.controls.refresh_button.setEnabled(False)
+
+        def probe() -> None:
+            found = self._probe_cameras()
+            try:
+                self.cameras_found.emit(found)
+            except RuntimeError:  # the window closed meanwhile
+                pass
+
+        threading.Thread(target=probe, name="reenact-camera-probe", daemon=True).start()
+
+    def _on_cameras_found(self, cameras: list[int]) -> None:
+        self.cameras = cameras
+        self.controls.refresh_button.setEnabled(True)
         current = self.controls.source_combo.currentData()
         self._fill_sources(current if isinstance(current, SourceSpec) else SourceSpec("camera"))
         found = ", ".join(str(i) for i in self.cameras) or "none"

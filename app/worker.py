@@ -217,6 +217,7 @@ class PipelineWorker(QObject):
         self._interval_ema: float | None = None
         self._last_done: float | None = None
         self.frames_processed = 0
+        self._last_error = ""
 
     # Called from the UI thread ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -290,7 +291,13 @@ class PipelineWorker(QObject):
                 if captured is None:
                     self._check_source_end()
                     continue
-                self._process(captured)
+                try:
+                    self._process(captured)
+                except Exception as exc:  # one bad frame must not end the session: say it once, go on
+                    if str(exc) != self._last_error:
+                        log.exception("processing a frame failed")
+                        self.message.emit("error", f"A frame could not be processed: {exc}")
+                    self._last_error = str(exc)
         except Exception as exc:  # last resort: say what happened instead of leaving a frozen preview
             log.exception("the pipeline thread failed")
             self.message.emit("error", f"Processing stopped: {exc}")

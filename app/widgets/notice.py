@@ -37,6 +37,7 @@ class NoticeBar(QFrame):
 
     def show_message(self, level: str, text: str) -> None:
         self.level = level
+        text = text[:1].upper() + text[1:]  # engine messages are written to follow "error:" on a command line
         self.history.append((level, text))
         self._label.setText(text)
         self.setStyleSheet(f"NoticeBar {{{STYLES.get(level, STYLES['info'])} border-radius:4px;}}"

@@ -28,3 +28,9 @@ def test_bad_values_fall_back_to_defaults(app_data: Path) -> None:
     store.sync()
     loaded = load_settings()
     assert loaded.camera == AppSettings().camera and loaded.fps == 60
+
+
+def test_default_data_dir_is_the_per_user_app_folder(monkeypatch) -> None:
+    monkeypatch.delenv("REENACT_DATA_DIR", raising=False)
+    folder = data_dir()
+    assert folder.is_absolute() and folder.name == "reenact"

@@ -139,7 +139,7 @@ def test_missing_virtual_camera_driver_explains_and_the_app_keeps_running(qtbot,
     assert changed.args[0] is False
     qtbot.waitUntil(lambda: window.notice.level == "error", timeout=WAIT_MS)
     text = window.notice.text()
-    assert "no virtual camera driver" in text and ("v4l2loopback" in text or "OBS" in text)
+    assert "no virtual camera driver" in text.lower() and ("v4l2loopback" in text or "OBS" in text)
     assert not window.controls.vcam_button.isChecked()
     wait_frames(qtbot, window, 3)  # still animating
     assert window.worker.running
@@ -282,3 +282,14 @@ def test_hotkeys_toggle_the_controls(qtbot, open_window) -> None:
         qtbot.keyClick(window, Qt.Key.Key_2)
     assert Path(ready.args[0]) == window.gallery.paths()[1]
 
+
+
+def test_refreshing_cameras_keeps_the_window_responsive(qtbot, open_window) -> None:
+    window = open_window()
+    with qtbot.waitSignal(window.cameras_found, timeout=WAIT_MS) as found:
+        window.controls.refresh_button.click()
+        assert not window.controls.refresh_button.isEnabled()  # probing runs on a helper thread
+    assert found.args == [window.cameras] and window.controls.refresh_button.isEnabled()
+    assert "Cameras found" in window.notice.text()
+    combo = window.controls.source_combo
+    assert combo.itemData(combo.currentIndex()).kind == "file"  # the running source stays selected
