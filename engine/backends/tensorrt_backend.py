@@ -75,7 +75,7 @@ def build_engine(trt: ModuleType, onnx_path: Path, precision: str, timing_cache:
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
     if precision == "fp16":
-        if not builder.platform_has_fast_fp16:
+        if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in later 10.x releases
             log.warning("this GPU has no fast fp16; building fp16 anyway as asked")
         config.set_flag(trt.BuilderFlag.FP16)
     cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.is_file() else b"")

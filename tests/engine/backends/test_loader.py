@@ -83,3 +83,20 @@ def test_explicit_onnxruntime_cuda_without_provider_says_so(small_checkpoint: Pa
         load_backend("onnxruntime-cuda", small_checkpoint)
     after = set((backend_cache / "onnx").iterdir()) if (backend_cache / "onnx").exists() else set()
     assert after == before  # found out before exporting anything
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None or _has_ort_cuda(),
+                    reason="GPU backends come first in auto there")
+def test_auto_falls_back_to_torch_when_the_export_does_not_match(
+    small_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.backends.tolerance import TOLERANCES, Tolerance
+
+    monkeypatch.setenv("REENACT_CACHE_DIR", str(tmp_path / "fresh-cache"))  # no export cached yet
+    monkeypatch.setitem(TOLERANCES, ("onnxruntime-cpu", "fp32"), Tolerance(0.0, 0.0))  # nothing can match
+    backend = load_backend("auto", small_checkpoint)
+    assert backend.name.startswith("torch")
+    assert "onnxruntime: " in backend.reason and "does not match PyTorch" in backend.reason
+    assert not any((tmp_path / "fresh-cache" / "onnx").iterdir())  # the failed export was not kept
+    with pytest.raises(ReenactError, match="does not match PyTorch"):
+        load_backend("onnxruntime", small_checkpoint)
