@@ -238,6 +238,11 @@ class PipelineWorker(QObject):
         return self._thread is not None and self._thread.is_alive()
 
     @property
+    def frames_dropped(self) -> int:
+        """Driving frames skipped because a newer one was already waiting."""
+        return self._frames.dropped
+
+    @property
     def source(self) -> FrameSource | None:
         return self._source
 

@@ -228,13 +228,15 @@ def test_settings_persist_between_runs(qtbot, open_window) -> None:
     c.landmarks_check.setChecked(False)
     c.smoothing_slider.setValue(80)
     c.select_output(1280, 720, 25)
+    window.set_source(SourceSpec("file", path=DEFAULT_CLIP))
     window.resize(window.minimumSizeHint().width(), 520)  # the offscreen platform's screen is only 800×600
     window.close()
     saved = load_settings()
     assert (saved.motion, saved.paste, saved.mirror, saved.landmarks, saved.smoothing) == \
         ("absolute", False, False, False, 80)
     assert (saved.output_width, saved.output_height, saved.fps) == (1280, 720, 25)
-    assert Path(saved.avatar).name == "the_scream.jpg" and Path(saved.video) == DEFAULT_CLIP or saved.video == ""
+    assert Path(saved.avatar).name == "the_scream.jpg"
+    assert (saved.source, Path(saved.video)) == ("file", DEFAULT_CLIP)  # picked in the window, so remembered
 
     again = open_window(driving=None)  # no command-line source: the remembered one
     c = again.controls

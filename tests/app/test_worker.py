@@ -109,3 +109,24 @@ def test_a_no_face_avatar_is_refused_and_the_previous_one_kept(qtbot, no_face_im
     assert msg.args[0] == "error" and "no face" in msg.args[1] and str(no_face_image) in msg.args[1]
     assert worker.pipeline.avatar is kept
     worker.stop()
+
+
+def test_the_pipeline_skips_to_the_newest_frame_when_the_camera_is_faster(qtbot, clip_frames) -> None:
+    worker = PipelineWorker(WorkerOptions(weights=Path("/nonexistent/weights.pt")))
+    seen: list[int] = []
+
+    def take() -> None:
+        if (result := worker.results.take(0)) is not None:
+            seen.append(result.index)
+
+    worker.result_ready.connect(take)
+    with qtbot.waitSignal(worker.avatar_ready, timeout=30000):
+        worker.set_avatar(AVATARS_DIR / "mona_lisa.jpg")
+        worker.start()
+    source = ListSource(clip_frames[:150], fps=400.0)  # far faster than landmarks + warp on a CPU
+    with qtbot.waitSignal(worker.source_ended, timeout=60000):
+        worker.use_source(source, SourceSpec("camera", camera=0))
+    worker.stop()
+    assert seen == sorted(seen) and len(seen) >= 2
+    assert worker.frames_processed < 150 and max(np.diff(seen)) > 1  # stale frames were dropped, not queued
+    assert worker.frames_dropped > 0
