@@ -18,7 +18,6 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 from engine.backends.base import META_PREFIX, BackendUnavailable, ModelMeta
@@ -156,13 +155,15 @@ def cached_onnx(checkpoint_path: str | Path) -> Path:
     from engine.model.checkpoint import load_checkpoint
 
     checkpoint_path = Path(checkpoint_path)
-    ckpt = load_checkpoint(checkpoint_path)
+    if not checkpoint_path.is_file():
+        raise ReenactError("checkpoint not found", checkpoint_path)
     digest = file_sha256(checkpoint_path)
     root = cache_root() / "onnx"
     final = root / f"{digest[:24]}-v{EXPORT_FORMAT}"
     if is_export_folder(final):
         log.info("using the cached ONNX export %s", final)
         return final
+    ckpt = load_checkpoint(checkpoint_path)
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=final.name + ".", suffix=".tmp", dir=root))
     try:
@@ -183,12 +184,7 @@ def cached_onnx(checkpoint_path: str | Path) -> Path:
     return final
 
 
-def with_precision(meta: ModelMeta, precision: str) -> dict[str, str]:
-    """Metadata of a derived artifact (int8, fp16) of the same model."""
-    return replace(meta, precision=precision).to_metadata()
-
-
 __all__ = [
     "EXPORT_FORMAT", "GRAPH_FILES", "OPSET", "cached_onnx", "export_onnx", "is_export_folder", "onnx_paths",
-    "read_onnx_metadata", "with_precision",
+    "read_onnx_metadata",
 ]
