@@ -39,6 +39,7 @@ def resolve_avatar(value: str | None) -> Path | None:
 
 
 def run_app(args: argparse.Namespace) -> int:
+    import signal
     import sys
 
     from PyQt6.QtCore import QTimer
@@ -75,6 +76,11 @@ def run_app(args: argparse.Namespace) -> int:
 
     if args.exit_after is not None:
         QTimer.singleShot(int(args.exit_after * 1000), finish)
+    # Ctrl+C in the terminal closes the window cleanly (Qt's loop would otherwise keep Python from seeing it).
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    wake = QTimer()
+    wake.timeout.connect(lambda: None)
+    wake.start(250)
     app.exec()
     window.close()  # also when the event loop ended another way: stop the worker, save settings
     print(f"frames shown: {window.frames_received}")
