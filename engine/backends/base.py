@@ -123,6 +123,19 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+class Closing:
+    """`with backend:` closes it on exit; close() is idempotent, and nothing relies on __del__."""
+
+    def close(self) -> None:  # pragma: no cover - every backend defines its own
+        raise NotImplementedError
+
+    def __enter__(self):  # returns the concrete backend
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _graph(graph: str) -> str:
     if graph not in GRAPHS:
         raise KeyError(f"unknown graph {graph!r}; graphs are {', '.join(GRAPHS)}")

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backends.base import META_PREFIX, BackendUnavailable, ModelMeta, check_feeds
+from engine.backends.base import META_PREFIX, BackendUnavailable, Closing, ModelMeta, check_feeds
 from engine.backends.onnx_export import is_export_folder, onnx_paths, read_onnx_metadata
 from engine.errors import ReenactError
 from engine.runtime import cpu_threads
@@ -52,7 +52,7 @@ def read_export_meta(folder: str | Path) -> ModelMeta:
     return metas["encoder"]
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(Closing):
     """Two InferenceSessions, one per graph."""
 
     def __init__(self, folder: str | Path, device: str = "cpu", reason: str = "", threads: int | None = None) -> None:

@@ -18,7 +18,7 @@ from types import ModuleType
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backends.base import BackendUnavailable, ModelMeta, check_feeds
+from engine.backends.base import BackendUnavailable, Closing, ModelMeta, check_feeds
 from engine.backends.cache import cache_root
 from engine.backends.onnx_export import onnx_paths, read_onnx_metadata
 from engine.backends.onnxruntime_backend import read_export_meta
@@ -97,7 +97,7 @@ def engine_dir_for(folder: Path) -> Path:
     return cache_root() / "tensorrt" / hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
 
 
-class TensorRTBackend:
+class TensorRTBackend(Closing):
     """One engine and execution context per graph, with persistent device buffers."""
 
     def __init__(self, folder: str | Path, fp16: bool = True, reason: str = "",

@@ -9,12 +9,12 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from engine.backends.base import ModelMeta, check_feeds
+from engine.backends.base import Closing, ModelMeta, check_feeds
 from engine.model.checkpoint import Checkpoint, load_checkpoint
 from engine.runtime import configure_torch
 
 
-class TorchBackend:
+class TorchBackend(Closing):
     name = "torch-cpu"
 
     def __init__(self, checkpoint: Checkpoint | str | Path, device: str = "cpu", half: bool = False,

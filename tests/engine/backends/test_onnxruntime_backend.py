@@ -65,7 +65,9 @@ def test_runs_both_graphs_with_shapes_from_metadata(small_export: Path) -> None:
         backend.run("encoder", {"source": np.zeros((1, 3, s + 1, s), np.float32)})
     with pytest.raises(ValueError, match="missing inputs"):
         backend.run("frame", {"source": np.zeros((1, 3, s, s), np.float32)})
-    backend.close()
+    with backend:
+        pass
+    backend.close()  # idempotent
     with pytest.raises(RuntimeError, match="closed"):
         backend.run("encoder", {"source": np.zeros((1, 3, s, s), np.float32)})
 
