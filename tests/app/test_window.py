@@ -285,6 +285,20 @@ def test_hotkeys_toggle_the_controls(qtbot, open_window) -> None:
     assert Path(ready.args[0]) == window.gallery.paths()[1]
 
 
+def test_face_only_shows_the_crop_and_portrait_the_whole_image(qtbot, open_window) -> None:
+    window = open_window(avatar=AVATARS_DIR / "astronaut.jpg")
+    wait_frames(qtbot, window, 3)
+    portrait = fit_to_frame(load_image(AVATARS_DIR / "astronaut.jpg"), 640, 480).astype(int)
+    distance = lambda: np.abs(window.avatar_view.current_frame().astype(int) - portrait).mean()  # noqa: E731
+    assert distance() < 15
+    window.controls.crop_radio.setChecked(True)
+    wait_frames(qtbot, window, 3)
+    assert distance() > 30 and window.avatar_view.current_frame().shape == (480, 640, 3)
+    window.controls.full_radio.setChecked(True)
+    wait_frames(qtbot, window, 3)
+    assert distance() < 15
+
+
 
 def test_refreshing_cameras_keeps_the_window_responsive(qtbot, open_window) -> None:
     window = open_window()
