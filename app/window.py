@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from PyQt6.QtCore import QStandardPaths, Qt, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from app.avatars import AvatarLibrary
+from app.avatars import Avatar, AvatarLibrary
 from app.settings import APPLICATION, ORGANIZATION, data_dir, load_settings, save_settings
 from app.widgets.controls import ControlPanel
 from app.widgets.gallery import AvatarGallery
@@ -45,6 +46,7 @@ class AppOptions:
 
 class MainWindow(QMainWindow):
     cameras_found = pyqtSignal(list)
+    avatar_added = pyqtSignal(object, str)  # the Avatar added (None when refused), the reason it was refused
 
     def __init__(self, options: AppOptions | None = None) -> None:
         super().__init__()
@@ -57,6 +59,7 @@ class MainWindow(QMainWindow):
         self.cameras: list[int] = []
         self.video_path: Path | None = None
         self.frames_received = 0
+        self._adder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reenact-avatar-check")
         self._vcam_device = ""
         self._recording = ""
         self._closed = False
@@ -130,6 +133,7 @@ class MainWindow(QMainWindow):
         c.source_combo.activated.connect(lambda _: self._source_picked())
         c.refresh_button.clicked.connect(self.refresh_cameras)
         self.cameras_found.connect(self._on_cameras_found)
+        self.avatar_added.connect(self._on_avatar_added)
         c.open_video_button.clicked.connect(self._open_video_dialog)
         c.calibrate_button.clicked.connect(self.calibrate)
         c.motion_group.buttonToggled.connect(lambda *_: self._motion_changed())
@@ -256,20 +260,34 @@ class MainWindow(QMainWindow):
         self.gallery.select(self.current_avatar)
         self.worker.set_avatar(self.current_avatar)
 
-    def add_avatar(self, path: Path) -> bool:
-        """Add an image to the user's avatars and switch to it; a no-face image is refused with a message."""
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            avatar = self.library.add(path)
-        except ReenactError as exc:
-            self.notice.show_message("error", f"Not added: {exc}")
-            return False
-        finally:
-            QApplication.restoreOverrideCursor()
+    def add_avatar(self, path: Path) -> None:
+        """Add an image to the user's avatars and switch to it; a no-face image is refused with a message.
+
+        Finding the face takes up to half a second (the face model loads on first use), so it runs on a helper
+        thread and `avatar_added` reports the outcome.
+        """
+        path = Path(path)
+        self.notice.show_message("info", f"Looking for a face in {path.name}…")
+
+        def check_and_copy() -> None:
+            try:
+                avatar, error = self.library.add(path), ""
+            except ReenactError as exc:
+                avatar, error = None, str(exc)
+            try:
+                self.avatar_added.emit(avatar, error)
+            except RuntimeError:  # the window closed meanwhile
+                pass
+
+        self._adder.submit(check_and_copy)
+
+    def _on_avatar_added(self, avatar: Avatar | None, error: str) -> None:
+        if avatar is None:
+            self.notice.show_message("error", f"Not added: {error}")
+            return
         self.gallery.set_avatars(self.library.avatars(), avatar.path)
         self.choose_avatar(avatar.path)
         self.notice.show_message("info", f"Added {avatar.name}.")
-        return True
 
     def remove_avatar(self, path: Path) -> None:
         try:
@@ -456,6 +474,7 @@ class MainWindow(QMainWindow):
             self._closed = True
             self._remember(geometry=bytes(self.saveGeometry()), splitter=bytes(self.splitter.saveState()))
             save_settings(self.settings)
+            self._adder.shutdown(wait=False, cancel_futures=True)
             self.worker.stop()
         if event is not None:
             event.accept()

@@ -165,7 +165,9 @@ def test_dropping_an_image_without_a_face_is_rejected(qtbot, open_window, app_da
     window = open_window()
     wait_frames(qtbot, window, 2)  # the start-up avatar is ready
     before = window.gallery.paths()
-    assert _drop(window, no_face_image)
+    with qtbot.waitSignal(window.avatar_added, timeout=WAIT_MS) as added:
+        assert _drop(window, no_face_image)
+    assert added.args[0] is None and "no face" in added.args[1]
     assert window.notice.level == "error" and "no face" in window.notice.text()
     assert window.gallery.paths() == before
     assert not (app_data / "avatars").exists() or not any((app_data / "avatars").iterdir())
