@@ -17,9 +17,9 @@ from app.window import prepare_qt_environment  # noqa: E402
 prepare_qt_environment()  # before pytest-qt creates the QApplication
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def app_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private data folder (settings.ini, avatars/) so no test reads or writes the user's real settings."""
+    """A private data folder (settings.ini, avatars/) for every test here: none reads or writes real settings."""
     folder = tmp_path / "reenact-data"
     monkeypatch.setenv("REENACT_DATA_DIR", str(folder))
     return folder
