@@ -21,6 +21,7 @@ from engine.errors import ReenactError
 from engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face
 from engine.motion import MotionTransfer
 from engine.paste import PastePlan
+from engine.runtime import configure_numpy
 from engine.warp import to_normalized, tps_grid, warp_image
 
 STAGES = ("landmarks", "motion", "warp", "model", "paste")
@@ -54,6 +55,7 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig | None = None, backend: Backend | None = None) -> None:
+        configure_numpy()
         self.config = config or PipelineConfig()
         self.backend = backend
         self._avatar_tracker: FaceTracker | None = None
