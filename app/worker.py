@@ -217,6 +217,8 @@ class PipelineWorker(QObject):
         self._interval_ema: float | None = None
         self._last_done: float | None = None
         self.frames_processed = 0
+        self.rate_skipped = 0  # frames left out to keep to the output rate
+        self._next_due: float | None = None
         self._last_error = ""
 
     # Called from the UI thread ---------------------------------------------------------------------------------
@@ -296,6 +298,8 @@ class PipelineWorker(QObject):
                 if captured is None:
                     self._check_source_end()
                     continue
+                if not self._due(captured.captured_at):
+                    continue  # faster than the output rate: no one would see this frame
                 try:
                     self._process(captured)
                 except Exception as exc:  # one bad frame must not end the session: say it once, go on
@@ -337,6 +341,19 @@ class PipelineWorker(QObject):
                 command()
             except ReenactError as exc:
                 self.message.emit("error", str(exc))
+
+    def _due(self, t: float) -> bool:
+        """Whether a frame captured at `t` is needed to keep the chosen output rate (never more than that).
+
+        A quarter-period of slack absorbs camera jitter; after a slow stretch the schedule restarts from now, so it
+        is never followed by a burst.
+        """
+        period = 1.0 / max(self._output.fps, 1)
+        if self._next_due is not None and t < self._next_due - 0.25 * period:
+            self.rate_skipped += 1
+            return False
+        self._next_due = max((self._next_due if self._next_due is not None else t) + period, t + 0.5 * period)
+        return True
 
     def _with_pipeline(self, action: Callable[[Pipeline], None]) -> None:
         if self.pipeline is not None:

@@ -12,6 +12,7 @@ from app.frames import Frame
 from app.worker import (
     CaptureThread,
     LatestSlot,
+    OutputFormat,
     PipelineWorker,
     SourceSpec,
     WorkerOptions,
@@ -130,3 +131,20 @@ def test_the_pipeline_skips_to_the_newest_frame_when_the_camera_is_faster(qtbot,
     assert seen == sorted(seen) and len(seen) >= 2
     assert worker.frames_processed < 150 and max(np.diff(seen)) > 1  # stale frames were dropped, not queued
     assert worker.frames_dropped > 0
+
+
+def test_processing_keeps_to_the_chosen_output_rate(qtbot, clip_frames) -> None:
+    worker = PipelineWorker(WorkerOptions(weights=Path("/nonexistent/weights.pt")))
+    worker.set_output(OutputFormat(640, 480, 10))
+    with qtbot.waitSignal(worker.avatar_ready, timeout=30000):
+        worker.set_avatar(AVATARS_DIR / "mona_lisa.jpg")
+        worker.start()
+    source = ListSource(clip_frames[:60], fps=100.0)  # a 100 fps camera, a 10 fps virtual camera
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(worker.source_ended, timeout=60000):
+        worker.use_source(source, SourceSpec("camera", camera=0))
+    elapsed = time.perf_counter() - t0
+    worker.stop()
+    # Never more than the output rate (plus the first frame and a quarter period of slack), on the worker's clock.
+    assert 1 <= worker.frames_processed <= elapsed * 10 + 1.25
+    assert worker.rate_skipped > 0
