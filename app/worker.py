@@ -341,6 +341,9 @@ class PipelineWorker(QObject):
                 command()
             except ReenactError as exc:
                 self.message.emit("error", str(exc))
+            except Exception as exc:  # e.g. a driver or model error: report it, keep the session going
+                log.exception("a command failed")
+                self.message.emit("error", f"{type(exc).__name__}: {exc}")
 
     def _due(self, t: float) -> bool:
         """Whether a frame captured at `t` is needed to keep the chosen output rate (never more than that).
