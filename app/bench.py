@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from engine.backends.base import Backend
     from engine.pipeline import Pipeline
 
-KINDS = ("torch", "onnxruntime", "tensorrt")
-CHOICES = ("auto", *KINDS, "all")
+KINDS = ("tensorrt", "onnxruntime-cuda", "onnxruntime", "torch")  # what "all" tries, when the loader does not say
+REFERENCE_RUNTIMES = {"torch-cpu": "torch", "onnxruntime-cpu": "onnxruntime"}  # backend name → reference runtime
 STAGES = ("landmarks", "motion", "warp", "model", "paste", "output")
 OUTPUTS = ("vcam", "mp4", "none")
 DEFAULT_AVATAR = AVATARS_DIR / "mona_lisa.jpg"
@@ -53,7 +53,7 @@ class BenchOptions:
     driving: Path = DEFAULT_CLIP
     output: str = "vcam"
     model_runs: int = 50
-    reference_frames: int = 3  # timed reference steps (about a second each here), after one warm-up step
+    reference_frames: int = 5  # timed reference steps (0.4–1 s each here), after one warm-up step
     soak_s: float = 0.0
     seed: int = 0
 
@@ -177,9 +177,30 @@ def checkpoint_for(opts: BenchOptions, workdir: Path, say: Callable[[str], None]
 
 
 def backend_kinds(choice: str) -> list[str]:
-    if choice not in CHOICES:
-        raise ReenactError(f"unknown backend {choice!r}; choose one of {', '.join(CHOICES)}")
-    return list(KINDS) if choice == "all" else [choice]
+    """`all` → every backend the loader knows (fastest first); anything else is checked by the loader itself."""
+    if choice != "all":
+        return [choice]
+    from engine.backends import loader
+
+    return list(getattr(loader, "AUTO_ORDER", KINDS))
+
+
+@contextmanager
+def _private_cache(workdir: Path, enabled: bool) -> Iterator[None]:
+    """Exports of a throw-away random model go into the bench's temporary folder, not the user's cache."""
+    from engine.backends.cache import CACHE_ENV
+
+    old = os.environ.get(CACHE_ENV)
+    if enabled:
+        os.environ[CACHE_ENV] = str(workdir / "cache")
+    try:
+        yield
+    finally:
+        if enabled:
+            if old is None:
+                os.environ.pop(CACHE_ENV, None)
+            else:
+                os.environ[CACHE_ENV] = old
 
 
 # Output stage ----------------------------------------------------------------------------------------------------
@@ -321,7 +342,7 @@ def run_pipeline(
 
 # The reference network -------------------------------------------------------------------------------------------
 def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float32]]) -> Callable[[], object]:
-    """The FOMM-sized reference on the same kind of runtime as `kind`; ReenactError when it cannot run there."""
+    """The FOMM-sized reference on `kind` ("torch" or "onnxruntime", CPU); ReenactError for other runtimes."""
     import torch
 
     from app.bench_reference import build_reference
@@ -352,7 +373,7 @@ def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float
         used = {i.name for i in session.get_inputs()}  # the exporter drops inputs the graph never reads
         ort_feeds = {n: np.ascontiguousarray(feeds[n]) for n in names if n in used}
         return lambda: session.run(None, ort_feeds)
-    raise ReenactError(f"the reference network is timed on torch and onnxruntime only, not on {kind}")
+    raise ReenactError(f"the reference network is timed on CPU torch and onnxruntime only, not on {kind}")
 
 
 def _ort_options() -> object:
@@ -400,20 +421,23 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
             reference={"name": "FOMM-sized (keypoint detector + dense motion + generator, vox-256 widths)",
                        "params": params, "frames": opts.reference_frames},
         )
-        for kind in kinds:
-            try:
-                backend = load_backend(kind, weights)
-            except (ReenactError, ImportError, RuntimeError, OSError) as exc:
-                report.unavailable[kind] = " ".join(str(exc).split()) or type(exc).__name__
-                say(f"{kind}: not available here ({report.unavailable[kind]})")
-                continue
-            label = kind if kind != "auto" else getattr(backend, "name", "auto")
-            say(f"{label}: running {backend.name} "
-                f"({'soak ' + str(opts.soak_s) + ' s' if opts.soak_s else str(opts.frames) + ' frames'})")
-            try:
-                report.backends[label] = bench_backend(kind, backend, opts, frames, fps, avatar, workdir, say)
-            finally:
-                backend.close()
+        with _private_cache(workdir, random_weights):
+            for kind in kinds:
+                try:
+                    backend = load_backend(kind, weights)
+                except (ReenactError, ImportError, RuntimeError, OSError) as exc:
+                    if len(kinds) == 1:
+                        raise
+                    report.unavailable[kind] = " ".join(str(exc).split()) or type(exc).__name__
+                    say(f"{kind}: not available here ({report.unavailable[kind]})")
+                    continue
+                label = backend.name if kind == "auto" else kind
+                say(f"{label}: running {backend.name} "
+                    f"({f'soak {opts.soak_s:g} s' if opts.soak_s else f'{opts.frames} frames'})")
+                try:
+                    report.backends[label] = bench_backend(backend, opts, frames, fps, avatar, workdir, say)
+                finally:
+                    backend.close()
         report.machine["load_after"] = [round(x, 2) for x in os.getloadavg()]
     if not report.backends:
         raise ReenactError("no backend could run here: " + "; ".join(f"{k}: {v}" for k, v in report.unavailable.items()))
@@ -421,7 +445,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
 
 
 def bench_backend(
-    kind: str, backend: Backend, opts: BenchOptions, frames: list[NDArray[np.uint8]], fps: float,
+    backend: Backend, opts: BenchOptions, frames: list[NDArray[np.uint8]], fps: float,
     avatar: NDArray[np.uint8], workdir: Path, say: Callable[[str], None],
 ) -> BackendResult:
     """The pipeline run, the model step alone, and the reference on the same kind of runtime."""
@@ -431,7 +455,7 @@ def bench_backend(
     ref: Stat | None = None
     if opts.reference_frames > 0:
         try:
-            run_ref = reference_runner(kind if kind != "auto" else _runtime_kind(backend.name), workdir, feeds)
+            run_ref = reference_runner(REFERENCE_RUNTIMES.get(backend.name, backend.name), workdir, feeds)
             ref = _time_calls(run_ref, opts.reference_frames)
         except ReenactError as exc:
             say(f"  reference: {exc}")
@@ -445,10 +469,6 @@ def bench_backend(
     )
 
 
-def _runtime_kind(name: str) -> str:
-    return next((k for k in KINDS if name.startswith(k)), name)
-
-
 # Output ----------------------------------------------------------------------------------------------------------
 def format_report(report: BenchReport) -> str:
     m = report.machine
@@ -458,6 +478,10 @@ def format_report(report: BenchReport) -> str:
         f"model: {report.size}×{report.size}, " + ("random-initialised weights" if report.random_weights
                                                    else f"weights {report.weights}") + f"; output: {report.output}",
     ]
+    busiest = max(m["load_before"][0], m.get("load_after", [0.0])[0])  # type: ignore[index]
+    if busiest > 0.5 * m["cores"]:  # type: ignore[operator]
+        lines.append(f"note: other programs kept this machine busy (load average up to {busiest:.1f} on "
+                     f"{m['cores']} cores): these times are pessimistic")
     ref_params = report.reference["params"]
     lines.append(f"reference: FOMM-sized, {ref_params['total'] / 1e6:.1f} M parameters "  # type: ignore[index]
                  f"({ref_params['dense_motion'] / 1e6 + ref_params['generator'] / 1e6:.1f} M dense motion + generator)")  # type: ignore[index]
@@ -552,8 +576,9 @@ def _draw(report: BenchReport, path: Path) -> None:
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench", help="measure frames per second and per-stage latency, against a FOMM-sized "
                                             "reference network")
-    p.add_argument("--backend", default="auto", choices=CHOICES,
-                   help="runtime to time; all = every one that loads here (the others are listed with the reason)")
+    p.add_argument("--backend", default="auto",
+                   help="auto, torch, onnxruntime, tensorrt, ...; all = every backend that loads here (the others "
+                        "are listed with the reason)")
     p.add_argument("--frames", type=int, default=300, help="timed frames per backend (after warm-up)")
     p.add_argument("--warmup", type=int, default=20, help="frames run before timing starts")
     p.add_argument("--size", type=int, default=None, help="model input size (default: the weights', else 256)")
@@ -563,8 +588,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default="vcam", choices=OUTPUTS,
                    help="output stage: vcam = a virtual camera's RGB→I420 conversion, mp4 = H.264 encode, none")
     p.add_argument("--model-runs", type=int, default=50, help="runs of the model step timed alone")
-    p.add_argument("--reference-frames", type=int, default=3,
-                   help="timed steps of the FOMM-sized reference (about 1 s each on 2 cores); 0 = skip it")
+    p.add_argument("--reference-frames", type=int, default=5,
+                   help="timed steps of the FOMM-sized reference (0.4–1 s each on 2 cores); 0 = skip it")
     p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                    help="run for this long instead of --frames and report memory (RSS) growth")
     p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
