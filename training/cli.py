@@ -1,0 +1,74 @@
+"""`reenact train` and `reenact eval`: heavy imports happen only inside the handlers."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.assets import DEFAULT_WEIGHTS
+from engine.errors import ReenactError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from training.config import load_train_config
+    from training.train import train
+
+    cfg = load_train_config(args.config)
+    if args.out_dir:
+        cfg = replace(cfg, out_dir=Path(args.out_dir))
+    result = train(cfg, resume=args.resume, steps=args.steps, progress=not args.quiet)
+    print(f"step {result.step}: checkpoint {result.last}")
+    return 0
+
+
+def _frames(text: str | None) -> tuple[int, int | None]:
+    if not text:
+        return 0, None
+    try:
+        a, _, b = text.partition(":")
+        start, stop = int(a or 0), (int(b) if b else None)
+    except ValueError:
+        raise ReenactError(f"--frames must look like START:STOP (e.g. 4000:4800), not {text!r}") from None
+    if start < 0 or (stop is not None and stop <= start + 1):
+        raise ReenactError(f"--frames {text!r}: need 0 ≤ START and at least two frames")
+    return start, stop
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from training.evaluate import EvalOptions, evaluate, format_table, write_json
+
+    start, stop = _frames(args.frames)
+    if args.json:
+        from app.sinks import check_output_path
+
+        check_output_path(Path(args.json), args.overwrite)
+    report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,
+                                  stride=args.stride, cache_dir=Path(args.cache_dir), progress=not args.quiet))
+    print(format_table(report))
+    if args.json:
+        write_json(report, Path(args.json))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("train", help="train the per-frame network (CPU, one GPU, or torchrun for several)")
+    p.add_argument("--config", required=True, help="training config, e.g. config/train_franck.yaml")
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pt")
+    p.add_argument("--steps", type=int, default=None, help="stop at this step (default: the config's steps)")
+    p.add_argument("--out-dir", default=None, help="override the config's out_dir")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_train)
+
+    e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model")
+    e.add_argument("--videos", required=True, help="folder of videos (or frame folders); each is its own driver")
+    e.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
+    e.add_argument("--frames", default=None, help="START:STOP frame range of every video (first = source)")
+    e.add_argument("--stride", type=int, default=1, help="score every Nth frame (all frames are still tracked)")
+    e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
+    e.add_argument("--overwrite", action="store_true", help="replace the JSON file if it exists")
+    e.add_argument("--cache-dir", default="runs/cache", help="where tracked landmarks are cached")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=_eval)

@@ -1,0 +1,125 @@
+"""Typed training settings, loaded from config/train_*.yaml.
+
+Paths in a config are relative to the directory the command runs in (the repository root in the documented
+commands), so one YAML works for a local run and for `torchrun` on another machine with the same layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.config import CropConfig, ModelConfig, WarpConfig, from_dict, to_dict
+from engine.errors import ReenactError
+
+
+@dataclass(frozen=True, slots=True)
+class VideoSpec:
+    """One training or validation video (or folder of frames) and the frames of it that may be used."""
+
+    path: Path
+    start: int = 0
+    stop: int | None = None  # exclusive; None = to the end
+    chroma_key: bool = False  # a blue-screen background that should be replaced by random ones
+
+
+@dataclass(frozen=True, slots=True)
+class AugmentConfig:
+    background_prob: float = 0.8  # chroma-keyed videos: chance of a random background per pair
+    color_prob: float = 0.9  # chance of one random colour transform applied to both images of a pair
+    gamma: tuple[float, float] = (0.7, 1.4)
+    gain: tuple[float, float] = (0.75, 1.25)
+    # Synthetic pairs from stills: random affine plus a smooth random field (fractions of the crop side).
+    still_rotation_deg: float = 8.0
+    still_scale: float = 0.08
+    still_shift: float = 0.05
+    still_field: float = 0.03
+    still_field_points: int = 4
+
+
+@dataclass(frozen=True, slots=True)
+class LossConfig:
+    scales: tuple[float, ...] = (1.0, 0.5, 0.25)
+    l1_weight: float = 1.0
+    ssim_weight: float = 0.5
+    region_weight: float = 2.0  # extra weight on eyes and mouth, where the warp fails most
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    name: str = "default"
+    out_dir: Path = Path("runs/default")
+    cache_dir: Path = Path("runs/cache")
+    videos: tuple[VideoSpec, ...] = ()
+    val_videos: tuple[VideoSpec, ...] = ()
+    stills_dir: Path | None = None
+    still_fraction: float = 0.3
+    model: ModelConfig = field(default_factory=ModelConfig)
+    crop: CropConfig = field(default_factory=CropConfig)
+    warp: WarpConfig = field(default_factory=WarpConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    steps: int = 100_000
+    batch_size: int = 8
+    lr: float = 2e-4
+    weight_decay: float = 1e-4
+    warmup_steps: int = 200
+    lr_decay_at: tuple[int, ...] = ()  # steps at which the learning rate is divided by 10
+    grad_clip: float = 1.0
+    workers: int = 1
+    threads: int = 2
+    seed: int = 0
+    log_every: int = 10
+    checkpoint_every: int = 250
+    sample_every: int = 250
+    keep_checkpoints: int = 3
+    val_pairs: int = 32
+    init_weights: Path | None = None  # start from these weights instead of from scratch
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1 or self.steps < 0:
+            raise ReenactError("batch_size must be ≥ 1 and steps ≥ 0")
+        if not 0.0 <= self.still_fraction <= 1.0:
+            raise ReenactError("still_fraction must be between 0 and 1")
+
+
+def _videos(items: Any, where: str) -> tuple[VideoSpec, ...]:
+    if items is None:
+        return ()
+    if not isinstance(items, list):
+        raise ReenactError(f"{where}: expected a list of videos")
+    out = []
+    for i, item in enumerate(items):
+        if isinstance(item, str):
+            item = {"path": item}
+        out.append(from_dict(VideoSpec, item, f"{where}[{i}]"))
+    return tuple(out)
+
+
+def train_config_from_dict(data: dict[str, Any] | None) -> TrainConfig:
+    data = dict(data or {})
+    videos = _videos(data.pop("videos", None), "videos")
+    val_videos = _videos(data.pop("val_videos", None), "val_videos")
+    cfg = from_dict(TrainConfig, data)
+    return replace(cfg, videos=videos, val_videos=val_videos)
+
+
+def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    return to_dict(cfg)
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ReenactError(f"cannot read config ({exc.strerror or exc})", path) from None
+    except yaml.YAMLError as exc:
+        raise ReenactError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
+    try:
+        return train_config_from_dict(data)
+    except (ReenactError, TypeError) as exc:
+        raise ReenactError(str(exc), path) from None

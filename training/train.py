@@ -1,0 +1,296 @@
+"""The training loop: AdamW on the pair stream, checkpoints that survive a kill, pictures of progress.
+
+One code path for a CPU, one CUDA GPU, and several processes under `torchrun` (DDP; gloo on CPU, NCCL on GPUs).
+Everything a resumed run needs is in `<out_dir>/last.pt` (weights, optimizer, step, history); the stream of
+pairs is a function of the step, so a resumed run continues where the killed one stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader
+
+from engine.errors import ReenactError
+from engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from engine.model.networks import ReenactModel
+from training.config import TrainConfig, train_config_to_dict
+from training.dataset import FixedPairs, PairDataset
+from training.losses import reconstruction_loss
+
+
+@dataclass(frozen=True, slots=True)
+class DistEnv:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrainResult:
+    step: int
+    last: Path
+    history: list[dict[str, float]]
+
+
+def dist_env() -> DistEnv:
+    """Rank and world size as `torchrun` sets them; a plain run is rank 0 of 1."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return DistEnv(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _worker_init(_: int) -> None:
+    import cv2
+
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+
+def _lr(cfg: TrainConfig, step: int) -> float:
+    lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup_steps))
+    return lr * 0.1 ** sum(step >= s for s in cfg.lr_decay_at)
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+
+
+def warp_only(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The analytic baseline: the source sampled at the TPS grid (what the model starts from)."""
+    return F.grid_sample(batch["source"], batch["grid"], mode="bilinear", padding_mode="border", align_corners=False)
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, pairs: FixedPairs, device: torch.device, batch_size: int = 8) -> dict[str, float]:
+    """Held-out L1 of the model and of the warp alone on fixed pairs."""
+    was_training = model.training
+    model.eval()
+    sums = {"val_l1_model": 0.0, "val_l1_warp": 0.0}
+    n = 0
+    for batch in DataLoader(pairs, batch_size=batch_size):
+        b = _to(batch, device)
+        pred, _ = model(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
+        k = b["source"].shape[0]
+        sums["val_l1_model"] += float((pred - b["driving"]).abs().mean()) * k
+        sums["val_l1_warp"] += float((warp_only(b) - b["driving"]).abs().mean()) * k
+        n += k
+    model.train(was_training)
+    return {k: v / max(1, n) for k, v in sums.items()}
+
+
+@torch.no_grad()
+def sample_grid(model: torch.nn.Module, pairs: FixedPairs, device: torch.device, path: Path, count: int = 4) -> None:
+    """A PNG: one row per pair — source, driving (real), warp only, model."""
+    import cv2
+
+    if len(pairs) == 0:
+        return
+    was_training = model.training
+    model.eval()
+    batch = _to(next(iter(DataLoader(pairs, batch_size=min(count, len(pairs))))), device)
+    pred, _ = model(batch["source"], batch["grid"], batch["kp_source"], batch["kp_driving"])
+    model.train(was_training)
+    cols = [batch["source"], batch["driving"], warp_only(batch), pred]
+    rows = [torch.cat([c[i] for c in cols], dim=2) for i in range(pred.shape[0])]
+    img = (torch.cat(rows, dim=1).clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    cv2.imwrite(str(tmp), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
+    os.replace(tmp, path)
+
+
+def plot_history(history: list[dict[str, float]], path: Path) -> None:
+    """Loss curve PNG: training loss (smoothed) and held-out L1 of model vs warp."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [(h["step"], h["loss"]) for h in history if "loss" in h]
+    val = [(h["step"], h["val_l1_model"], h["val_l1_warp"]) for h in history if "val_l1_model" in h]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        s, loss = np.array(train).T
+        k = max(1, len(loss) // 50)
+        smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+        axes[0].plot(s, loss, alpha=0.3, color="C0")
+        axes[0].plot(s[k - 1 :], smooth, color="C0")
+    axes[0].set(title="training loss (L1 pyramid + SSIM)", xlabel="step")
+    if val:
+        s, m, w = np.array(val).T
+        axes[1].plot(s, m, "o-", label="model")
+        axes[1].plot(s, w, "--", label="warp only")
+        axes[1].legend()
+    axes[1].set(title="held-out L1", xlabel="step")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    return model.module if hasattr(model, "module") else model
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().clone() for k, v in _unwrap(model).state_dict().items()}
+
+
+def _prune(out_dir: Path, keep: int) -> None:
+    steps = sorted(out_dir.glob("step_*.pt"))
+    for old in steps[: max(0, len(steps) - keep)]:
+        old.unlink(missing_ok=True)
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, progress: bool = True) -> TrainResult:
+    """Train until `steps` (default cfg.steps) or until SIGTERM/SIGINT, saving `last.pt` on the way out."""
+    from tqdm import tqdm
+
+    env = dist_env()
+    total = cfg.steps if steps is None else steps
+    if env.world > 1:
+        import torch.distributed as dist
+
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        dist.init_process_group(backend)
+    if torch.cuda.is_available():
+        device = torch.device("cuda", env.local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+        torch.set_flush_denormal(True)
+        torch.set_num_threads(max(1, cfg.threads))
+    torch.manual_seed(cfg.seed)
+
+    out_dir = cfg.out_dir
+    last_path = out_dir / "last.pt"
+    model = ReenactModel(cfg.model)
+    optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    step, history, best = 0, [], math.inf
+    if resume and last_path.is_file():
+        ckpt = load_checkpoint(last_path)
+        if ckpt.model_config != cfg.model:
+            raise ReenactError("checkpoint was trained with a different model shape than the config", last_path)
+        model.load_state_dict(ckpt.state_dict)
+        if "optimizer" in ckpt.extra:
+            optim.load_state_dict(ckpt.extra["optimizer"])
+        step = ckpt.step
+        history = list(ckpt.extra.get("history", []))
+        best = float(ckpt.extra.get("best_val", math.inf))
+    elif resume:
+        raise ReenactError("nothing to resume: no last.pt", out_dir)
+    elif cfg.init_weights is not None:
+        model.load_state_dict(load_checkpoint(cfg.init_weights).state_dict)
+    model.to(device).train()
+    net: torch.nn.Module = model
+    if env.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    data = PairDataset(cfg, length=max(1, total) * cfg.batch_size * env.world)
+    sampler = range(step * cfg.batch_size * env.world + env.rank, total * cfg.batch_size * env.world, env.world)
+    loader = DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+                        worker_init_fn=_worker_init, persistent_workers=False, drop_last=True,
+                        pin_memory=device.type == "cuda", prefetch_factor=4 if cfg.workers else None)
+    val = FixedPairs(cfg, cfg.val_pairs) if env.main and cfg.val_videos else None
+
+    if env.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "config.json").write_text(json.dumps(train_config_to_dict(cfg), indent=2))
+
+    stop = {"flag": False}
+
+    def _stop(signum: int, frame: Any) -> None:
+        stop["flag"] = True
+
+    old_handlers = {s: signal.signal(s, _stop) for s in (signal.SIGTERM, signal.SIGINT)} if env.main else {}
+
+    def save(final: bool = False) -> None:
+        if not env.main:
+            return
+        extra = {"optimizer": optim.state_dict(), "history": history, "best_val": best}
+        save_checkpoint(Checkpoint(cfg.model, _weights(model), step, train_config_to_dict(cfg), extra), last_path)
+        if not final:
+            save_checkpoint(Checkpoint(cfg.model, _weights(model), step, train_config_to_dict(cfg)),
+                            out_dir / f"step_{step:07d}.pt")
+            _prune(out_dir, cfg.keep_checkpoints)
+        plot_history(history, out_dir / "loss.png")
+
+    bar = tqdm(total=total, initial=step, disable=not (progress and env.main), unit="step", dynamic_ncols=True)
+    log_file = (out_dir / "log.jsonl").open("a") if env.main else None
+
+    def record(rec: dict[str, float]) -> None:
+        history.append(rec)
+        if log_file is not None:
+            log_file.write(json.dumps(rec) + "\n")
+            log_file.flush()
+
+    t_last, s_last, acc, acc_n = time.perf_counter(), step, {"loss": 0.0, "l1": 0.0, "ssim": 0.0}, 0
+    try:
+        for batch in loader:
+            if step >= total or stop["flag"]:
+                break
+            for g in optim.param_groups:
+                g["lr"] = _lr(cfg, step)
+            b = _to(batch, device)
+            pred, _ = net(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
+            parts = reconstruction_loss(pred, b["driving"], cfg.loss, b["weight"])
+            optim.zero_grad(set_to_none=True)
+            parts["loss"].backward()
+            if cfg.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optim.step()
+            step += 1
+            for k in acc:
+                acc[k] += float(parts[k])
+            acc_n += 1
+            bar.update(1)
+            if step % cfg.log_every == 0 or step == total:
+                now = time.perf_counter()
+                rec = {"step": step, **{k: v / acc_n for k, v in acc.items()}, "lr": _lr(cfg, step - 1),
+                       "steps_per_s": (step - s_last) / max(1e-9, now - t_last)}
+                t_last, s_last, acc, acc_n = now, step, dict.fromkeys(acc, 0.0), 0
+                if env.main:
+                    record(rec)
+                    bar.set_postfix(loss=f"{rec['loss']:.4f}", sps=f"{rec['steps_per_s']:.2f}")
+            if env.main and val is not None and (step % cfg.checkpoint_every == 0 or step == total):
+                v = validate(model, val, device)
+                record({"step": step, **v})
+                best_now = v["val_l1_model"] < best
+                if best_now:
+                    best = v["val_l1_model"]
+                    save_checkpoint(Checkpoint(cfg.model, _weights(model), step, train_config_to_dict(cfg),
+                                               {"val": v}), out_dir / "best.pt")
+                bar.write(f"step {step}: held-out L1 model {v['val_l1_model']:.4f} warp {v['val_l1_warp']:.4f}"
+                          + (" (best)" if best_now else ""))
+            if step % cfg.checkpoint_every == 0:
+                save()
+            if env.main and val is not None and step % cfg.sample_every == 0:
+                sample_grid(model, val, device, out_dir / "samples" / f"step_{step:07d}.png")
+    finally:
+        bar.close()
+        save(final=True)
+        if log_file is not None:
+            log_file.close()
+        for s, h in old_handlers.items():
+            signal.signal(s, h)
+        if env.world > 1:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+    return TrainResult(step, last_path, history)
