@@ -110,6 +110,19 @@ def track_video(path: Path) -> NDArray[np.float32]:
     return np.stack(rows)
 
 
+def tracked_landmarks(path: str | Path, cache_dir: str | Path) -> NDArray[np.float32]:
+    """`track_video`, computed once per video file and kept in the cache."""
+    path = Path(path)
+    if not path.exists():
+        raise ReenactError("video not found", path)
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    file = cache_dir / f"{_key(path, 0, CropConfig())}.track.npy"
+    if not file.is_file():
+        _atomic_npy(file, track_video(path))
+    return np.load(file)
+
+
 def load_clip(path: str | Path, cache_dir: str | Path, size: int = 256, crop: CropConfig | None = None) -> FaceClip:
     """The cached crops and landmarks of a video, computing them on first use."""
     path = Path(path)
@@ -121,7 +134,7 @@ def load_clip(path: str | Path, cache_dir: str | Path, size: int = 256, crop: Cr
     key = _key(path, size, crop)
     lm_file, crop_file = cache_dir / f"{key}.landmarks.npz", cache_dir / f"{key}.crops.npy"
     if not lm_file.is_file() or not crop_file.is_file():
-        frame_lms = track_video(path)
+        frame_lms = tracked_landmarks(path, cache_dir)
         valid = ~np.isnan(frame_lms[:, 0, 0])
         if valid.sum() == 0:
             raise ReenactError("no face found in any frame", path)

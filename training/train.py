@@ -197,6 +197,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
         raise ReenactError("nothing to resume: no last.pt", out_dir)
     elif cfg.init_weights is not None:
         model.load_state_dict(load_checkpoint(cfg.init_weights).state_dict)
+    elif cfg.blend_logit_init is not None:
+        with torch.no_grad():
+            model.frame.out.bias[3] = cfg.blend_logit_init
     model.to(device).train()
     net: torch.nn.Module = model
     if env.world > 1:
@@ -257,7 +260,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             optim.step()
             step += 1
             for k in acc:
-                acc[k] += float(parts[k])
+                acc[k] += float(parts[k].detach())
             acc_n += 1
             bar.update(1)
             if step % cfg.log_every == 0 or step == total:

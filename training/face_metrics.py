@@ -1,0 +1,65 @@
+"""An independent face judge for evaluation: dlib's 68-point landmarks and 128-d face descriptor.
+
+The model is driven by MediaPipe landmarks, so keypoint accuracy must be measured with a different detector
+(as the FOMM protocol does), or the warp would be graded by the same tool that built it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from engine.errors import ReenactError
+
+
+@dataclass(frozen=True, slots=True)
+class FaceReading:
+    points: NDArray[np.float64]  # 68×2 pixels
+    descriptor: NDArray[np.float64]  # 128
+
+
+class DlibJudge:
+    """Face box (dlib HOG detector, or a given box when it finds none), 68 points and descriptor of one image."""
+
+    def __init__(self) -> None:
+        try:
+            import dlib
+            import face_recognition_models as frm
+        except ImportError as exc:
+            raise ReenactError(f"evaluation needs the train extra (dlib-bin, face_recognition_models): {exc}") from None
+        self._dlib = dlib
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(frm.pose_predictor_model_location())
+        self._encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+
+    def box(self, image: NDArray[np.uint8]) -> object | None:
+        """The largest face box dlib finds, or None."""
+        rects = self._detector(np.ascontiguousarray(image), 0)
+        if len(rects) == 0:
+            rects = self._detector(np.ascontiguousarray(image), 1)
+        if len(rects) == 0:
+            return None
+        return max(rects, key=lambda r: r.width() * r.height())
+
+    def read(self, image: NDArray[np.uint8], fallback_box: object | None = None) -> tuple[FaceReading | None, object | None]:
+        """Landmarks and descriptor; the box is detected in this image, else `fallback_box` is used."""
+        img = np.ascontiguousarray(image)
+        rect = self.box(img) or fallback_box
+        if rect is None:
+            return None, None
+        shape = self._shape(img, rect)
+        pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+        desc = np.array(self._encoder.compute_face_descriptor(img, shape), dtype=np.float64)
+        return FaceReading(pts, desc), rect
+
+
+def keypoint_distance(a: FaceReading, b: FaceReading) -> float:
+    """AKD: mean Euclidean distance of the 68 points, in pixels."""
+    return float(np.linalg.norm(a.points - b.points, axis=1).mean())
+
+
+def identity_distance(a: FaceReading, b: FaceReading) -> float:
+    """AED: Euclidean distance of the 128-d descriptors (dlib calls < 0.6 the same person)."""
+    return float(np.linalg.norm(a.descriptor - b.descriptor))
