@@ -17,6 +17,11 @@ TINY_MODEL = ModelConfig(size=64, encoder_channels=(8, 16, 16), frame_channels=8
 
 
 @pytest.fixture(scope="session")
+def tiny_model() -> ModelConfig:
+    return TINY_MODEL
+
+
+@pytest.fixture(scope="session")
 def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny_data")
     videos, stills, cache = root / "videos", root / "stills", root / "cache"

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
+from engine.config import ModelConfig
 from engine.model.checkpoint import Checkpoint, save_checkpoint
 from engine.model.networks import ReenactModel
-from tests.training.conftest import TINY_MODEL
 from training.evaluate import METHODS, METRICS, EvalOptions, evaluate, format_table
 
 
 @pytest.fixture()
-def fresh_weights(tmp_path: Path) -> Path:
-    return save_checkpoint(Checkpoint(TINY_MODEL, ReenactModel(TINY_MODEL).state_dict()), tmp_path / "w.pt")
+def fresh_weights(tiny_model: ModelConfig, tmp_path: Path) -> Path:
+    return save_checkpoint(Checkpoint(tiny_model, ReenactModel(tiny_model).state_dict()), tmp_path / "w.pt")
 
 
 def test_eval_on_ten_frames_gives_finite_metrics_for_all_methods(tiny_data: dict, fresh_weights: Path) -> None:
