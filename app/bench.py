@@ -243,16 +243,6 @@ def _clock(into: list[float]) -> Iterator[None]:
     into.append((time.perf_counter() - t0) * 1000.0)
 
 
-def _time_calls(fn: Callable[[], object], runs: int, warmup: int = 1) -> Stat:
-    for _ in range(warmup):
-        fn()
-    samples: list[float] = []
-    for _ in range(runs):
-        with _clock(samples):
-            fn()
-    return Stat.of(samples)
-
-
 def _rss_mb() -> float:
     import psutil
 
@@ -444,6 +434,27 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
     return report
 
 
+def time_model_and_reference(
+    run_model: Callable[[], object], run_ref: Callable[[], object] | None, opts: BenchOptions
+) -> tuple[Stat, Stat | None]:
+    """Model steps and reference steps interleaved, so both see the same machine when others share it."""
+    rounds = opts.reference_frames if run_ref is not None else 1
+    per_round = -(-opts.model_runs // rounds)
+    run_model()
+    if run_ref is not None:
+        run_ref()  # warm-up: first-run allocations and caches
+    model: list[float] = []
+    ref: list[float] = []
+    for _ in range(rounds):
+        for _ in range(per_round):
+            with _clock(model):
+                run_model()
+        if run_ref is not None:
+            with _clock(ref):
+                run_ref()
+    return Stat.of(model), Stat.of(ref) if ref else None
+
+
 def bench_backend(
     backend: Backend, opts: BenchOptions, frames: list[NDArray[np.uint8]], fps: float,
     avatar: NDArray[np.uint8], workdir: Path, say: Callable[[str], None],
@@ -451,14 +462,13 @@ def bench_backend(
     """The pipeline run, the model step alone, and the reference on the same kind of runtime."""
     run = run_pipeline(backend, opts, frames, fps, avatar, workdir, say)
     feeds = run.feeds
-    model = _time_calls(lambda: backend.run("frame", feeds), opts.model_runs)
-    ref: Stat | None = None
+    run_ref: Callable[[], object] | None = None
     if opts.reference_frames > 0:
         try:
             run_ref = reference_runner(REFERENCE_RUNTIMES.get(backend.name, backend.name), workdir, feeds)
-            ref = _time_calls(run_ref, opts.reference_frames)
         except ReenactError as exc:
             say(f"  reference: {exc}")
+    model, ref = time_model_and_reference(lambda: backend.run("frame", feeds), run_ref, opts)
     end_to_end = Stat.of(run.total)
     return BackendResult(
         name=backend.name, reason=getattr(backend, "reason", ""), frames=len(run.total),
