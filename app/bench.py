@@ -151,13 +151,20 @@ def load_frames(path: Path, limit: int = 1000) -> tuple[list[NDArray[np.uint8]],
 
 
 def checkpoint_for(opts: BenchOptions, workdir: Path, say: Callable[[str], None]) -> tuple[Path, int, bool]:
-    """The weights to bench: the trained ones, or a random-initialised model of the same architecture."""
+    """The weights to bench: a checkpoint or export folder, or a random-initialised model of the same architecture."""
     import torch
 
     from engine.config import ModelConfig
     from engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
     from engine.model.networks import ReenactModel
 
+    if opts.weights.is_dir() or opts.weights.suffix == ".onnx":  # an export folder (ONNX-based backends only)
+        from engine.backends.onnxruntime_backend import read_export_meta
+
+        size = read_export_meta(opts.weights if opts.weights.is_dir() else opts.weights.parent).input_size
+        if opts.size is not None and opts.size != size:
+            raise ReenactError(f"--size {opts.size} does not match this export's {size}×{size}", opts.weights)
+        return opts.weights, size, False
     if opts.weights.is_file():
         ckpt = load_checkpoint(opts.weights)
         if opts.size is None or opts.size == ckpt.model_config.size:
@@ -592,7 +599,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--frames", type=int, default=300, help="timed frames per backend (after warm-up)")
     p.add_argument("--warmup", type=int, default=20, help="frames run before timing starts")
     p.add_argument("--size", type=int, default=None, help="model input size (default: the weights', else 256)")
-    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
+                   help="model checkpoint (.pt) or export folder (from reenact export; ONNX-based backends only)")
     p.add_argument("--avatar", default=str(DEFAULT_AVATAR), help="avatar image")
     p.add_argument("--driving", default=str(DEFAULT_CLIP), help="driving video (decoded into memory first)")
     p.add_argument("--output", default="vcam", choices=OUTPUTS,
