@@ -4,9 +4,10 @@ The driving clip is decoded into memory first, so frames arrive as a camera deli
 loop). Per frame the pipeline runs as the app runs it (landmarks, motion, warp, model, paste-back) followed by the
 output stage: the RGB → I420 conversion a virtual camera does for every frame, or a real H.264 encode. Avatar
 preparation and source encoding happen before timing starts, as they do once per avatar in the app; warm-up frames
-are not counted. The model step is then timed alone on the same feeds, and so is the reference network (FOMM's
-per-frame work, app.bench_reference) on the same kind of runtime: their ratio is what the network design buys,
-independent of how busy this machine is overall.
+are not counted. The model step is then timed alone on the same feeds, in alternation with the reference network
+(FOMM's per-frame work, app.bench_reference) on the same kind of runtime: their ratio is what the network design
+buys on this machine. Other programs sharing the cores still change it (a small network of many short operators
+suffers more from a busy machine than a big one), so the load average is recorded with every run.
 """
 
 from __future__ import annotations
