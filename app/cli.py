@@ -32,6 +32,8 @@ def _demo(args: argparse.Namespace) -> int:
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
     how = "trained model" if summary.mode == "model" else "analytic warp (no model weights)"
     print(f"mode: {how}" + (f", backend {summary.backend}" if summary.mode == "model" else ""))
+    if summary.backend_reason:
+        print(f"backend: {summary.backend_reason}")
     print(f"frames: {summary.frames}, face lost in {summary.frames_without_face} (last good motion held)")
     print(f"per frame: {stages}")
     print(f"wrote {summary.out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from tqdm import tqdm
 from app.sinks import VideoFileSink, check_output_path
 from app.sources import VideoFileSource
 from engine.assets import DEFAULT_WEIGHTS, load_image
-from engine.backends import load_backend
+from engine.backends import Backend, load_backend
 from engine.config import PipelineConfig, load_yaml
 from engine.errors import ReenactError
 from engine.pipeline import STAGES, Pipeline
@@ -48,6 +49,7 @@ class DemoSummary:
     frames_without_face: int
     mode: str
     backend: str
+    backend_reason: str
     stage_ms: dict[str, float]
 
 
@@ -92,6 +94,14 @@ def run_demo(opts: DemoOptions) -> DemoSummary:
     backend = load_backend(opts.backend, opts.weights) if mode == "model" else None
     base = load_yaml(PipelineConfig, opts.config) if opts.config is not None else PipelineConfig()
     config = base if opts.motion is None else replace(base, motion=replace(base.motion, mode=opts.motion))
+    with ExitStack() as stack:
+        if backend is not None:
+            stack.callback(backend.close)
+        return _animate(opts, out, source_image, mode, backend, config)
+
+
+def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode: str, backend: Backend | None,
+             config: PipelineConfig) -> DemoSummary:
     totals = dict.fromkeys(STAGES, 0.0)
     with VideoFileSource(opts.driving) as src, Pipeline(config, backend) as pipe:
         avatar = pipe.prepare(source_image, opts.source)
@@ -116,7 +126,6 @@ def run_demo(opts: DemoOptions) -> DemoSummary:
                 raise ReenactError("the driving video has no frames", opts.driving)
         n = pipe.frames
         summary = DemoSummary(out, n, pipe.frames_without_face, mode, backend.name if backend else "none",
+                              backend.reason if backend else "",
                               {k: v / max(n, 1) for k, v in totals.items()})
-    if backend is not None:
-        backend.close()
     return summary
