@@ -29,7 +29,7 @@ from engine.model.checkpoint import load_checkpoint
 from engine.runtime import configure_torch
 from engine.warp import to_normalized, tps_grid, warp_image
 from training.cache import find_videos, read_frames, tracked_landmarks
-from training.face_metrics import DlibJudge, identity_distance, keypoint_distance
+from training.face_metrics import DlibJudge, FaceReading, identity_distance, keypoint_distance
 from training.losses import ssim
 
 METHODS = ("none", "warp", "model")
@@ -108,13 +108,13 @@ class ModelRenderer:
         return list(img)
 
 
-def _score(pred: NDArray[np.uint8], real: NDArray[np.uint8], real_face: object, real_box: object,
-           judge: DlibJudge) -> dict[str, float]:
+def _score(pred: NDArray[np.uint8], real: NDArray[np.uint8], real_face: FaceReading, real_box: object,
+           judge: DlibJudge, pred_face: FaceReading | None = None) -> dict[str, float]:
     a = torch.from_numpy(pred).permute(2, 0, 1)[None].float() / 255
     b = torch.from_numpy(real).permute(2, 0, 1)[None].float() / 255
     mse = float(((a - b) ** 2).mean())
     scores = {"l1": float((a - b).abs().mean()), "psnr": _psnr(mse), "ssim": float(ssim(a, b)[0])}
-    face, _ = judge.read(pred, real_box)
+    face = pred_face if pred_face is not None else judge.read(pred, real_box)[0]
     scores["akd"] = keypoint_distance(face, real_face) if face is not None else float("nan")
     scores["aed"] = identity_distance(face, real_face) if face is not None else float("nan")
     return scores
@@ -129,7 +129,7 @@ def evaluate_video(path: Path, opts: EvalOptions, renderer: ModelRenderer, judge
     if np.isnan(all_lms[opts.start, 0, 0]):
         raise ReenactError(f"no face in the source frame {opts.start}", path)
     scores = VideoScores()
-    source = src_lms = box = None
+    source = src_lms = box = source_face = None
     pending: list[tuple[NDArray, NDArray, NDArray]] = []  # (real crop, target landmarks, grid)
 
     def flush() -> None:
@@ -143,7 +143,8 @@ def evaluate_video(path: Path, opts: EvalOptions, renderer: ModelRenderer, judge
                 continue
             scores.frames += 1
             for method, img in (("none", source), ("warp", warp_image(source, grid)), ("model", model_img)):
-                for k, v in _score(img, real, real_face, real_box, judge).items():
+                known = source_face if method == "none" else None  # the copied source is the same every frame
+                for k, v in _score(img, real, real_face, real_box, judge, known).items():
                     scores.values[method][k].append(v)
         pending.clear()
 
@@ -162,6 +163,7 @@ def evaluate_video(path: Path, opts: EvalOptions, renderer: ModelRenderer, judge
             box = crop_box(lms, CropConfig(size=size))
             fc = crop_face(frame, lms, box, size)
             source, src_lms = fc.image, fc.landmarks[:, :2]
+            source_face = judge.read(source)[0]
         if np.isnan(lms[0, 0]):
             scores.skipped += 1
             continue
