@@ -18,6 +18,13 @@ def _train(args: argparse.Namespace) -> int:
     cfg = load_train_config(args.config)
     if args.out_dir:
         cfg = replace(cfg, out_dir=Path(args.out_dir))
+    if args.ship:
+        from training.train import ship
+
+        src = Path(args.ship_from) if args.ship_from else cfg.out_dir / "best.pt"
+        ckpt = ship(src, Path(args.ship), overwrite=args.overwrite)
+        print(f"shipped step {ckpt.step} from {src} to {args.ship}")
+        return 0
     result = train(cfg, resume=args.resume, steps=args.steps, progress=not args.quiet)
     print(f"step {result.step}: checkpoint {result.last}")
     return 0
@@ -60,6 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="stop at this step (default: the config's steps)")
     p.add_argument("--out-dir", default=None, help="override the config's out_dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ship", default=None, metavar="PATH",
+                   help="do not train: write the run's best checkpoint, weights only, to PATH (e.g. the default weights)")
+    p.add_argument("--ship-from", default=None, metavar="CKPT", help="with --ship: this checkpoint instead of best.pt")
+    p.add_argument("--overwrite", action="store_true", help="with --ship: replace PATH if it exists")
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model")

@@ -297,3 +297,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
 
             dist.destroy_process_group()
     return TrainResult(step, last_path, history)
+
+
+def ship(src: Path, dst: Path, overwrite: bool = False) -> Checkpoint:
+    """Copy a checkpoint as weights only (no optimizer state, no history): what goes into assets/."""
+    if dst.exists() and not overwrite:
+        raise ReenactError("file exists (pass --overwrite to replace it)", dst)
+    ckpt = load_checkpoint(src)
+    val = ckpt.extra.get("val")
+    slim = Checkpoint(ckpt.model_config, ckpt.state_dict, ckpt.step, ckpt.train_config, {"val": val} if val else {})
+    save_checkpoint(slim, dst)
+    return slim

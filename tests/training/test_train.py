@@ -91,3 +91,25 @@ def test_two_process_ddp_on_gloo(tiny_config: TrainConfig, tmp_path: Path) -> No
     ckpt = load_checkpoint(cfg.out_dir / "last.pt")
     assert ckpt.step == 3
     assert ckpt.train_config["batch_size"] == cfg.batch_size
+
+
+def test_ship_writes_weights_only(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    from engine.backends.torch_backend import TorchBackend
+    from engine.errors import ReenactError
+    from engine.model.checkpoint import Checkpoint, save_checkpoint
+    from training.train import ship
+
+    model = ReenactModel(tiny_config.model)
+    optim = torch.optim.AdamW(model.parameters())
+    model(torch.rand(1, 3, 64, 64), torch.zeros(1, 64, 64, 2), torch.zeros(1, 170, 2), torch.zeros(1, 170, 2))[0].mean().backward()
+    optim.step()
+    full = save_checkpoint(Checkpoint(tiny_config.model, model.state_dict(), 7, {}, {"optimizer": optim.state_dict()}),
+                           tmp_path / "last.pt")
+    shipped = tmp_path / "weights" / "reenact.pt"
+    ship(full, shipped)
+    back = load_checkpoint(shipped)
+    assert back.step == 7 and "optimizer" not in back.extra
+    assert shipped.stat().st_size < full.stat().st_size
+    assert TorchBackend(shipped).meta.input_size == 64
+    with pytest.raises(ReenactError, match="exists"):
+        ship(full, shipped)
