@@ -133,8 +133,15 @@ def machine_info() -> dict[str, object]:
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "os": platform.platform(),
         "python": platform.python_version(),
-        "load_before": [round(x, 2) for x in os.getloadavg()],
+        "load_before": load_average(),
     }
+
+
+def load_average() -> list[float]:
+    """1, 5 and 15-minute load averages (psutil emulates them where the OS has none, e.g. Windows)."""
+    import psutil
+
+    return [round(x, 2) for x in psutil.getloadavg()]
 
 
 def load_frames(path: Path, limit: int = 1000) -> tuple[list[NDArray[np.uint8]], float]:
@@ -436,7 +443,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
                     report.backends[label] = bench_backend(backend, opts, frames, fps, avatar, workdir, say)
                 finally:
                     backend.close()
-        report.machine["load_after"] = [round(x, 2) for x in os.getloadavg()]
+        report.machine["load_after"] = load_average()
     if not report.backends:
         raise ReenactError("no backend could run here: " + "; ".join(f"{k}: {v}" for k, v in report.unavailable.items()))
     return report
