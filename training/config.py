@@ -77,6 +77,9 @@ class TrainConfig:
     sample_every: int = 250
     keep_checkpoints: int = 3
     val_pairs: int = 32
+    # Exponential moving average of the weights (0 = off): the pair stream is very diverse, so single steps are
+    # noisy; the average is what gets validated, kept as best.pt and shipped.
+    ema_decay: float = 0.999
     init_weights: Path | None = None  # start from these weights instead of from scratch
     # Fresh runs: logit of the initial blend towards the warped avatar. The network's own default (3 → 95 % warp)
     # starts measurably worse than the warp alone, and AdamW moves a bias only ~lr per step; 6 (99.75 %) starts at

@@ -183,6 +183,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
     model = ReenactModel(cfg.model)
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     step, history, best = 0, [], math.inf
+    ema_state: dict[str, torch.Tensor] | None = None
     if resume and last_path.is_file():
         ckpt = load_checkpoint(last_path)
         if ckpt.model_config != cfg.model:
@@ -193,6 +194,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
         step = ckpt.step
         history = list(ckpt.extra.get("history", []))
         best = float(ckpt.extra.get("best_val", math.inf))
+        ema_state = ckpt.extra.get("ema")
     elif resume:
         raise ReenactError("nothing to resume: no last.pt", out_dir)
     elif cfg.init_weights is not None:
@@ -201,6 +203,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
         with torch.no_grad():
             model.frame.out.bias[3] = cfg.blend_logit_init
     model.to(device).train()
+    # The averaged copy: validated, kept as best.pt and step_*.pt; last.pt holds both (raw weights to resume).
+    ema = ReenactModel(cfg.model).to(device).eval() if cfg.ema_decay > 0 else model
+    if ema is not model:
+        ema.load_state_dict(ema_state if ema_state is not None else model.state_dict())
+        for p in ema.parameters():
+            p.requires_grad_(False)
     net: torch.nn.Module = model
     if env.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -227,9 +235,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
         if not env.main:
             return
         extra = {"optimizer": optim.state_dict(), "history": history, "best_val": best}
+        if ema is not model:
+            extra["ema"] = _weights(ema)
         save_checkpoint(Checkpoint(cfg.model, _weights(model), step, train_config_to_dict(cfg), extra), last_path)
         if not final:
-            save_checkpoint(Checkpoint(cfg.model, _weights(model), step, train_config_to_dict(cfg)),
+            save_checkpoint(Checkpoint(cfg.model, _weights(ema), step, train_config_to_dict(cfg)),
                             out_dir / f"step_{step:07d}.pt")
             _prune(out_dir, cfg.keep_checkpoints)
         plot_history(history, out_dir / "loss.png")
@@ -258,6 +268,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             if cfg.grad_clip > 0:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optim.step()
+            if ema is not model:
+                with torch.no_grad():
+                    for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+                        pe.lerp_(pm, 1.0 - cfg.ema_decay)
             step += 1
             for k in acc:
                 acc[k] += float(parts[k].detach())
@@ -272,19 +286,19 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
                     record(rec)
                     bar.set_postfix(loss=f"{rec['loss']:.4f}", sps=f"{rec['steps_per_s']:.2f}")
             if env.main and val is not None and (step % cfg.checkpoint_every == 0 or step == total):
-                v = validate(model, val, device)
+                v = validate(ema, val, device)
                 record({"step": step, **v})
                 best_now = v["val_l1_model"] < best
                 if best_now:
                     best = v["val_l1_model"]
-                    save_checkpoint(Checkpoint(cfg.model, _weights(model), step, train_config_to_dict(cfg),
+                    save_checkpoint(Checkpoint(cfg.model, _weights(ema), step, train_config_to_dict(cfg),
                                                {"val": v}), out_dir / "best.pt")
                 bar.write(f"step {step}: held-out L1 model {v['val_l1_model']:.4f} warp {v['val_l1_warp']:.4f}"
                           + (" (best)" if best_now else ""))
             if step % cfg.checkpoint_every == 0:
                 save()
             if env.main and val is not None and step % cfg.sample_every == 0:
-                sample_grid(model, val, device, out_dir / "samples" / f"step_{step:07d}.png")
+                sample_grid(ema, val, device, out_dir / "samples" / f"step_{step:07d}.png")
     finally:
         bar.close()
         save(final=True)
