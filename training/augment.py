@@ -128,3 +128,13 @@ def region_weights(landmarks: NDArray[np.float32], size: int, weight: float) -> 
         hull = cv2.convexHull(((pts - centre) * grow + centre).astype(np.int32))
         cv2.fillConvexPoly(mask, hull, 1)
     return w + weight * mask.astype(np.float32)
+
+
+def face_mask(landmarks: NDArray[np.float32], size: int) -> NDArray[np.float32]:
+    """1 inside the face oval (convex hull), 0 elsewhere."""
+    from engine.landmarks import FACE_OVAL
+
+    mask = np.zeros((size, size), np.uint8)
+    if np.isfinite(landmarks).all():
+        cv2.fillConvexPoly(mask, cv2.convexHull(landmarks[list(FACE_OVAL), :2].astype(np.int32)), 1)
+    return mask.astype(np.float32)

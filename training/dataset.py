@@ -21,6 +21,7 @@ from training.augment import (
     ColorTransform,
     blue_screen_mask,
     composite,
+    face_mask,
     random_background,
     random_warp,
     region_weights,
@@ -65,6 +66,7 @@ def make_item(source: NDArray[np.uint8], driving: NDArray[np.uint8], src_lms: ND
         "kp_source": torch.from_numpy(to_normalized(src_lms[_SUBSET], size)),
         "kp_driving": torch.from_numpy(to_normalized(drv_lms[_SUBSET], size)),
         "weight": torch.from_numpy(region_weights(drv_lms, size, cfg.loss.region_weight))[None],
+        "face": torch.from_numpy(face_mask(drv_lms, size))[None],
     }
 
 

@@ -244,6 +244,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             _prune(out_dir, cfg.keep_checkpoints)
         plot_history(history, out_dir / "loss.png")
 
+    # The residual flow is read from the FrameNet's flow head (channels 0–1 are the flow, before its tanh):
+    # the face-flow penalty needs it, and the network's outputs are fixed by the ONNX interface.
+    captured: dict[str, torch.Tensor] = {}
+    hook = (_unwrap(net).frame.flow.register_forward_hook(lambda mod, inp, out: captured.__setitem__("flow", out))
+            if cfg.loss.face_flow_weight > 0 else None)
+
     bar = tqdm(total=total, initial=step, disable=not (progress and env.main), unit="step", dynamic_ncols=True)
     log_file = (out_dir / "log.jsonl").open("a") if env.main else None
 
@@ -254,6 +260,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             log_file.flush()
 
     t_last, s_last, acc, acc_n = time.perf_counter(), step, {"loss": 0.0, "l1": 0.0, "ssim": 0.0}, 0
+    if hook is not None:
+        acc["face_flow"] = 0.0
     try:
         for batch in loader:
             if step >= total or stop["flag"]:
@@ -263,6 +271,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             b = _to(batch, device)
             pred, _ = net(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
             parts = reconstruction_loss(pred, b["driving"], cfg.loss, b["weight"])
+            if hook is not None:
+                flow = torch.tanh(captured.pop("flow")[:, :2])
+                face = F.interpolate(b["face"], size=flow.shape[-2:], mode="area")
+                parts["face_flow"] = (flow.abs() * face).sum() / (2 * face.sum() + 1e-6)
+                parts["loss"] = parts["loss"] + cfg.loss.face_flow_weight * parts["face_flow"]
             optim.zero_grad(set_to_none=True)
             parts["loss"].backward()
             if cfg.grad_clip > 0:
@@ -301,6 +314,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
                 sample_grid(ema, val, device, out_dir / "samples" / f"step_{step:07d}.png")
     finally:
         bar.close()
+        if hook is not None:
+            hook.remove()
         save(final=True)
         if log_file is not None:
             log_file.close()

@@ -43,5 +43,5 @@ def tiny_config(tiny_data: dict[str, Path], tmp_path: Path) -> TrainConfig:
         videos=(VideoSpec(clip, 0, 120, chroma_key=True),), val_videos=(VideoSpec(clip, 120, 168),),
         stills_dir=tiny_data["stills"], still_fraction=0.3, model=TINY_MODEL, steps=20, batch_size=4, lr=3e-3,
         warmup_steps=1, workers=0, threads=2, log_every=1, checkpoint_every=10, sample_every=10, val_pairs=8,
-        loss=replace(LossConfig(), scales=(1.0, 0.5)), blend_logit_init=0.0, ema_decay=0.8,
+        loss=replace(LossConfig(), scales=(1.0, 0.5), face_flow_weight=0.5), blend_logit_init=0.0, ema_decay=0.8,
     )
