@@ -28,7 +28,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check app engine export training tests
 
 bench: $(STAMP)
-	$(VENV)/bin/reenact bench --backend all --json out/bench.json --plot out/bench.png
+	$(VENV)/bin/reenact bench --backend all --json out/bench.json --plot out/bench.png --overwrite
 
 clean:
 	rm -rf out build *.egg-info
