@@ -30,6 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.assets import AVATARS_DIR, DEFAULT_CLIP, DEFAULT_WEIGHTS
+from engine.atomic import atomic_path
 from engine.errors import ReenactError
 
 if TYPE_CHECKING:
@@ -530,14 +531,8 @@ def format_report(report: BenchReport) -> str:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial" + path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path, suffix=".partial" + path.suffix) as tmp:
+        write(tmp)
 
 
 def write_json(report: BenchReport, path: Path) -> None:

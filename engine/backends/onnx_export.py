@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from engine.atomic import atomic_path
 from engine.backends.base import META_PREFIX, BackendUnavailable, ModelMeta
 from engine.backends.cache import cache_root, file_sha256
 from engine.config import to_dict
@@ -116,14 +117,8 @@ def export_onnx(checkpoint: object, out_dir: str | Path, *, checkpoint_sha256: s
         proto.producer_name = "reenact"
         proto.doc_string = f"reenact {graph} graph (opset {OPSET}, static shapes, batch 1)"
         target = out_dir / GRAPH_FILES[graph]
-        fd, tmp = tempfile.mkstemp(prefix=target.name + ".", suffix=".tmp", dir=out_dir)
-        os.close(fd)
-        try:
+        with atomic_path(target) as tmp:
             onnx.save_model(proto, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         written[graph] = target
     return written
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -18,6 +17,7 @@ from types import ModuleType
 import numpy as np
 from numpy.typing import NDArray
 
+from engine.atomic import atomic_write_bytes
 from engine.backends.base import BackendUnavailable, Closing, ModelMeta, check_feeds
 from engine.backends.cache import cache_root
 from engine.backends.onnx_export import onnx_paths, read_onnx_metadata
@@ -51,18 +51,6 @@ def current_target(trt: ModuleType, precision: str) -> TrtTarget:
     return TrtTarget(torch.cuda.get_device_name(0), f"{major}.{minor}", str(trt.__version__), precision)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_engine(trt: ModuleType, onnx_path: Path, precision: str, timing_cache: Path) -> bytes:
     """Parse the ONNX file and build a serialized engine; fp16 when asked; the timing cache is read and updated."""
     logger = trt.Logger(trt.Logger.WARNING)
@@ -83,7 +71,7 @@ def build_engine(trt: ModuleType, onnx_path: Path, precision: str, timing_cache:
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise ReenactError("TensorRT could not build an engine from this graph (see the log above)", onnx_path)
-    _atomic_write(timing_cache, bytes(config.get_timing_cache().serialize()))
+    atomic_write_bytes(timing_cache, bytes(config.get_timing_cache().serialize()))
     return bytes(serialized)
 
 

@@ -15,13 +15,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import struct
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from engine.atomic import atomic_write_bytes
 from engine.backends.cache import file_sha256
 from engine.errors import ReenactError
 
@@ -77,21 +76,8 @@ def timing_cache_name(target: TrtTarget) -> str:
 
 def write_engine(path: str | Path, header: EngineHeader, payload: bytes) -> Path:
     """Header + engine, written to a temporary name and renamed, so a crash never leaves half an engine."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     blob = json.dumps(asdict(header), sort_keys=True).encode("utf-8")
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(MAGIC)
-            fh.write(_LEN.pack(len(blob)))
-            fh.write(blob)
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_bytes(path, MAGIC, _LEN.pack(len(blob)), blob, payload)
 
 
 def read_engine(path: str | Path, *, payload: bool = True) -> tuple[EngineHeader, bytes]:

@@ -6,14 +6,13 @@ runs code from it; anything else is refused with a one-line error naming the fil
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from engine.atomic import atomic_path
 from engine.config import ModelConfig, from_dict, to_dict
 from engine.errors import ReenactError
 
@@ -40,7 +39,6 @@ class Checkpoint:
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
     """Write atomically: to a temporary name beside the target, then rename."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -50,14 +48,8 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
         "train_config": ckpt.train_config,
         "extra": ckpt.extra,
     }
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path
 
 
