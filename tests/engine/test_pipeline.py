@@ -59,9 +59,25 @@ def test_calibrate_makes_the_current_face_neutral(mona_lisa, clip_frames):
         assert np.abs(still.astype(int) - pipe.avatar.crop.image).mean() < 3.0
 
 
-def test_output_follows_the_driving_mouth_and_yaw(mona_lisa, clip_frames, static_tracker):
+@pytest.fixture(scope="module", params=["warp", "model"])
+def backend(request):
+    """None for the analytic warp; the shipped weights in PyTorch for the trained model."""
+    if request.param == "warp":
+        yield None
+        return
+    from engine.assets import DEFAULT_WEIGHTS
+    from engine.backends.torch_backend import TorchBackend
+
+    if not DEFAULT_WEIGHTS.is_file():
+        pytest.skip(f"no shipped weights at {DEFAULT_WEIGHTS}")
+    b = TorchBackend(DEFAULT_WEIGHTS)
+    yield b
+    b.close()
+
+
+def test_output_follows_the_driving_mouth_and_yaw(mona_lisa, clip_frames, static_tracker, backend):
     """MediaPipe on the OUTPUT frames: mouth opening and head yaw must follow the driving clip's."""
-    with Pipeline() as pipe:
+    with Pipeline(backend=backend) as pipe:
         avatar = pipe.prepare(mona_lisa)
         pipe.set_reference(neutral_reference(clip_frames, avatar.crop.landmarks))
         drive_mouth, out_mouth, drive_yaw, out_yaw = [], [], [], []
