@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engine.assets import IMAGE_SUFFIXES, load_image
+from engine.atomic import atomic_path
 from engine.config import CropConfig, FaceConfig, to_dict
 from engine.errors import ReenactError
 from engine.face import FaceTracker, crop_box, crop_face, transform_points
@@ -93,9 +94,8 @@ def _key(path: Path, size: int, crop: CropConfig) -> str:
 
 
 def _atomic_npy(path: Path, array: NDArray) -> None:
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp.npy")
-    np.save(tmp, array)
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, array)
 
 
 def track_video(path: Path) -> NDArray[np.float32]:

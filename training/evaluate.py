@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from engine.atomic import atomic_path
 from engine.config import CropConfig, WarpConfig
 from engine.errors import ReenactError
 from engine.face import crop_box, crop_face, transform_points
@@ -209,7 +209,5 @@ def format_table(report: EvalReport) -> str:
 
 def write_json(report: EvalReport, path: Path) -> None:
     """The metrics as JSON, written to a temporary name and renamed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=True))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=True))

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
+from engine.atomic import atomic_path
 from engine.errors import ReenactError
 from engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from engine.model.networks import ReenactModel
@@ -107,10 +108,8 @@ def sample_grid(model: torch.nn.Module, pairs: FixedPairs, device: torch.device,
     cols = [batch["source"], batch["driving"], warp_only(batch), pred]
     rows = [torch.cat([c[i] for c in cols], dim=2) for i in range(pred.shape[0])]
     img = (torch.cat(rows, dim=1).clamp(0, 1).permute(1, 2, 0).cpu().numpy() * 255 + 0.5).astype(np.uint8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    cv2.imwrite(str(tmp), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
-    os.replace(tmp, path)
+    with atomic_path(path, suffix=".png") as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(img, cv2.COLOR_RGB2BGR))
 
 
 def plot_history(history: list[dict[str, float]], path: Path) -> None:
@@ -137,11 +136,9 @@ def plot_history(history: list[dict[str, float]], path: Path) -> None:
         axes[1].legend()
     axes[1].set(title="held-out L1", xlabel="step")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
