@@ -50,6 +50,10 @@ class LossConfig:
     # the flow is for what the landmarks do not reach (hair, neck, background); inside the face it only moved
     # keypoints away from the real ones (AKD rose while L1 fell).
     face_flow_weight: float = 0.0
+    # Weighted L1 on the generator's own RGB (before the blend with the warped avatar). While the blend sits on the
+    # warp, the generator gets almost no gradient through the final image; this loss trains it directly, so the
+    # blend can switch to it where the warp cannot follow (mouth closing over teeth, cheeks after a smile).
+    generator_weight: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,9 @@ class TrainConfig:
     # starts measurably worse than the warp alone, and AdamW moves a bias only ~lr per step; 6 (99.75 %) starts at
     # parity, so every later step is an improvement over the analytic baseline.
     blend_logit_init: float | None = 6.0
+    # Runs from init_weights: set the blend logit to this (None keeps the loaded value). Fine-tuning the generator
+    # lowers it so the blend mask, saturated at the warp, gets a gradient again.
+    blend_logit_reset: float | None = None
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.steps < 0:

@@ -196,6 +196,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
         raise ReenactError("nothing to resume: no last.pt", out_dir)
     elif cfg.init_weights is not None:
         model.load_state_dict(load_checkpoint(cfg.init_weights).state_dict)
+        if cfg.blend_logit_reset is not None:
+            with torch.no_grad():
+                model.frame.out.bias[3] = cfg.blend_logit_reset
     elif cfg.blend_logit_init is not None:
         with torch.no_grad():
             model.frame.out.bias[3] = cfg.blend_logit_init
@@ -241,11 +244,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             _prune(out_dir, cfg.keep_checkpoints)
         plot_history(history, out_dir / "loss.png")
 
-    # The residual flow is read from the FrameNet's flow head (channels 0–1 are the flow, before its tanh):
-    # the face-flow penalty needs it, and the network's outputs are fixed by the ONNX interface.
+    # Intermediate outputs are read with forward hooks (the network's outputs are fixed by the ONNX interface):
+    # the residual flow from the flow head (channels 0–1, before the tanh) for the face-flow penalty, and the
+    # generator's RGB logits from the output head (channels 0–2, at half resolution) for the generator loss.
     captured: dict[str, torch.Tensor] = {}
-    hook = (_unwrap(net).frame.flow.register_forward_hook(lambda mod, inp, out: captured.__setitem__("flow", out))
-            if cfg.loss.face_flow_weight > 0 else None)
+    frame_net = _unwrap(net).frame
+    hooks = []
+    if cfg.loss.face_flow_weight > 0:
+        hooks.append(frame_net.flow.register_forward_hook(lambda mod, inp, out: captured.__setitem__("flow", out)))
+    if cfg.loss.generator_weight > 0:
+        hooks.append(frame_net.out.register_forward_hook(lambda mod, inp, out: captured.__setitem__("out", out)))
 
     bar = tqdm(total=total, initial=step, disable=not (progress and env.main), unit="step", dynamic_ncols=True)
     log_file = (out_dir / "log.jsonl").open("a") if env.main else None
@@ -257,8 +265,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             log_file.flush()
 
     t_last, s_last, acc, acc_n = time.perf_counter(), step, {"loss": 0.0, "l1": 0.0, "ssim": 0.0}, 0
-    if hook is not None:
+    if cfg.loss.face_flow_weight > 0:
         acc["face_flow"] = 0.0
+    if cfg.loss.generator_weight > 0:
+        acc["generator"] = 0.0
     try:
         for batch in loader:
             if step >= total or stop["flag"]:
@@ -268,11 +278,17 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             b = _to(batch, device)
             pred, _ = net(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
             parts = reconstruction_loss(pred, b["driving"], cfg.loss, b["weight"])
-            if hook is not None:
+            if cfg.loss.face_flow_weight > 0:
                 flow = torch.tanh(captured.pop("flow")[:, :2])
                 face = F.interpolate(b["face"], size=flow.shape[-2:], mode="area")
                 parts["face_flow"] = (flow.abs() * face).sum() / (2 * face.sum() + 1e-6)
                 parts["loss"] = parts["loss"] + cfg.loss.face_flow_weight * parts["face_flow"]
+            if cfg.loss.generator_weight > 0:
+                gen = torch.sigmoid(captured.pop("out")[:, :3])
+                target = F.interpolate(b["driving"], size=gen.shape[-2:], mode="area")
+                w = F.interpolate(b["weight"], size=gen.shape[-2:], mode="area")
+                parts["generator"] = ((gen - target).abs() * w).mean() / w.mean()
+                parts["loss"] = parts["loss"] + cfg.loss.generator_weight * parts["generator"]
             optim.zero_grad(set_to_none=True)
             parts["loss"].backward()
             if cfg.grad_clip > 0:
@@ -311,8 +327,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
                 sample_grid(ema, val, device, out_dir / "samples" / f"step_{step:07d}.png")
     finally:
         bar.close()
-        if hook is not None:
-            hook.remove()
+        for h in hooks:
+            h.remove()
         save(final=True)
         if log_file is not None:
             log_file.close()
