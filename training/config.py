@@ -54,6 +54,10 @@ class LossConfig:
     # warp, the generator gets almost no gradient through the final image; this loss trains it directly, so the
     # blend can switch to it where the warp cannot follow (mouth closing over teeth, cheeks after a smile).
     generator_weight: float = 0.0
+    # Penalty on the blend away from the warped avatar outside the eyes and the mouth: the generator may replace
+    # what the warp cannot show (lips closing over teeth, lids, eyes) but not the rest of the head, where its
+    # half-resolution output only blurs what the warp keeps sharp.
+    blend_outside_weight: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,6 +269,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
         acc["face_flow"] = 0.0
     if cfg.loss.generator_weight > 0:
         acc["generator"] = 0.0
+    if cfg.loss.blend_outside_weight > 0:
+        acc["blend_outside"] = 0.0
     try:
         for batch in loader:
             if step >= total or stop["flag"]:
@@ -276,7 +278,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             for g in optim.param_groups:
                 g["lr"] = _lr(cfg, step)
             b = _to(batch, device)
-            pred, _ = net(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
+            pred, mask = net(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
             parts = reconstruction_loss(pred, b["driving"], cfg.loss, b["weight"])
             if cfg.loss.face_flow_weight > 0:
                 flow = torch.tanh(captured.pop("flow")[:, :2])
@@ -289,6 +291,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
                 w = F.interpolate(b["weight"], size=gen.shape[-2:], mode="area")
                 parts["generator"] = ((gen - target).abs() * w).mean() / w.mean()
                 parts["loss"] = parts["loss"] + cfg.loss.generator_weight * parts["generator"]
+            if cfg.loss.blend_outside_weight > 0:
+                outside = (b["weight"] <= 1.0).to(mask.dtype)  # the weight map is > 1 over the eyes and the mouth
+                parts["blend_outside"] = ((1 - mask) * outside).sum() / (outside.sum() + 1e-6)
+                parts["loss"] = parts["loss"] + cfg.loss.blend_outside_weight * parts["blend_outside"]
             optim.zero_grad(set_to_none=True)
             parts["loss"].backward()
             if cfg.grad_clip > 0:

@@ -101,12 +101,12 @@ def test_generator_stage_trains_the_generator_from_saved_weights(tiny_config: Tr
     val = FixedPairs(tiny_config, 8)
     before = _generator_l1(saved, val)
     cfg = replace(tiny_config, out_dir=tmp_path / "second", init_weights=first.last, blend_logit_reset=2.5, ema_decay=0.0,
-                  loss=replace(tiny_config.loss, generator_weight=1.0))
+                  loss=replace(tiny_config.loss, generator_weight=1.0, blend_outside_weight=1.0))
     result = train(cfg, steps=15, progress=False)
     tuned = load_checkpoint(result.last).build()
     assert abs(float(tuned.frame.out.bias[3].detach()) - 2.5) < 0.5  # the blend logit was reset, then trained a little
     assert result.step == 15  # a new run: it counts from 0, it does not resume the first one
-    assert [h["generator"] for h in result.history if "generator" in h]
+    assert all("generator" in h and "blend_outside" in h for h in result.history if "loss" in h)
     print(f"generator L1 before {before:.4f} after {_generator_l1(tuned, val):.4f}")
     assert _generator_l1(tuned, val) < 0.8 * before
 
