@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from app.frames import Frame
+from app.latest import LatestSlot
 from engine.errors import ReenactError
 
 
@@ -217,27 +217,23 @@ class PreviewSink:
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._frame: Frame | None = None
+        self._slot: LatestSlot[Frame] = LatestSlot()
         self.frames_written = 0
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._slot.dropped
 
     def write(self, frame: Frame) -> None:
-        with self._lock:
-            if self._frame is not None:
-                self.dropped += 1
-            self._frame = frame
-            self.frames_written += 1
+        self._slot.put(frame)
+        self.frames_written += 1
 
     def take(self) -> Frame | None:
         """The newest frame not yet taken, or None."""
-        with self._lock:
-            frame, self._frame = self._frame, None
-        return frame
+        return self._slot.take(0)
 
     def close(self) -> None:
-        with self._lock:
-            self._frame = None
+        self._slot.take(0)
 
 
 class PacedSink:

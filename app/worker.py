@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -24,6 +23,7 @@ from PyQt6.QtCore import QObject, pyqtSignal
 
 from app.frames import Frame
 from app.framing import fit_to_frame
+from app.latest import LatestSlot
 from app.sinks import PacedSink, PreviewSink, VideoFileSink, VirtualCameraSink, check_output_path
 from app.sources import CameraSource, FrameSource, VideoFileSource
 from engine.assets import DEFAULT_WEIGHTS, load_image
@@ -33,36 +33,7 @@ from engine.errors import ReenactError
 from engine.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 STAGES = ("capture", "landmarks", "model", "paste", "output")
-
-
-class LatestSlot(Generic[T]):
-    """Holds one value; `put` replaces what was not taken yet (counted in `dropped`), `take` waits for one."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._value: T | None = None
-        self.dropped = 0
-
-    def put(self, value: T) -> None:
-        with self._cond:
-            if self._value is not None:
-                self.dropped += 1
-            self._value = value
-            self._cond.notify_all()
-
-    @property
-    def pending(self) -> bool:
-        with self._cond:
-            return self._value is not None
-
-    def take(self, timeout: float | None = None) -> T | None:
-        with self._cond:
-            if self._value is None and timeout != 0:
-                self._cond.wait(timeout)
-            value, self._value = self._value, None
-        return value
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from app.frames import Frame
+from app.latest import LatestSlot
 from app.worker import (
     CaptureThread,
-    LatestSlot,
     OutputFormat,
     PipelineWorker,
     SourceSpec,
