@@ -106,6 +106,8 @@ class TrainConfig:
             raise ReenactError("batch_size must be ≥ 1 and steps ≥ 0")
         if not 0.0 <= self.still_fraction <= 1.0:
             raise ReenactError("still_fraction must be between 0 and 1")
+        if self.loss.blend_outside_weight > 0 and self.loss.region_weight <= 0:
+            raise ReenactError("loss.blend_outside_weight needs loss.region_weight > 0 (it marks the eyes and mouth)")
 
 
 def _videos(items: Any, where: str) -> tuple[VideoSpec, ...]:

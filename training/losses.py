@@ -53,6 +53,17 @@ def _resize(x: Tensor, scale: float) -> Tensor:
     return F.interpolate(x, scale_factor=scale, mode="area")
 
 
+def generator_l1(out_logits: Tensor, target: Tensor, weight: Tensor | None = None) -> Tensor:
+    """L1 of the generator's own RGB (the FrameNet output head's channels 0–2, at its half resolution, before the
+    blend with the warped avatar) against the target brought to that resolution; weighted like the main L1."""
+    gen = torch.sigmoid(out_logits[:, :3])
+    diff = (gen - F.interpolate(target, size=gen.shape[-2:], mode="area")).abs()
+    if weight is None:
+        return diff.mean()
+    w = F.interpolate(weight, size=gen.shape[-2:], mode="area")
+    return (diff * w).mean() / w.mean()
+
+
 def reconstruction_loss(pred: Tensor, target: Tensor, config: LossConfig, weight: Tensor | None = None) -> dict[str, Tensor]:
     """Weighted pyramid L1 + (1 − SSIM). Returns the total and its parts (for the log)."""
     l1 = pred.new_zeros(())

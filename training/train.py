@@ -27,7 +27,7 @@ from engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from engine.model.networks import ReenactModel
 from training.config import TrainConfig, train_config_to_dict
 from training.dataset import FixedPairs, PairDataset
-from training.losses import reconstruction_loss
+from training.losses import generator_l1, reconstruction_loss
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,10 +286,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
                 parts["face_flow"] = (flow.abs() * face).sum() / (2 * face.sum() + 1e-6)
                 parts["loss"] = parts["loss"] + cfg.loss.face_flow_weight * parts["face_flow"]
             if cfg.loss.generator_weight > 0:
-                gen = torch.sigmoid(captured.pop("out")[:, :3])
-                target = F.interpolate(b["driving"], size=gen.shape[-2:], mode="area")
-                w = F.interpolate(b["weight"], size=gen.shape[-2:], mode="area")
-                parts["generator"] = ((gen - target).abs() * w).mean() / w.mean()
+                parts["generator"] = generator_l1(captured.pop("out"), b["driving"], b["weight"])
                 parts["loss"] = parts["loss"] + cfg.loss.generator_weight * parts["generator"]
             if cfg.loss.blend_outside_weight > 0:
                 outside = (b["weight"] <= 1.0).to(mask.dtype)  # the weight map is > 1 over the eyes and the mouth

@@ -16,6 +16,7 @@ from engine.model.checkpoint import load_checkpoint
 from engine.model.networks import ReenactModel
 from training.config import TrainConfig, load_train_config, train_config_to_dict
 from training.dataset import FixedPairs
+from training.losses import generator_l1
 from training.train import train, validate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -79,6 +80,13 @@ def test_the_shipped_configs_load() -> None:
     assert second.videos == cfg.videos and second.init_weights is not None and (REPO / second.init_weights).is_file()
 
 
+def test_blend_penalty_without_eye_and_mouth_regions_is_refused(tiny_config: TrainConfig) -> None:
+    from engine.errors import ReenactError
+
+    with pytest.raises(ReenactError, match="region_weight"):
+        replace(tiny_config, loss=replace(tiny_config.loss, blend_outside_weight=1.0, region_weight=0.0))
+
+
 def _generator_l1(model: ReenactModel, pairs: FixedPairs) -> float:
     """L1 of the generator's own RGB (before the blend) on the held-out pairs, at its half resolution."""
     out: dict[str, torch.Tensor] = {}
@@ -88,9 +96,7 @@ def _generator_l1(model: ReenactModel, pairs: FixedPairs) -> float:
         for i in range(len(pairs)):
             b = {k: v[None] for k, v in pairs[i].items()}
             model(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
-            gen = torch.sigmoid(out["o"][:, :3])
-            target = torch.nn.functional.interpolate(b["driving"], size=gen.shape[-2:], mode="area")
-            errors.append(float((gen - target).abs().mean()))
+            errors.append(float(generator_l1(out["o"], b["driving"])))
     hook.remove()
     return sum(errors) / len(errors)
 
