@@ -42,10 +42,18 @@ UNSUPPORTED_HINTS = {
     "QLinearMatMul": "use QuantizeLinear/DequantizeLinear around MatMul",
 }
 
-RESIZE_MODES = {"nearest", "linear", "cubic"}
-RESIZE_COORDS = {"half_pixel", "pytorch_half_pixel", "tf_half_pixel_for_nn", "asymmetric", "align_corners"}
-GRID_MODES = {"bilinear", "linear", "nearest", "bicubic", "cubic"}
-GRID_PADDING = {"zeros", "border", "reflection"}
+# Attributes whose values TensorRT supports only in part: op → (attribute, ONNX default, supported values).
+ATTRIBUTE_VALUES: dict[str, tuple[tuple[str, str, frozenset[str]], ...]] = {
+    "Resize": (
+        ("mode", "nearest", frozenset({"nearest", "linear", "cubic"})),
+        ("coordinate_transformation_mode", "half_pixel",
+         frozenset({"half_pixel", "pytorch_half_pixel", "tf_half_pixel_for_nn", "asymmetric", "align_corners"})),
+    ),
+    "GridSample": (
+        ("mode", "linear", frozenset({"bilinear", "linear", "nearest", "bicubic", "cubic"})),
+        ("padding_mode", "zeros", frozenset({"zeros", "border", "reflection"})),
+    ),
+}
 FLOAT_TYPES = {1, 10}  # TensorProto FLOAT, FLOAT16
 
 
@@ -138,18 +146,8 @@ def check_tensorrt_compat(model: str | Path | object, trt_version: tuple[int, in
         elif op in ("AveragePool", "MaxPool"):
             if len(_attr(node, "kernel_shape", [])) not in (2, 3):  # type: ignore[arg-type]
                 report.problems.append(f"{where}: only 2D or 3D pooling")
-        elif op == "Resize":
-            mode = _attr(node, "mode", "nearest")
-            coords = _attr(node, "coordinate_transformation_mode", "half_pixel")
-            if mode not in RESIZE_MODES:
-                report.problems.append(f"{where}: resize mode {mode!r} unsupported")
-            if coords not in RESIZE_COORDS:
-                report.problems.append(f"{where}: coordinate_transformation_mode {coords!r} unsupported")
-        elif op == "GridSample":
-            mode = _attr(node, "mode", "linear")
-            padding = _attr(node, "padding_mode", "zeros")
-            if mode not in GRID_MODES:
-                report.problems.append(f"{where}: mode {mode!r} unsupported")
-            if padding not in GRID_PADDING:
-                report.problems.append(f"{where}: padding_mode {padding!r} unsupported")
+        for name, default, supported in ATTRIBUTE_VALUES.get(op, ()):
+            value = _attr(node, name, default)
+            if value not in supported:
+                report.problems.append(f"{where}: {name} {value!r} unsupported")
     return report
