@@ -50,22 +50,12 @@ class ControlPanel(QWidget):
         self.calibrate_button = QPushButton("Calibrate  (X)")
         self.calibrate_button.setToolTip("Look straight with a neutral face and press X: this pose becomes the "
                                          "reference the avatar moves from")
-        self.relative_radio = QRadioButton("Relative")
-        self.relative_radio.setToolTip("The avatar keeps its own face shape and copies your movements")
-        self.absolute_radio = QRadioButton("Absolute")
-        self.absolute_radio.setToolTip("The avatar takes your face shape and position directly")
-        self.motion_group = QButtonGroup(self)
-        self.motion_group.addButton(self.relative_radio)
-        self.motion_group.addButton(self.absolute_radio)
-        self.relative_radio.setChecked(True)
-        self.full_radio = QRadioButton("Portrait")
-        self.full_radio.setToolTip("Paste the animated face back into the full avatar image (P)")
-        self.crop_radio = QRadioButton("Face only")
-        self.crop_radio.setToolTip("Show only the animated face crop (P)")
-        self.paste_group = QButtonGroup(self)
-        self.paste_group.addButton(self.full_radio)
-        self.paste_group.addButton(self.crop_radio)
-        self.full_radio.setChecked(True)
+        self.relative_radio, self.absolute_radio, self.motion_group = self._choice(
+            ("Relative", "The avatar keeps its own face shape and copies your movements"),
+            ("Absolute", "The avatar takes your face shape and position directly"))
+        self.full_radio, self.crop_radio, self.paste_group = self._choice(
+            ("Portrait", "Paste the animated face back into the full avatar image (P)"),
+            ("Face only", "Show only the animated face crop (P)"))
         self.mirror_check = QCheckBox("Mirror camera  (M)")
         self.landmarks_check = QCheckBox("Show landmarks  (L)")
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
@@ -112,6 +102,18 @@ class ControlPanel(QWidget):
         hotkeys.setWordWrap(True)
         layout.addWidget(hotkeys)
         layout.addStretch(1)
+
+    def _choice(self, first: tuple[str, str], second: tuple[str, str]) -> tuple[QRadioButton, QRadioButton, QButtonGroup]:
+        """Two exclusive radio buttons (label, tooltip), the first one checked."""
+        group = QButtonGroup(self)
+        buttons = []
+        for label, tip in (first, second):
+            button = QRadioButton(label)
+            button.setToolTip(tip)
+            group.addButton(button)
+            buttons.append(button)
+        buttons[0].setChecked(True)
+        return buttons[0], buttons[1], group
 
     def _show_smoothing(self, value: int) -> None:
         self.smoothing_label.setText("off" if value == 0 else str(value))
