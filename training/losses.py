@@ -78,3 +78,30 @@ def reconstruction_loss(pred: Tensor, target: Tensor, config: LossConfig, weight
     s = 1.0 - ssim(pred, target).mean()
     total = config.l1_weight * l1 + config.ssim_weight * s
     return {"loss": total, "l1": l1.detach(), "ssim": s.detach()}
+
+
+# The optional terms beside the reconstruction loss, in the order they are added; each has a `<name>_weight` in
+# LossConfig and is on when that weight is > 0.
+EXTRA_TERMS = ("face_flow", "generator", "blend_outside")
+
+
+def active_terms(config: LossConfig) -> tuple[str, ...]:
+    return tuple(name for name in EXTRA_TERMS if getattr(config, f"{name}_weight") > 0)
+
+
+def extra_losses(config: LossConfig, batch: dict[str, Tensor], mask: Tensor, heads: dict[str, Tensor]
+                 ) -> dict[str, Tensor]:
+    """The active optional terms (unweighted). `heads` holds the FrameNet head outputs they need, by term name:
+    "face_flow" the flow head (channels 0–1, before the tanh), "generator" the output head (RGB logits 0–2)."""
+    terms: dict[str, Tensor] = {}
+    for name in active_terms(config):
+        if name == "face_flow":
+            flow = torch.tanh(heads[name][:, :2])
+            face = F.interpolate(batch["face"], size=flow.shape[-2:], mode="area")
+            terms[name] = (flow.abs() * face).sum() / (2 * face.sum() + 1e-6)
+        elif name == "generator":
+            terms[name] = generator_l1(heads[name], batch["driving"], batch["weight"])
+        else:  # blend_outside: the weight map is > 1 over the eyes and the mouth
+            outside = (batch["weight"] <= 1.0).to(mask.dtype)
+            terms[name] = ((1 - mask) * outside).sum() / (outside.sum() + 1e-6)
+    return terms

@@ -7,6 +7,7 @@ pairs is a function of the step, so a resumed run continues where the killed one
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -27,7 +28,7 @@ from engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from engine.model.networks import ReenactModel
 from training.config import TrainConfig, train_config_to_dict
 from training.dataset import FixedPairs, PairDataset
-from training.losses import generator_l1, reconstruction_loss
+from training.losses import active_terms, extra_losses, reconstruction_loss
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +142,11 @@ def plot_history(history: list[dict[str, float]], path: Path) -> None:
     plt.close(fig)
 
 
+def _keep_output(store: dict[str, torch.Tensor], name: str, module: torch.nn.Module, inputs: object,
+                 output: torch.Tensor) -> None:
+    store[name] = output
+
+
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
@@ -244,16 +250,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             _prune(out_dir, cfg.keep_checkpoints)
         plot_history(history, out_dir / "loss.png")
 
-    # Intermediate outputs are read with forward hooks (the network's outputs are fixed by the ONNX interface):
-    # the residual flow from the flow head (channels 0–1, before the tanh) for the face-flow penalty, and the
-    # generator's RGB logits from the output head (channels 0–2, at half resolution) for the generator loss.
+    # The face-flow penalty and the generator loss read head outputs through forward hooks (the network's outputs
+    # are fixed by the ONNX interface): the flow head and the output head, kept under the term's name.
     captured: dict[str, torch.Tensor] = {}
+    terms = active_terms(cfg.loss)
     frame_net = _unwrap(net).frame
-    hooks = []
-    if cfg.loss.face_flow_weight > 0:
-        hooks.append(frame_net.flow.register_forward_hook(lambda mod, inp, out: captured.__setitem__("flow", out)))
-    if cfg.loss.generator_weight > 0:
-        hooks.append(frame_net.out.register_forward_hook(lambda mod, inp, out: captured.__setitem__("out", out)))
+    heads = {"face_flow": frame_net.flow, "generator": frame_net.out}
+    hooks = [heads[name].register_forward_hook(functools.partial(_keep_output, captured, name))
+             for name in terms if name in heads]
 
     bar = tqdm(total=total, initial=step, disable=not (progress and env.main), unit="step", dynamic_ncols=True)
     log_file = (out_dir / "log.jsonl").open("a") if env.main else None
@@ -264,13 +268,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             log_file.write(json.dumps(rec) + "\n")
             log_file.flush()
 
-    t_last, s_last, acc, acc_n = time.perf_counter(), step, {"loss": 0.0, "l1": 0.0, "ssim": 0.0}, 0
-    if cfg.loss.face_flow_weight > 0:
-        acc["face_flow"] = 0.0
-    if cfg.loss.generator_weight > 0:
-        acc["generator"] = 0.0
-    if cfg.loss.blend_outside_weight > 0:
-        acc["blend_outside"] = 0.0
+    t_last, s_last, acc_n = time.perf_counter(), step, 0
+    acc = dict.fromkeys(("loss", "l1", "ssim", *terms), 0.0)
     try:
         for batch in loader:
             if step >= total or stop["flag"]:
@@ -280,18 +279,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             b = _to(batch, device)
             pred, mask = net(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
             parts = reconstruction_loss(pred, b["driving"], cfg.loss, b["weight"])
-            if cfg.loss.face_flow_weight > 0:
-                flow = torch.tanh(captured.pop("flow")[:, :2])
-                face = F.interpolate(b["face"], size=flow.shape[-2:], mode="area")
-                parts["face_flow"] = (flow.abs() * face).sum() / (2 * face.sum() + 1e-6)
-                parts["loss"] = parts["loss"] + cfg.loss.face_flow_weight * parts["face_flow"]
-            if cfg.loss.generator_weight > 0:
-                parts["generator"] = generator_l1(captured.pop("out"), b["driving"], b["weight"])
-                parts["loss"] = parts["loss"] + cfg.loss.generator_weight * parts["generator"]
-            if cfg.loss.blend_outside_weight > 0:
-                outside = (b["weight"] <= 1.0).to(mask.dtype)  # the weight map is > 1 over the eyes and the mouth
-                parts["blend_outside"] = ((1 - mask) * outside).sum() / (outside.sum() + 1e-6)
-                parts["loss"] = parts["loss"] + cfg.loss.blend_outside_weight * parts["blend_outside"]
+            for name, value in extra_losses(cfg.loss, b, mask, captured).items():
+                parts[name] = value
+                parts["loss"] = parts["loss"] + getattr(cfg.loss, f"{name}_weight") * value
+            captured.clear()
             optim.zero_grad(set_to_none=True)
             parts["loss"].backward()
             if cfg.grad_clip > 0:
