@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from engine.backends.base import Backend
     from engine.pipeline import Pipeline
 
-KINDS = ("tensorrt", "onnxruntime-cuda", "onnxruntime", "torch")  # what "all" tries, when the loader does not say
 REFERENCE_RUNTIMES = {"torch-cpu": "torch", "onnxruntime-cpu": "onnxruntime"}  # backend name → reference runtime
 STAGES = ("landmarks", "motion", "warp", "model", "paste", "output")
 OUTPUTS = ("vcam", "mp4", "none")
@@ -196,9 +195,9 @@ def backend_kinds(choice: str) -> list[str]:
     """`all` → every backend the loader knows (fastest first); anything else is checked by the loader itself."""
     if choice != "all":
         return [choice]
-    from engine.backends import loader
+    from engine.backends import AUTO_ORDER
 
-    return list(getattr(loader, "AUTO_ORDER", KINDS))
+    return list(AUTO_ORDER)
 
 
 @contextmanager
@@ -368,6 +367,8 @@ def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float
     if kind == "onnxruntime":
         import onnxruntime as ort
 
+        from engine.backends.onnxruntime_backend import session_options
+
         path = workdir / "reference.onnx"
         if not path.is_file():
             args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
@@ -375,33 +376,11 @@ def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float
                 warnings.simplefilter("ignore")
                 torch.onnx.export(net, args, str(path), input_names=names, output_names=["image", "mask"],
                                   opset_version=17, dynamo=False)
-        session = ort.InferenceSession(str(path), _ort_options(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
         used = {i.name for i in session.get_inputs()}  # the exporter drops inputs the graph never reads
         ort_feeds = {n: np.ascontiguousarray(feeds[n]) for n in names if n in used}
         return lambda: session.run(None, ort_feeds)
     raise ReenactError(f"the reference network is timed on CPU torch and onnxruntime only, not on {kind}")
-
-
-def _ort_options() -> object:
-    """ONNX Runtime settings of the onnxruntime backend when it defines them, else the ones known to matter here."""
-    try:
-        from engine.backends import onnxruntime_backend as ortb
-
-        make = getattr(ortb, "session_options", None)
-        if make is not None:
-            return make()
-    except ImportError:
-        pass
-    import onnxruntime as ort
-
-    from engine.runtime import cpu_threads
-
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = cpu_threads()
-    so.inter_op_num_threads = 1
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.add_session_config_entry("session.set_denormal_as_zero", "1")
-    return so
 
 
 # The whole run ---------------------------------------------------------------------------------------------------

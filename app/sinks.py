@@ -218,7 +218,6 @@ class PreviewSink:
 
     def __init__(self) -> None:
         self._slot: LatestSlot[Frame] = LatestSlot()
-        self.frames_written = 0
 
     @property
     def dropped(self) -> int:
@@ -226,7 +225,6 @@ class PreviewSink:
 
     def write(self, frame: Frame) -> None:
         self._slot.put(frame)
-        self.frames_written += 1
 
     def take(self) -> Frame | None:
         """The newest frame not yet taken, or None."""

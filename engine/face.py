@@ -153,10 +153,6 @@ class FaceCrop:
     to_crop: NDArray[np.float64]  # 2×3, frame → crop
     to_frame: NDArray[np.float64]  # 2×3, crop → frame
 
-    @property
-    def size(self) -> int:
-        return int(self.image.shape[0])
-
 
 def transform_points(points: NDArray, matrix: NDArray) -> NDArray[np.float32]:
     """Apply a 2×3 affine to the x, y of points (z scaled by the same factor)."""

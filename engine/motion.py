@@ -24,7 +24,6 @@ from engine.landmarks import (
     RIGHT_EYE_LID_PAIRS,
     RIGID,
     eye_opening,
-    face_size,
     head_yaw,
     mouth_opening,
 )
@@ -147,12 +146,6 @@ def uncross(points: NDArray[np.float64]) -> NDArray[np.float64]:
         points[_UPPER[crossed]] += shift
         points[_LOWER[crossed]] -= shift
     return points
-
-
-def expression_distance(a: NDArray, b: NDArray) -> float:
-    """How different two faces' expressions are, after removing pose and size, in units of b's face size."""
-    sim = fit_similarity(np.asarray(a)[_RIGID], np.asarray(b)[_RIGID])
-    return float(np.linalg.norm(sim.apply(np.asarray(a)[:, :2]) - np.asarray(b)[:, :2], axis=1).mean() / face_size(b))
 
 
 def closest_expression(candidates: list[NDArray], avatar: NDArray) -> int:

@@ -30,9 +30,6 @@ class ExportOptions:
 class ExportSummary:
     out: Path
     files: list[Path] = field(default_factory=list)
-    parity_ok: bool = False
-    int8_kept: bool | None = None
-    tensorrt_built: bool = False
 
 
 def _check_out(out: Path, overwrite: bool) -> None:
@@ -81,17 +78,15 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
         (tmp / "parity.txt").write_text(report.format() + "\n", encoding="utf-8")
         if not report.ok:
             raise ReenactError(f"ONNX export does not match PyTorch: {report.first_failure()}", opts.checkpoint)
-        summary.parity_ok = True
         compat = [check_tensorrt_compat(p) for p in onnx_paths(tmp).values()]
         for c in compat:
             say(c.format().replace(str(tmp), str(out)))
         if opts.int8:
-            summary.int8_kept = _int8(ckpt, tmp, opts.real_inputs, say)
+            _int8(ckpt, tmp, opts.real_inputs, say)
         if opts.tensorrt:
             if not all(c.ok for c in compat):
                 raise ReenactError("the graphs cannot be built with TensorRT (see the operator check above)")
             _tensorrt(ckpt, tmp, opts.fp16, opts.real_inputs, say)
-            summary.tensorrt_built = True
         _move_into_place(tmp, out)
     finally:
         if tmp.exists():

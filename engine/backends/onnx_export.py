@@ -24,7 +24,7 @@ from engine.atomic import atomic_path
 from engine.backends.base import META_PREFIX, BackendUnavailable, ModelMeta
 from engine.backends.cache import cache_root, file_sha256
 from engine.config import to_dict
-from engine.errors import ReenactError
+from engine.errors import ReenactError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -133,15 +133,10 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     try:
         proto = onnx.load_model(str(path), load_external_data=False)
     except Exception as exc:  # protobuf DecodeError and friends: the file is not ONNX
-        raise ReenactError(f"not a readable ONNX model ({_first_line(exc)})", path) from None
+        raise ReenactError(f"not a readable ONNX model ({first_line(exc)})", path) from None
     if not proto.graph.node:
         raise ReenactError("not a readable ONNX model (no graph)", path)
     return {p.key: p.value for p in proto.metadata_props}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:160]
 
 
 def cached_onnx(checkpoint_path: str | Path) -> Path:

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 
 from engine.backends.base import META_PREFIX, BackendUnavailable, Closing, ModelMeta, check_feeds
 from engine.backends.onnx_export import is_export_folder, onnx_paths, read_onnx_metadata
-from engine.errors import ReenactError
+from engine.errors import ReenactError, first_line
 from engine.runtime import cpu_threads
 
 DEVICES = ("cpu", "cuda")
@@ -73,7 +73,6 @@ class OnnxRuntimeBackend(Closing):
                 )
             providers = [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
         self.meta = read_export_meta(folder)
-        self.folder = folder
         self.name = f"onnxruntime-{device}"
         self.reason = reason or f"{device} requested"
         self._sessions: dict[str, object] = {}
@@ -83,8 +82,7 @@ class OnnxRuntimeBackend(Closing):
                 session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
             except Exception as exc:  # ORT raises its own Fail/InvalidGraph/... types for bad files
                 self.close()
-                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ReenactError(f"ONNX Runtime cannot load this model ({text[:160]})", path) from None
+                raise ReenactError(f"ONNX Runtime cannot load this model ({first_line(exc)})", path) from None
             if device == "cuda" and session.get_providers()[0] != "CUDAExecutionProvider":
                 self.close()
                 raise BackendUnavailable("the ONNX Runtime CUDA provider did not start (no usable GPU)")

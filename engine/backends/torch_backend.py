@@ -21,7 +21,6 @@ class TorchBackend(Closing):
                  reason: str = "") -> None:
         configure_torch()
         ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint)
-        self.checkpoint = ckpt
         self.device = torch.device(device)
         self.dtype = torch.float16 if half else torch.float32
         self.model: torch.nn.Module | None = ckpt.build().to(self.device, self.dtype)

@@ -14,7 +14,7 @@ import torch
 
 from engine.atomic import atomic_path
 from engine.config import ModelConfig, from_dict, to_dict
-from engine.errors import ReenactError
+from engine.errors import ReenactError, first_line
 
 FORMAT = "reenact-checkpoint"
 FORMAT_VERSION = 1
@@ -60,8 +60,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean the same to the user
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ReenactError(f"not a reenact checkpoint (cannot be read: {reason[:120]})", path) from None
+        raise ReenactError(f"not a reenact checkpoint (cannot be read: {first_line(exc, 120)})", path) from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ReenactError("not a reenact checkpoint (no reenact format marker)", path)
     if data.get("format_version", 0) > FORMAT_VERSION:
@@ -72,5 +71,5 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                           data.get("extra") or {})
         ckpt.build()  # the weights must fit the architecture they claim
     except (KeyError, TypeError, RuntimeError, ReenactError) as exc:
-        raise ReenactError(f"damaged reenact checkpoint ({str(exc).splitlines()[0][:120]})", path) from None
+        raise ReenactError(f"damaged reenact checkpoint ({first_line(exc, 120)})", path) from None
     return ckpt
