@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,6 @@ class FaceClip:
     crops: NDArray[np.uint8]  # N×S×S×3 RGB (memory-mapped)
     landmarks: NDArray[np.float32]  # N×478×2, crop pixels; NaN where no face was found
     valid: NDArray[np.bool_]  # N
-    fps: float
 
     def __len__(self) -> int:
         return int(self.crops.shape[0])
@@ -76,15 +74,6 @@ def read_frames(path: Path) -> Iterator[NDArray[np.uint8]]:
             ok, bgr = cap.read()
     finally:
         cap.release()
-
-
-def video_fps(path: Path) -> float:
-    if path.is_dir():
-        return 25.0
-    cap = cv2.VideoCapture(str(path))
-    fps = float(cap.get(cv2.CAP_PROP_FPS)) or 25.0
-    cap.release()
-    return fps if 1.0 <= fps <= 240.0 else 25.0
 
 
 def _key(path: Path, size: int, crop: CropConfig) -> str:
@@ -139,26 +128,22 @@ def load_clip(path: str | Path, cache_dir: str | Path, size: int = 256, crop: Cr
         if valid.sum() == 0:
             raise ReenactError("no face found in any frame", path)
         box = crop_box(np.nanmedian(frame_lms[valid], axis=0), crop)
-        crops = np.lib.format.open_memmap(cache_dir / f"{key}.{os.getpid()}.tmp.npy", mode="w+", dtype=np.uint8,
-                                          shape=(len(frame_lms), size, size, 3))
         crop_lms = np.full((len(frame_lms), 478, 2), np.nan, np.float32)
-        for i, frame in enumerate(read_frames(path)):
-            if i >= len(frame_lms):
-                break
-            fc = crop_face(frame, np.nan_to_num(frame_lms[i]), box, size)
-            crops[i] = fc.image
-            if valid[i]:
-                crop_lms[i] = transform_points(frame_lms[i][:, :2], fc.to_crop)
-        crops.flush()
-        tmp_name = crops.filename
-        del crops
-        os.replace(tmp_name, crop_file)
-        tmp = cache_dir / f"{key}.{os.getpid()}.tmp.npz"
-        with open(tmp, "wb") as fh:
+        with atomic_path(crop_file, suffix=".npy") as tmp:
+            crops = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(frame_lms), size, size, 3))
+            for i, frame in enumerate(read_frames(path)):
+                if i >= len(frame_lms):
+                    break
+                fc = crop_face(frame, np.nan_to_num(frame_lms[i]), box, size)
+                crops[i] = fc.image
+                if valid[i]:
+                    crop_lms[i] = transform_points(frame_lms[i][:, :2], fc.to_crop)
+            crops.flush()
+            del crops
+        with atomic_path(lm_file, suffix=".npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, landmarks=crop_lms, valid=valid, box=np.array([box.cx, box.cy, box.side]))
-        os.replace(tmp, lm_file)
     data = np.load(lm_file)
-    return FaceClip(path.stem, np.load(crop_file, mmap_mode="r"), data["landmarks"], data["valid"], video_fps(path))
+    return FaceClip(path.stem, np.load(crop_file, mmap_mode="r"), data["landmarks"], data["valid"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,10 +184,7 @@ def load_stills(folder: str | Path, cache_dir: str | Path, size: int = 256, crop
                 lms.append(fc.landmarks[:, :2])
         if not crops:
             raise ReenactError("no faces found in any image", folder)
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
+        with atomic_path(cache, suffix=".npz") as tmp, open(tmp, "wb") as fh:
             np.savez(fh, names=np.array(names), crops=np.stack(crops), landmarks=np.stack(lms).astype(np.float32))
-        os.replace(tmp, cache)
     data = np.load(cache)
     return StillFaces(tuple(str(n) for n in data["names"]), data["crops"], data["landmarks"], photos)
