@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.atomic import atomic_path
 from engine.backends.base import META_PREFIX
 from engine.backends.onnx_export import onnx_paths
 from engine.backends.parity import ParityCase
@@ -24,21 +25,20 @@ def quantize_export(folder: Path, out_dir: Path) -> dict[str, Path]:
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
+    targets = onnx_paths(out_dir)
     for graph, src in onnx_paths(folder).items():
-        dst = onnx_paths(out_dir)[graph]
-        tmp = dst.with_name(dst.name + ".tmp")
-        # uint8 weights: ONNX Runtime's CPU ConvInteger kernels are written for uint8 × uint8
-        with warnings.catch_warnings():  # numpy notes that denormals are flushed (engine.runtime does that)
-            warnings.simplefilter("ignore", UserWarning)
-            quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QUInt8)
-        model = onnx.load_model(str(tmp))
-        for prop in model.metadata_props:
-            if prop.key == META_PREFIX + "precision":
-                prop.value = "int8"
-        onnx.save_model(model, str(tmp))
-        tmp.replace(dst)
+        dst = targets[graph]
+        with atomic_path(dst, suffix=".onnx") as tmp:
+            # uint8 weights: ONNX Runtime's CPU ConvInteger kernels are written for uint8 × uint8
+            with warnings.catch_warnings():  # numpy notes that denormals are flushed (engine.runtime does that)
+                warnings.simplefilter("ignore", UserWarning)
+                quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QUInt8)
+            model = onnx.load_model(str(tmp))
+            for prop in model.metadata_props:
+                if prop.key == META_PREFIX + "precision":
+                    prop.value = "int8"
+            onnx.save_model(model, str(tmp))
         written[graph] = dst
     return written
 
