@@ -264,20 +264,13 @@ def _rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
-def frame_feeds(pipe: Pipeline, driving: NDArray[np.float32] | None) -> dict[str, NDArray[np.float32]]:
-    """The frame graph's inputs for one driving pose, as the pipeline builds them."""
-    from engine.warp import to_normalized, tps_grid
+def frame_feeds(pipe: Pipeline) -> dict[str, NDArray[np.float32]]:
+    """The frame graph's inputs for the pipeline's last pose, as it builds them."""
+    from engine.warp import tps_grid
 
-    avatar, backend, motion = pipe.avatar, pipe.backend, pipe.motion
-    assert avatar is not None and backend is not None and motion is not None
-    target = motion(driving) if driving is not None else avatar.crop.landmarks[:, :2]
-    size = backend.meta.input_size
-    subset = np.array(backend.meta.landmark_subset)
-    grid = tps_grid(avatar.crop.landmarks, target, size, pipe.config.warp)
-    return {
-        "source": avatar.source_tensor, **avatar.features, "grid": grid[None], "kp_source": avatar.kp_source,
-        "kp_driving": to_normalized(np.asarray(target)[subset], size)[None],
-    }
+    assert pipe.avatar is not None
+    target = pipe.target
+    return pipe.frame_feeds(tps_grid(pipe.avatar.crop.landmarks, target, pipe.size, pipe.config.warp), target)
 
 
 def run_pipeline(
@@ -290,7 +283,6 @@ def run_pipeline(
 
     pipe = Pipeline(PipelineConfig(), backend)
     pipe.prepare(avatar, opts.avatar)
-    last_driving: NDArray[np.float32] | None = None
     out = open_output(opts.output, workdir, fps)
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
     total: list[float] = []
@@ -298,7 +290,7 @@ def run_pipeline(
     i = 0
 
     def one() -> None:
-        nonlocal i, last_driving
+        nonlocal i
         image = frames[i % len(frames)]
         t0 = time.perf_counter()
         result = pipe.step(image, i / fps)
@@ -306,8 +298,6 @@ def run_pipeline(
         out.write(result.image)
         t2 = time.perf_counter()
         i += 1
-        if result.driving_landmarks is not None:
-            last_driving = result.driving_landmarks
         if counting:
             for k, v in result.timings_ms.items():
                 stages.setdefault(k, []).append(v)
@@ -338,7 +328,7 @@ def run_pipeline(
         wall = time.perf_counter() - t_start
         rss["end_mb"] = _rss_mb()
         rss["growth_mb"] = rss["end_mb"] - rss["start_mb"]
-        feeds = frame_feeds(pipe, last_driving)
+        feeds = frame_feeds(pipe)
     finally:
         out.close()
         pipe.close()

@@ -58,6 +58,7 @@ class Pipeline:
         configure_numpy()
         self.config = config or PipelineConfig()
         self.backend = backend
+        self._subset = None if backend is None else np.array(backend.meta.landmark_subset)  # the model's keypoints
         self._avatar_tracker: FaceTracker | None = None
         self._tracker: FaceTracker | None = None
         self.avatar: PreparedAvatar | None = None
@@ -89,10 +90,9 @@ class Pipeline:
         plan = PastePlan.build(crop.to_frame, size, image.shape, self.config.paste.feather)
         avatar = PreparedAvatar(image, crop, plan)
         if self.backend is not None:
-            subset = np.array(self.backend.meta.landmark_subset)
             avatar.source_tensor = (crop.image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
             avatar.features = self.backend.run("encoder", {"source": avatar.source_tensor})
-            avatar.kp_source = to_normalized(crop.landmarks[subset], size)[None]
+            avatar.kp_source = to_normalized(crop.landmarks[self._subset], size)[None]
         self.avatar = avatar
         self.motion = MotionTransfer(crop.landmarks, self.config.motion)
         if self._reference is not None:
@@ -159,7 +159,7 @@ class Pipeline:
                 self._last_target = self.motion(driving)
             else:
                 self.frames_without_face += 1
-            target = self._last_target if self._last_target is not None else avatar.crop.landmarks[:, :2]
+            target = self.target
         with _timed(timings, "warp"):
             grid = tps_grid(avatar.crop.landmarks, target, self.size, self.config.warp)
         with _timed(timings, "model"):
@@ -168,18 +168,28 @@ class Pipeline:
             image = avatar.paste.paste(avatar.image, crop) if self.config.paste.enabled else crop
         return StepResult(image, crop, driving is not None, driving, timings)
 
-    def _render(self, avatar: PreparedAvatar, grid: NDArray[np.float32], target: NDArray) -> NDArray[np.uint8]:
-        if self.backend is None:
-            return warp_image(avatar.crop.image, grid)
-        subset = np.array(self.backend.meta.landmark_subset)
-        feeds = {
+    @property
+    def target(self) -> NDArray:
+        """Where the avatar's landmarks go now: the last driving pose transferred, or the avatar's own pose."""
+        assert self.avatar is not None
+        return self._last_target if self._last_target is not None else self.avatar.crop.landmarks[:, :2]
+
+    def frame_feeds(self, grid: NDArray[np.float32], target: NDArray) -> dict[str, NDArray[np.float32]]:
+        """The frame graph's inputs for a TPS grid and the landmarks it moves the avatar's to."""
+        avatar = self.avatar
+        assert avatar is not None and self._subset is not None
+        return {
             "source": avatar.source_tensor,
             **avatar.features,
             "grid": grid[None],
             "kp_source": avatar.kp_source,
-            "kp_driving": to_normalized(target[subset], self.size)[None],
+            "kp_driving": to_normalized(np.asarray(target)[self._subset], self.size)[None],
         }
-        out = self.backend.run("frame", feeds)["image"][0]
+
+    def _render(self, avatar: PreparedAvatar, grid: NDArray[np.float32], target: NDArray) -> NDArray[np.uint8]:
+        if self.backend is None:
+            return warp_image(avatar.crop.image, grid)
+        out = self.backend.run("frame", self.frame_feeds(grid, target))["image"][0]
         return np.clip(out.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
     def close(self) -> None:
