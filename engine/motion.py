@@ -118,12 +118,12 @@ class MotionTransfer:
         target = self.source + cfg.expression_gain * (expression @ to_src.linear.T)
 
         # The same rigid motion, expressed in the avatar's frame: S ∘ T ∘ S⁻¹.
-        rot = rigid.rotation if cfg.rotation else np.eye(2)
-        moved = Similarity(rigid.scale, rot, rigid.translation * cfg.translation_gain)
-        if not cfg.rotation:  # keep the translation of the face centre, not of the origin
+        if cfg.rotation:
+            rot, shift = rigid.rotation, rigid.translation
+        else:  # keep the translation of the face centre, not of the origin
             centre = self._reference[_RIGID].mean(axis=0)
-            moved = Similarity(rigid.scale, rot, rigid.apply(centre) - rigid.scale * centre)
-            moved = Similarity(moved.scale, rot, moved.translation * cfg.translation_gain)
+            rot, shift = np.eye(2), rigid.apply(centre) - rigid.scale * centre
+        moved = Similarity(rigid.scale, rot, shift * cfg.translation_gain)
         in_source = to_src.compose(moved).compose(to_src.inverse())
         return uncross(in_source.apply(target)).astype(np.float32)
 
