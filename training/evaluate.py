@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 from engine.atomic import atomic_path
 from engine.config import CropConfig, WarpConfig
 from engine.errors import ReenactError
-from engine.face import crop_box, crop_face, transform_points
+from engine.face import crop_box, crop_face
 from engine.landmarks import WARP_SUBSET
 from engine.model.checkpoint import load_checkpoint
 from engine.runtime import configure_torch
@@ -86,24 +86,29 @@ def _psnr(mse: float) -> float:
 
 
 class ModelRenderer:
-    """The trained model on a fixed source crop: encoder once, frame net on batches of grids."""
+    """The trained model on a fixed source crop: encoder once per source, frame net on batches of grids."""
 
     def __init__(self, weights: Path) -> None:
         configure_torch()
         self.model = load_checkpoint(weights).build()
         self.size = self.model.config.size
+        self._source: tuple[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor] | None = None
 
     @torch.inference_mode()
-    def render(self, source: NDArray[np.uint8], src_lms: NDArray, grids: list[NDArray], targets: list[NDArray]
-               ) -> list[NDArray[np.uint8]]:
+    def set_source(self, source: NDArray[np.uint8], src_lms: NDArray) -> None:
         src = torch.from_numpy(source.transpose(2, 0, 1).copy()).float().div(255)[None]
-        feats = self.model.encoder(src)
+        self._source = (src, tuple(self.model.encoder(src)),
+                        torch.from_numpy(to_normalized(src_lms[_SUBSET], self.size))[None])
+
+    @torch.inference_mode()
+    def render(self, grids: list[NDArray], targets: list[NDArray]) -> list[NDArray[np.uint8]]:
+        assert self._source is not None, "set_source first"
+        src, feats, kp_s = self._source
         n = len(grids)
-        kp_s = torch.from_numpy(to_normalized(src_lms[_SUBSET], self.size))[None].expand(n, -1, -1)
         kp_d = torch.from_numpy(np.stack([to_normalized(t[_SUBSET], self.size) for t in targets]))
         grid = torch.from_numpy(np.stack(grids))
         out, _ = self.model.frame(src.expand(n, -1, -1, -1), *(f.expand(n, -1, -1, -1) for f in feats), grid,
-                                  kp_s, kp_d)
+                                  kp_s.expand(n, -1, -1), kp_d)
         img = (out.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
         return list(img)
 
@@ -135,7 +140,7 @@ def evaluate_video(path: Path, opts: EvalOptions, renderer: ModelRenderer, judge
     def flush() -> None:
         if not pending:
             return
-        preds = renderer.render(source, src_lms, [p[2] for p in pending], [p[1] for p in pending])
+        preds = renderer.render([p[2] for p in pending], [p[1] for p in pending])
         for (real, _, grid), model_img in zip(pending, preds, strict=True):
             real_face, real_box = judge.read(real)
             if real_face is None:
@@ -161,14 +166,15 @@ def evaluate_video(path: Path, opts: EvalOptions, renderer: ModelRenderer, judge
         lms = all_lms[i]
         if i == opts.start:
             box = crop_box(lms, CropConfig(size=size))
-            fc = crop_face(frame, lms, box, size)
-            source, src_lms = fc.image, fc.landmarks[:, :2]
-            source_face = judge.read(source)[0]
         if np.isnan(lms[0, 0]):
             scores.skipped += 1
             continue
         fc = crop_face(frame, lms, box, size)
-        target = transform_points(lms[:, :2], fc.to_crop)
+        target = fc.landmarks[:, :2]
+        if i == opts.start:
+            source, src_lms = fc.image, target
+            source_face = judge.read(source)[0]
+            renderer.set_source(source, src_lms)
         pending.append((fc.image, target, tps_grid(src_lms, target, size, WarpConfig())))
         if len(pending) >= opts.batch:
             flush()
