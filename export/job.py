@@ -11,8 +11,13 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import ReenactError
+
+if TYPE_CHECKING:
+    from engine.backends.base import Backend
+    from engine.backends.parity import ParityCase
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,9 @@ def _move_into_place(tmp: Path, out: Path) -> None:
 def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> ExportSummary:
     from engine.backends.cache import file_sha256
     from engine.backends.onnx_export import OPSET, export_onnx, onnx_paths
-    from engine.backends.parity import check_export
+    from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from engine.backends.parity import compare, parity_cases
+    from engine.backends.torch_backend import TorchBackend
     from engine.backends.trt_support import check_tensorrt_compat
     from engine.model.checkpoint import load_checkpoint
 
@@ -69,11 +76,19 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     summary = ExportSummary(out)
+    reference = None
     try:
         export_onnx(ckpt, tmp, checkpoint_sha256=file_sha256(opts.checkpoint))
         say(f"exported {opts.checkpoint} → encoder.onnx, frame.onnx (opset {OPSET}, static shapes, "
             f"{ckpt.model_config.size}×{ckpt.model_config.size}, batch 1)")
-        report = check_export(ckpt, tmp, real=opts.real_inputs)
+        # PyTorch fp32 and its inputs, made once: the fp32 graphs, the int8 variant and TensorRT are all compared to it.
+        reference = TorchBackend(ckpt)
+        cases = parity_cases(reference, opts.real_inputs)
+        fp32 = OnnxRuntimeBackend(tmp)
+        try:
+            report = compare(reference, fp32, cases)
+        finally:
+            fp32.close()
         say(report.format())
         (tmp / "parity.txt").write_text(report.format() + "\n", encoding="utf-8")
         if not report.ok:
@@ -82,37 +97,36 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
         for c in compat:
             say(c.format().replace(str(tmp), str(out)))
         if opts.int8:
-            _int8(ckpt, tmp, opts.real_inputs, say)
+            _int8(reference, cases, tmp, say)
         if opts.tensorrt:
             if not all(c.ok for c in compat):
                 raise ReenactError("the graphs cannot be built with TensorRT (see the operator check above)")
-            _tensorrt(ckpt, tmp, opts.fp16, opts.real_inputs, say)
+            _tensorrt(reference, cases, tmp, opts.fp16, say)
         _move_into_place(tmp, out)
     finally:
+        if reference is not None:
+            reference.close()
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     summary.files = sorted(p for p in out.rglob("*") if p.is_file())
     return summary
 
 
-def _int8(ckpt: object, folder: Path, real: bool, say: Callable[[str], None]) -> bool:
+def _int8(reference: Backend, cases: list[ParityCase], folder: Path, say: Callable[[str], None]) -> bool:
     from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from engine.backends.parity import compare, random_case, real_case
-    from engine.backends.torch_backend import TorchBackend
+    from engine.backends.parity import compare
     from export.quantize import measure_quality, quantize_export
 
     int8_dir = folder / "int8"
     quantize_export(folder, int8_dir)
-    reference = TorchBackend(ckpt)  # type: ignore[arg-type]
     fp32, int8 = OnnxRuntimeBackend(folder), OnnxRuntimeBackend(int8_dir)
     try:
-        cases = [random_case(reference.meta)] + ([real_case(reference)] if real else [])
         report = compare(reference, int8, cases)
         say(report.format())
         quality_case = cases[-1]
         q32, q8 = measure_quality(reference, fp32, quality_case), measure_quality(reference, int8, quality_case)
     finally:
-        for b in (reference, fp32, int8):
+        for b in (fp32, int8):
             b.close()
     say(f"int8 vs fp32 on {quality_case.label} inputs (image vs PyTorch fp32, end to end): "
         f"fp32 PSNR {q32.psnr_db:.1f} dB, mean abs {q32.mean_abs:.2e}, frame graph {q32.frame_ms:.1f} ms; "
@@ -125,19 +139,16 @@ def _int8(ckpt: object, folder: Path, real: bool, say: Callable[[str], None]) ->
     return True
 
 
-def _tensorrt(ckpt: object, folder: Path, fp16: bool, real: bool, say: Callable[[str], None]) -> None:
-    from engine.backends.parity import compare, random_case, real_case
+def _tensorrt(reference: Backend, cases: list[ParityCase], folder: Path, fp16: bool, say: Callable[[str], None]
+              ) -> None:
+    from engine.backends.parity import compare
     from engine.backends.tensorrt_backend import TensorRTBackend
-    from engine.backends.torch_backend import TorchBackend
 
     engine = TensorRTBackend(folder, fp16=fp16, engine_dir=folder / "tensorrt")
-    reference = TorchBackend(ckpt)  # type: ignore[arg-type]
     try:
-        cases = [random_case(reference.meta)] + ([real_case(reference)] if real else [])
         report = compare(reference, engine, cases)
     finally:
         engine.close()
-        reference.close()
     say(f"TensorRT engines ({engine.reason}) in tensorrt/")
     say(report.format())
     if not report.ok:

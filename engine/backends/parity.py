@@ -170,10 +170,12 @@ def check_export(checkpoint: object, folder: str | Path, *, real: bool = True, d
     reference = TorchBackend(checkpoint)  # type: ignore[arg-type]
     candidate = OnnxRuntimeBackend(folder, device=device)
     try:
-        cases = [random_case(reference.meta)]
-        if real:
-            cases.append(real_case(reference))
-        return compare(reference, candidate, cases)
+        return compare(reference, candidate, parity_cases(reference, real))
     finally:
         candidate.close()
         reference.close()
+
+
+def parity_cases(reference: Backend, real: bool = True) -> list[ParityCase]:
+    """Random inputs, and the pipeline's own (bundled avatar and clip, recorded through `reference`) when `real`."""
+    return [random_case(reference.meta)] + ([real_case(reference)] if real else [])
