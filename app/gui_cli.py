@@ -51,10 +51,9 @@ def run_app(args: argparse.Namespace) -> int:
         raise ReenactError("driving video not found", driving)
     if args.camera is not None and args.camera < 0:
         raise ReenactError(f"--camera must be 0 or more, not {args.camera}")
-    from engine.backends.loader import ALIASES, KINDS
+    from engine.backends.loader import resolve_kind
 
-    if ALIASES.get(args.backend, args.backend) not in KINDS:
-        raise ReenactError(f"unknown backend {args.backend!r}; choose one of {', '.join(KINDS)}")
+    resolve_kind(args.backend)
     weights = Path(args.weights)
     if args.backend != "auto" and not weights.exists():
         raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)

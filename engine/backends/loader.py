@@ -80,14 +80,19 @@ def _load_one(kind: str, weights: Path, reason: str, fp16: bool) -> Backend:
 
 
 def _require_ort_cuda() -> None:
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise BackendUnavailable("onnxruntime is not installed") from None
-    if "CUDAExecutionProvider" not in ort.get_available_providers():
-        raise BackendUnavailable("onnxruntime has no CUDA provider (the CPU build is installed)")
+    from engine.backends.onnxruntime_backend import import_onnxruntime
+
+    import_onnxruntime("cuda")
     if not _torch_cuda_available():
         raise BackendUnavailable("no CUDA GPU is available")
+
+
+def resolve_kind(kind: str) -> str:
+    """The backend name behind an alias; an unknown one is the user's mistake (one line, the choices listed)."""
+    kind = ALIASES.get(kind, kind)
+    if kind not in KINDS:
+        raise ReenactError(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
+    return kind
 
 
 def load_backend(kind: str, weights: str | Path, *, fp16: bool = False) -> Backend:
@@ -96,9 +101,7 @@ def load_backend(kind: str, weights: str | Path, *, fp16: bool = False) -> Backe
     `fp16` applies to GPU backends (TensorRT, torch on CUDA). The returned backend's `reason` says why it was
     chosen; under "auto" it also lists each faster backend that was skipped and why.
     """
-    kind = ALIASES.get(kind, kind)
-    if kind not in KINDS:
-        raise ReenactError(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
+    kind = resolve_kind(kind)
     weights = Path(weights)
     _artifact(weights)  # a missing or malformed path is reported as itself, whatever the backend
     if kind != "auto":

@@ -52,25 +52,31 @@ def read_export_meta(folder: str | Path) -> ModelMeta:
     return metas["encoder"]
 
 
+def import_onnxruntime(device: str = "cpu") -> object:
+    """The onnxruntime module, with its CUDA provider when `device` is "cuda"; BackendUnavailable says what is
+    missing (the loader asks before exporting anything, the backend before opening sessions)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from None
+    if device == "cuda" and "CUDAExecutionProvider" not in ort.get_available_providers():
+        raise BackendUnavailable("onnxruntime has no CUDA provider (the CPU build is installed; onnxruntime-gpu has it)")
+    return ort
+
+
 class OnnxRuntimeBackend(Closing):
     """Two InferenceSessions, one per graph."""
 
     def __init__(self, folder: str | Path, device: str = "cpu", reason: str = "", threads: int | None = None) -> None:
         if device not in DEVICES:
             raise ValueError(f"device must be one of {DEVICES}")
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise BackendUnavailable("onnxruntime is not installed (pip install onnxruntime)") from None
+        ort = import_onnxruntime()
         folder = Path(folder)
         if not is_export_folder(folder):
             raise ReenactError("not a reenact export folder (needs encoder.onnx and frame.onnx)", folder)
         providers: list = ["CPUExecutionProvider"]
         if device == "cuda":
-            if "CUDAExecutionProvider" not in ort.get_available_providers():
-                raise BackendUnavailable(
-                    "onnxruntime has no CUDA provider (the CPU build is installed; onnxruntime-gpu has it)"
-                )
+            import_onnxruntime("cuda")
             providers = [("CUDAExecutionProvider", {"device_id": 0}), "CPUExecutionProvider"]
         self.meta = read_export_meta(folder)
         self.name = f"onnxruntime-{device}"
