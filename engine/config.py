@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -111,12 +112,24 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
         if dataclasses.is_dataclass(hint):
             kwargs[name] = from_dict(hint, value, f"{where}.{name}" if where else name)
         elif typing.get_origin(hint) is tuple:
-            kwargs[name] = tuple(value)
+            kwargs[name] = _tuple(hint, value, f"{where}.{name}" if where else name)
         elif hint is Path or (typing.get_origin(hint) in (typing.Union, types.UnionType) and Path in typing.get_args(hint)):
             kwargs[name] = None if value is None else Path(value)
         else:
             kwargs[name] = value
     return cls(**kwargs)
+
+
+def _tuple(hint: Any, value: Any, where: str) -> tuple:
+    """A tuple field from a list; `tuple[SomeDataclass, ...]` items are built like any nested dataclass."""
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        raise ReenactError(f"{where}: expected a list, got {type(value).__name__}")
+    args = typing.get_args(hint)
+    if len(args) == 2 and args[1] is Ellipsis and dataclasses.is_dataclass(args[0]):
+        return tuple(from_dict(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
+    return tuple(value)
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -134,7 +147,8 @@ def to_dict(obj: Any) -> dict[str, Any]:
     return plain(dataclasses.asdict(obj))
 
 
-def load_yaml(cls: type[T], path: str | Path) -> T:
+def load_yaml(cls: type[T], path: str | Path, prepare: Callable[[Any], Any] | None = None) -> T:
+    """A config dataclass from a YAML file; `prepare` may rewrite the parsed data first (shorthands)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -145,6 +159,6 @@ def load_yaml(cls: type[T], path: str | Path) -> T:
     except yaml.YAMLError as exc:
         raise ReenactError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
     try:
-        return from_dict(cls, data)
+        return from_dict(cls, prepare(data) if prepare is not None else data)
     except (ReenactError, TypeError) as exc:
         raise ReenactError(str(exc), path) from None

@@ -6,13 +6,11 @@ commands), so one YAML works for a local run and for `torchrun` on another machi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from engine.config import CropConfig, ModelConfig, WarpConfig, from_dict, to_dict
+from engine.config import CropConfig, ModelConfig, WarpConfig, from_dict, load_yaml, to_dict
 from engine.errors import ReenactError
 
 
@@ -110,25 +108,19 @@ class TrainConfig:
             raise ReenactError("loss.blend_outside_weight needs loss.region_weight > 0 (it marks the eyes and mouth)")
 
 
-def _videos(items: Any, where: str) -> tuple[VideoSpec, ...]:
-    if items is None:
-        return ()
-    if not isinstance(items, list):
-        raise ReenactError(f"{where}: expected a list of videos")
-    out = []
-    for i, item in enumerate(items):
-        if isinstance(item, str):
-            item = {"path": item}
-        out.append(from_dict(VideoSpec, item, f"{where}[{i}]"))
-    return tuple(out)
+def _video_shorthand(data: Any) -> Any:
+    """`videos: [clip.mp4]` is short for `videos: [{path: clip.mp4}]` (and the same for val_videos)."""
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    for key in ("videos", "val_videos"):
+        if isinstance(data.get(key), list):
+            data[key] = [{"path": item} if isinstance(item, str) else item for item in data[key]]
+    return data
 
 
 def train_config_from_dict(data: dict[str, Any] | None) -> TrainConfig:
-    data = dict(data or {})
-    videos = _videos(data.pop("videos", None), "videos")
-    val_videos = _videos(data.pop("val_videos", None), "val_videos")
-    cfg = from_dict(TrainConfig, data)
-    return replace(cfg, videos=videos, val_videos=val_videos)
+    return from_dict(TrainConfig, _video_shorthand(data))
 
 
 def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
@@ -136,14 +128,4 @@ def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def load_train_config(path: str | Path) -> TrainConfig:
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ReenactError(f"cannot read config ({exc.strerror or exc})", path) from None
-    except yaml.YAMLError as exc:
-        raise ReenactError(f"not valid YAML ({str(exc).splitlines()[0]})", path) from None
-    try:
-        return train_config_from_dict(data)
-    except (ReenactError, TypeError) as exc:
-        raise ReenactError(str(exc), path) from None
+    return load_yaml(TrainConfig, path, prepare=_video_shorthand)

@@ -73,6 +73,14 @@ def test_yaml_round_trip(tiny_config: TrainConfig, tmp_path: Path) -> None:
     assert load_train_config(path) == tiny_config
 
 
+def test_a_bare_video_path_is_short_for_its_spec(tmp_path: Path) -> None:
+    path = tmp_path / "short.yaml"
+    path.write_text("videos: [a.mp4, {path: b.mp4, start: 10}]\nval_videos: null\n")
+    cfg = load_train_config(path)
+    assert [(v.path, v.start) for v in cfg.videos] == [(Path("a.mp4"), 0), (Path("b.mp4"), 10)]
+    assert cfg.val_videos == ()
+
+
 def test_the_shipped_configs_load() -> None:
     cfg = load_train_config(REPO / "config" / "train_franck.yaml")
     assert cfg.videos[0].stop == 4000 and cfg.val_videos[0].start == 4000
