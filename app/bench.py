@@ -343,8 +343,10 @@ def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float
     from app.bench_reference import build_reference
     from engine.runtime import configure_torch
 
+    if kind not in ("torch", "onnxruntime"):
+        raise ReenactError(f"the reference network is timed on CPU torch and onnxruntime only, not on {kind}")
     configure_torch()
-    net = build_reference()
+    net = build_reference()  # built per runtime, not kept: 60 M parameters would sit in every pipeline run's RSS
     names = list(feeds)
     if kind == "torch":
         tensors = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names]
@@ -354,23 +356,21 @@ def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float
                 return net(*tensors)
 
         return run_torch
-    if kind == "onnxruntime":
-        import onnxruntime as ort
+    import onnxruntime as ort
 
-        from engine.backends.onnxruntime_backend import session_options
+    from engine.backends.onnxruntime_backend import session_options
 
-        path = workdir / "reference.onnx"
-        if not path.is_file():
-            args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
-            with warnings.catch_warnings():  # the TorchScript exporter's notes on shape inference
-                warnings.simplefilter("ignore")
-                torch.onnx.export(net, args, str(path), input_names=names, output_names=["image", "mask"],
-                                  opset_version=17, dynamo=False)
-        session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
-        used = {i.name for i in session.get_inputs()}  # the exporter drops inputs the graph never reads
-        ort_feeds = {n: np.ascontiguousarray(feeds[n]) for n in names if n in used}
-        return lambda: session.run(None, ort_feeds)
-    raise ReenactError(f"the reference network is timed on CPU torch and onnxruntime only, not on {kind}")
+    path = workdir / "reference.onnx"
+    if not path.is_file():
+        args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
+        with warnings.catch_warnings():  # the TorchScript exporter's notes on shape inference
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, args, str(path), input_names=names, output_names=["image", "mask"],
+                              opset_version=17, dynamo=False)
+    session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+    used = {i.name for i in session.get_inputs()}  # the exporter drops inputs the graph never reads
+    ort_feeds = {n: np.ascontiguousarray(feeds[n]) for n in names if n in used}
+    return lambda: session.run(None, ort_feeds)
 
 
 # The whole run ---------------------------------------------------------------------------------------------------
