@@ -589,7 +589,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from app.sinks import check_output_path
+    from engine.atomic import check_output_path
 
     json_path = check_output_path(args.json, args.overwrite) if args.json else None
     plot_path = check_output_path(args.plot, args.overwrite) if args.plot else None

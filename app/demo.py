@@ -13,9 +13,10 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from app.sinks import VideoFileSink, check_output_path
+from app.sinks import VideoFileSink
 from app.sources import VideoFileSource
 from engine.assets import DEFAULT_WEIGHTS, load_image
+from engine.atomic import check_output_path
 from engine.backends import Backend, load_backend
 from engine.config import PipelineConfig, load_yaml
 from engine.errors import ReenactError

@@ -43,20 +43,6 @@ def has_audio(path: str | Path) -> bool:
     return any("Audio:" in line for line in proc.stderr.splitlines() if "Stream #" in line)
 
 
-def check_output_path(path: str | Path, overwrite: bool) -> Path:
-    """Refuse to replace a user's file unless asked; create the folder when missing."""
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise ReenactError("output file exists (pass --overwrite to replace it)", path)
-    if path.exists() and path.is_dir():
-        raise ReenactError("output path is a folder", path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReenactError(f"cannot create the output folder ({exc.strerror})", path.parent) from None
-    return path
-
-
 class VideoFileSink:
     """H.264 mp4 writer. Frames may be any size; the first frame fixes it (even sides, as yuv420p needs)."""
 

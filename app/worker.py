@@ -24,9 +24,10 @@ from PyQt6.QtCore import QObject, pyqtSignal
 from app.frames import Frame
 from app.framing import fit_to_frame
 from app.latest import LatestSlot
-from app.sinks import PacedSink, PreviewSink, VideoFileSink, VirtualCameraSink, check_output_path
+from app.sinks import PacedSink, PreviewSink, VideoFileSink, VirtualCameraSink
 from app.sources import CameraSource, FrameSource, VideoFileSource
 from engine.assets import DEFAULT_WEIGHTS, load_image
+from engine.atomic import check_output_path
 from engine.backends.base import Backend
 from engine.config import OneEuroConfig, PipelineConfig
 from engine.errors import ReenactError

@@ -1,4 +1,4 @@
-"""Writing files so that a crash never leaves half a file under the real name."""
+"""Writing files so that a crash never leaves half a file under the real name, and never over a user's file unasked."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from engine.errors import ReenactError
 
 
 @contextmanager
@@ -39,3 +41,17 @@ def atomic_write_bytes(path: str | Path, *chunks: bytes) -> Path:
         for chunk in chunks:
             fh.write(chunk)
     return Path(path)
+
+
+def check_output_path(path: str | Path, overwrite: bool) -> Path:
+    """Refuse to replace a user's file unless asked; create the folder when missing."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ReenactError("output file exists (pass --overwrite to replace it)", path)
+    if path.exists() and path.is_dir():
+        raise ReenactError("output path is a folder", path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReenactError(f"cannot create the output folder ({exc.strerror})", path.parent) from None
+    return path

@@ -48,7 +48,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     start, stop = _frames(args.frames)
     if args.json:
-        from app.sinks import check_output_path
+        from engine.atomic import check_output_path
 
         check_output_path(Path(args.json), args.overwrite)
     report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,

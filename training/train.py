@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from engine.atomic import atomic_path
+from engine.atomic import atomic_path, check_output_path
 from engine.errors import ReenactError
 from engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from engine.model.networks import ReenactModel
@@ -337,8 +337,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
 
 def ship(src: Path, dst: Path, overwrite: bool = False) -> Checkpoint:
     """Copy a checkpoint as weights only (no optimizer state, no history): what goes into assets/."""
-    if dst.exists() and not overwrite:
-        raise ReenactError("file exists (pass --overwrite to replace it)", dst)
+    check_output_path(dst, overwrite)
     ckpt = load_checkpoint(src)
     val = ckpt.extra.get("val")
     slim = Checkpoint(ckpt.model_config, ckpt.state_dict, ckpt.step, ckpt.train_config, {"val": val} if val else {})
