@@ -10,9 +10,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.assets import IMAGE_SUFFIXES, bundled_avatars, load_image
-from engine.errors import ReenactError
-from engine.face import FaceTracker
+from reenact.engine.assets import IMAGE_SUFFIXES, bundled_avatars, load_image
+from reenact.engine.errors import ReenactError
+from reenact.engine.face import FaceTracker
 
 
 @dataclass(frozen=True, slots=True)

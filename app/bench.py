@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.assets import AVATARS_DIR, DEFAULT_CLIP, DEFAULT_WEIGHTS
-from engine.atomic import atomic_path
-from engine.errors import ReenactError
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, DEFAULT_WEIGHTS
+from reenact.engine.atomic import atomic_path
+from reenact.engine.errors import ReenactError
 
 if TYPE_CHECKING:
-    from engine.backends.base import Backend
-    from engine.pipeline import Pipeline
+    from reenact.engine.backends.base import Backend
+    from reenact.engine.pipeline import Pipeline
 
 REFERENCE_RUNTIMES = {"torch-cpu": "torch", "onnxruntime-cpu": "onnxruntime"}  # backend name → reference runtime
 STAGES = ("landmarks", "motion", "warp", "model", "paste", "output")
@@ -119,7 +119,7 @@ def machine_info() -> dict[str, object]:
     """Enough to tell two benchmark runs' machines apart, and whether others were busy on this one."""
     import psutil
 
-    from engine.runtime import cpu_threads
+    from reenact.engine.runtime import cpu_threads
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -146,7 +146,7 @@ def load_average() -> list[float]:
 
 def load_frames(path: Path, limit: int = 1000) -> tuple[list[NDArray[np.uint8]], float]:
     """The clip's frames in memory (they then arrive as from a camera, with no decoding cost) and its fps."""
-    from app.sources import VideoFileSource
+    from reenact.app.sources import VideoFileSource
 
     frames = []
     with VideoFileSource(path) as src:
@@ -162,12 +162,12 @@ def checkpoint_for(opts: BenchOptions, workdir: Path, say: Callable[[str], None]
     """The weights to bench: a checkpoint or export folder, or a random-initialised model of the same architecture."""
     import torch
 
-    from engine.config import ModelConfig
-    from engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-    from engine.model.networks import ReenactModel
+    from reenact.engine.config import ModelConfig
+    from reenact.engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+    from reenact.engine.model.networks import ReenactModel
 
     if opts.weights.is_dir() or opts.weights.suffix == ".onnx":  # an export folder (ONNX-based backends only)
-        from engine.backends.onnxruntime_backend import read_export_meta
+        from reenact.engine.backends.onnxruntime_backend import read_export_meta
 
         size = read_export_meta(opts.weights if opts.weights.is_dir() else opts.weights.parent).input_size
         if opts.size is not None and opts.size != size:
@@ -195,7 +195,7 @@ def backend_kinds(choice: str) -> list[str]:
     """`all` → every backend the loader knows (fastest first); anything else is checked by the loader itself."""
     if choice != "all":
         return [choice]
-    from engine.backends import AUTO_ORDER
+    from reenact.engine.backends import AUTO_ORDER
 
     return list(AUTO_ORDER)
 
@@ -203,7 +203,7 @@ def backend_kinds(choice: str) -> list[str]:
 @contextmanager
 def _private_cache(workdir: Path, enabled: bool) -> Iterator[None]:
     """Exports of a throw-away random model go into the bench's temporary folder, not the user's cache."""
-    from engine.backends.cache import CACHE_ENV
+    from reenact.engine.backends.cache import CACHE_ENV
 
     old = os.environ.get(CACHE_ENV)
     if enabled:
@@ -244,7 +244,7 @@ def open_output(kind: str, workdir: Path, fps: float) -> _VirtualCameraFormat | 
     if kind == "vcam":
         return _VirtualCameraFormat()
     if kind == "mp4":
-        from app.sinks import VideoFileSink
+        from reenact.app.sinks import VideoFileSink
 
         return VideoFileSink(workdir / "bench.mp4", fps)  # type: ignore[return-value]
     return _Discard()
@@ -266,7 +266,7 @@ def _rss_mb() -> float:
 
 def frame_feeds(pipe: Pipeline) -> dict[str, NDArray[np.float32]]:
     """The frame graph's inputs for the pipeline's last pose, as it builds them."""
-    from engine.warp import tps_grid
+    from reenact.engine.warp import tps_grid
 
     assert pipe.avatar is not None
     target = pipe.target
@@ -278,8 +278,8 @@ def run_pipeline(
     workdir: Path, say: Callable[[str], None],
 ) -> Run:
     """Warm up, then time `opts.frames` frames (or `opts.soak_s` seconds)."""
-    from engine.config import PipelineConfig
-    from engine.pipeline import Pipeline
+    from reenact.engine.config import PipelineConfig
+    from reenact.engine.pipeline import Pipeline
 
     pipe = Pipeline(PipelineConfig(), backend)
     pipe.prepare(avatar, opts.avatar)
@@ -340,8 +340,8 @@ def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float
     """The FOMM-sized reference on `kind` ("torch" or "onnxruntime", CPU); ReenactError for other runtimes."""
     import torch
 
-    from app.bench_reference import build_reference
-    from engine.runtime import configure_torch
+    from reenact.app.bench_reference import build_reference
+    from reenact.engine.runtime import configure_torch
 
     if kind not in ("torch", "onnxruntime"):
         raise ReenactError(f"the reference network is timed on CPU torch and onnxruntime only, not on {kind}")
@@ -358,7 +358,7 @@ def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float
         return run_torch
     import onnxruntime as ort
 
-    from engine.backends.onnxruntime_backend import session_options
+    from reenact.engine.backends.onnxruntime_backend import session_options
 
     path = workdir / "reference.onnx"
     if not path.is_file():
@@ -375,9 +375,9 @@ def reference_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float
 
 # The whole run ---------------------------------------------------------------------------------------------------
 def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchReport:
-    from app.bench_reference import build_reference, parameter_counts
-    from engine.assets import load_image
-    from engine.backends import load_backend
+    from reenact.app.bench_reference import build_reference, parameter_counts
+    from reenact.engine.assets import load_image
+    from reenact.engine.backends import load_backend
 
     if opts.frames < 1 or opts.warmup < 0 or opts.model_runs < 1 or opts.reference_frames < 0:
         raise ReenactError("--frames, --model-runs must be at least 1; --warmup, --reference-frames at least 0")
@@ -589,7 +589,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from engine.atomic import check_output_path
+    from reenact.engine.atomic import check_output_path
 
     json_path = check_output_path(args.json, args.overwrite) if args.json else None
     plot_path = check_output_path(args.plot, args.overwrite) if args.plot else None

@@ -12,14 +12,14 @@ from pathlib import Path
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from engine.assets import DEFAULT_WEIGHTS  # noqa: E402
-from engine.errors import ReenactError  # noqa: E402
+from reenact.engine.assets import DEFAULT_WEIGHTS  # noqa: E402
+from reenact.engine.errors import ReenactError  # noqa: E402
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from app.demo import DemoOptions, run_demo
+    from reenact.app.demo import DemoOptions, run_demo
 
     summary = run_demo(
         DemoOptions(
@@ -41,7 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # Each module adds its own subcommand with `register(subparsers)`; heavy imports happen only when one runs.
-SUBCOMMAND_MODULES = ("app.gui_cli", "training.cli", "export.cli", "app.bench")
+SUBCOMMAND_MODULES = ("reenact.app.gui_cli", "reenact.training.cli", "reenact.export.cli", "reenact.app.bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,15 +13,15 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from app.sinks import VideoFileSink
-from app.sources import VideoFileSource
-from engine.assets import DEFAULT_WEIGHTS, load_image
-from engine.atomic import check_output_path
-from engine.backends import Backend, load_backend
-from engine.config import PipelineConfig, load_yaml
-from engine.errors import ReenactError
-from engine.pipeline import STAGES, Pipeline
-from engine.reference import neutral_reference
+from reenact.app.sinks import VideoFileSink
+from reenact.app.sources import VideoFileSource
+from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
+from reenact.engine.atomic import check_output_path
+from reenact.engine.backends import Backend, load_backend
+from reenact.engine.config import PipelineConfig, load_yaml
+from reenact.engine.errors import ReenactError
+from reenact.engine.pipeline import STAGES, Pipeline
+from reenact.engine.reference import neutral_reference
 
 log = logging.getLogger(__name__)
 

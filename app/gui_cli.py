@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
-from engine.errors import ReenactError
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
+from reenact.engine.errors import ReenactError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -44,14 +44,14 @@ def run_app(args: argparse.Namespace) -> int:
 
     from PyQt6.QtCore import QTimer
 
-    from app.window import AppOptions, MainWindow, make_application
+    from reenact.app.window import AppOptions, MainWindow, make_application
 
     driving = Path(args.driving) if args.driving else None
     if driving is not None and not driving.is_file():
         raise ReenactError("driving video not found", driving)
     if args.camera is not None and args.camera < 0:
         raise ReenactError(f"--camera must be 0 or more, not {args.camera}")
-    from engine.backends.loader import resolve_kind
+    from reenact.engine.backends.loader import resolve_kind
 
     resolve_kind(args.backend)
     weights = Path(args.weights)

@@ -19,9 +19,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from app.frames import Frame
-from app.latest import LatestSlot
-from engine.errors import ReenactError
+from reenact.app.frames import Frame
+from reenact.app.latest import LatestSlot
+from reenact.engine.errors import ReenactError
 
 
 @runtime_checkable

@@ -8,8 +8,8 @@ from typing import Protocol, runtime_checkable
 
 import cv2
 
-from app.frames import Frame
-from engine.errors import ReenactError
+from reenact.app.frames import Frame
+from reenact.engine.errors import ReenactError
 
 
 @runtime_checkable

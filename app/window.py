@@ -16,16 +16,16 @@ from PyQt6.QtCore import QStandardPaths, Qt, pyqtSignal
 from PyQt6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
-from app.avatars import Avatar, AvatarLibrary
-from app.settings import APPLICATION, ORGANIZATION, data_dir, load_settings, save_settings
-from app.widgets.controls import ControlPanel
-from app.widgets.gallery import AvatarGallery
-from app.widgets.image_view import ImageView
-from app.widgets.notice import NoticeBar
-from app.widgets.stats import StatsBar
-from app.worker import OutputFormat, PipelineWorker, SourceSpec, WorkerOptions
-from engine.assets import DEFAULT_CLIP, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
-from engine.errors import ReenactError
+from reenact.app.avatars import Avatar, AvatarLibrary
+from reenact.app.settings import APPLICATION, ORGANIZATION, data_dir, load_settings, save_settings
+from reenact.app.widgets.controls import ControlPanel
+from reenact.app.widgets.gallery import AvatarGallery
+from reenact.app.widgets.image_view import ImageView
+from reenact.app.widgets.notice import NoticeBar
+from reenact.app.widgets.stats import StatsBar
+from reenact.app.worker import OutputFormat, PipelineWorker, SourceSpec, WorkerOptions
+from reenact.engine.assets import DEFAULT_CLIP, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
+from reenact.engine.errors import ReenactError
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v);;All files (*)"
 IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_SUFFIXES)})"
@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
         """Indices of the cameras that open; OpenCV's warnings about the ones that do not are kept quiet."""
         import cv2
 
-        from app.sources import list_cameras
+        from reenact.app.sources import list_cameras
 
         previous = cv2.getLogLevel()
         cv2.setLogLevel(0)  # silent

@@ -21,17 +21,17 @@ import numpy as np
 from numpy.typing import NDArray
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from app.frames import Frame
-from app.framing import fit_to_frame
-from app.latest import LatestSlot
-from app.sinks import PacedSink, PreviewSink, VideoFileSink, VirtualCameraSink
-from app.sources import CameraSource, FrameSource, VideoFileSource
-from engine.assets import DEFAULT_WEIGHTS, load_image
-from engine.atomic import check_output_path
-from engine.backends.base import Backend
-from engine.config import OneEuroConfig, PipelineConfig
-from engine.errors import ReenactError
-from engine.pipeline import Pipeline
+from reenact.app.frames import Frame
+from reenact.app.framing import fit_to_frame
+from reenact.app.latest import LatestSlot
+from reenact.app.sinks import PacedSink, PreviewSink, VideoFileSink, VirtualCameraSink
+from reenact.app.sources import CameraSource, FrameSource, VideoFileSource
+from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
+from reenact.engine.atomic import check_output_path
+from reenact.engine.backends.base import Backend
+from reenact.engine.config import OneEuroConfig, PipelineConfig
+from reenact.engine.errors import ReenactError
+from reenact.engine.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 STAGES = ("capture", "landmarks", "model", "paste", "output")
@@ -146,7 +146,7 @@ def choose_backend(kind: str, weights: Path) -> Backend | None:
         if kind == "auto":
             return None
         raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)
-    from engine.backends import load_backend
+    from reenact.engine.backends import load_backend
 
     return load_backend(kind, weights)
 

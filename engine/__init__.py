@@ -1,5 +1,5 @@
 """The per-frame engine: face tracking, motion transfer, warping, the networks and their backends."""
 
-from engine.errors import ReenactError
+from reenact.engine.errors import ReenactError
 
 __all__ = ["ReenactError"]

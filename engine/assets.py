@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.errors import ReenactError
+from reenact.engine.errors import ReenactError
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 AVATARS_DIR = ASSETS_DIR / "avatars"

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.errors import ReenactError
+from reenact.engine.errors import ReenactError
 
 
 @contextmanager

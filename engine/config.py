@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from engine.errors import ReenactError
+from reenact.engine.errors import ReenactError
 
 T = TypeVar("T")
 

@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.config import CropConfig, FaceConfig, OneEuroConfig
-from engine.landmarks import NUM_LANDMARKS
+from reenact.engine.config import CropConfig, FaceConfig, OneEuroConfig
+from reenact.engine.landmarks import NUM_LANDMARKS
 
 Landmarks = NDArray[np.float32]  # (478, 3): x, y in pixels of the frame they came from; z in the same scale
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.config import MotionConfig
-from engine.landmarks import (
+from reenact.engine.config import MotionConfig
+from reenact.engine.landmarks import (
     EYE_OUTER_CORNERS,
     LEFT_EYE_LID_PAIRS,
     LIP_PAIRS,

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.face import pixel_matrix
+from reenact.engine.face import pixel_matrix
 
 
 def feather_mask(size: int, feather: float) -> NDArray[np.float32]:

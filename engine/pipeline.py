@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backends.base import Backend
-from engine.config import MotionConfig, OneEuroConfig, PipelineConfig
-from engine.errors import ReenactError
-from engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face
-from engine.motion import MotionTransfer
-from engine.paste import PastePlan
-from engine.runtime import configure_numpy
-from engine.warp import to_normalized, tps_grid, warp_image
+from reenact.engine.backends.base import Backend
+from reenact.engine.config import MotionConfig, OneEuroConfig, PipelineConfig
+from reenact.engine.errors import ReenactError
+from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face
+from reenact.engine.motion import MotionTransfer
+from reenact.engine.paste import PastePlan
+from reenact.engine.runtime import configure_numpy
+from reenact.engine.warp import to_normalized, tps_grid, warp_image
 
 STAGES = ("landmarks", "motion", "warp", "model", "paste")
 

@@ -11,9 +11,9 @@ from collections.abc import Iterable
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.config import FaceConfig
-from engine.face import FaceTracker, Landmarks
-from engine.motion import closest_expression
+from reenact.engine.config import FaceConfig
+from reenact.engine.face import FaceTracker, Landmarks
+from reenact.engine.motion import closest_expression
 
 
 def neutral_reference(frames: Iterable[NDArray[np.uint8]], avatar_landmarks: Landmarks,

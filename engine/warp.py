@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.config import WarpConfig
-from engine.landmarks import WARP_SUBSET
+from reenact.engine.config import WarpConfig
+from reenact.engine.landmarks import WARP_SUBSET
 
 _SUBSET = np.array(WARP_SUBSET)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.assets import DEFAULT_WEIGHTS
+from reenact.engine.assets import DEFAULT_WEIGHTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from export.job import ExportOptions, run_export
+    from reenact.export.job import ExportOptions, run_export
 
     summary = run_export(ExportOptions(
         checkpoint=Path(args.checkpoint), out=Path(args.out), tensorrt=args.tensorrt, fp16=args.fp16,

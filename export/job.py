@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.errors import ReenactError
+from reenact.engine.errors import ReenactError
 
 if TYPE_CHECKING:
-    from engine.backends.base import Backend
-    from engine.backends.parity import ParityCase
+    from reenact.engine.backends.base import Backend
+    from reenact.engine.backends.parity import ParityCase
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +56,13 @@ def _move_into_place(tmp: Path, out: Path) -> None:
 
 
 def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> ExportSummary:
-    from engine.backends.cache import file_sha256
-    from engine.backends.onnx_export import OPSET, export_onnx, onnx_paths
-    from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from engine.backends.parity import compare, parity_cases
-    from engine.backends.torch_backend import TorchBackend
-    from engine.backends.trt_support import check_tensorrt_compat
-    from engine.model.checkpoint import load_checkpoint
+    from reenact.engine.backends.cache import file_sha256
+    from reenact.engine.backends.onnx_export import OPSET, export_onnx, onnx_paths
+    from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from reenact.engine.backends.parity import compare, parity_cases
+    from reenact.engine.backends.torch_backend import TorchBackend
+    from reenact.engine.backends.trt_support import check_tensorrt_compat
+    from reenact.engine.model.checkpoint import load_checkpoint
 
     ckpt = load_checkpoint(opts.checkpoint)
     out = opts.out
@@ -70,7 +70,7 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
     if opts.fp16 and not opts.tensorrt:
         raise ReenactError("--fp16 applies to TensorRT engines; add --tensorrt")
     if opts.tensorrt:  # fail before any work when TensorRT cannot run here
-        from engine.backends.tensorrt_backend import current_target, import_tensorrt
+        from reenact.engine.backends.tensorrt_backend import current_target, import_tensorrt
 
         current_target(import_tensorrt(), "fp16" if opts.fp16 else "fp32")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -113,9 +113,9 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
 
 
 def _int8(reference: Backend, cases: list[ParityCase], folder: Path, say: Callable[[str], None]) -> bool:
-    from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from engine.backends.parity import compare
-    from export.quantize import measure_quality, quantize_export
+    from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from reenact.engine.backends.parity import compare
+    from reenact.export.quantize import measure_quality, quantize_export
 
     int8_dir = folder / "int8"
     quantize_export(folder, int8_dir)
@@ -141,8 +141,8 @@ def _int8(reference: Backend, cases: list[ParityCase], folder: Path, say: Callab
 
 def _tensorrt(reference: Backend, cases: list[ParityCase], folder: Path, fp16: bool, say: Callable[[str], None]
               ) -> None:
-    from engine.backends.parity import compare
-    from engine.backends.tensorrt_backend import TensorRTBackend
+    from reenact.engine.backends.parity import compare
+    from reenact.engine.backends.tensorrt_backend import TensorRTBackend
 
     engine = TensorRTBackend(folder, fp16=fp16, engine_dir=folder / "tensorrt")
     try:

@@ -13,7 +13,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image  # noqa: E402
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,7 +36,7 @@ def clip_path() -> Path:
 @pytest.fixture(scope="session")
 def clip_frames() -> list[np.ndarray]:
     """Every frame of the bundled driving clip, RGB."""
-    from app.sources import VideoFileSource
+    from reenact.app.sources import VideoFileSource
 
     frames = []
     with VideoFileSource(DEFAULT_CLIP) as src:
@@ -47,7 +47,7 @@ def clip_frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="session")
 def static_tracker():
-    from engine.face import FaceTracker
+    from reenact.engine.face import FaceTracker
 
     with FaceTracker(static=True) as tracker:
         yield tracker

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from training.config import AugmentConfig
+from reenact.training.config import AugmentConfig
 
 
 def blue_screen_mask(image: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -116,7 +116,7 @@ def random_warp(
 
 def region_weights(landmarks: NDArray[np.float32], size: int, weight: float) -> NDArray[np.float32]:
     """1 everywhere, 1 + weight over the eyes and the mouth (where the warp alone fails most)."""
-    from engine.landmarks import LEFT_EYE, LIPS, RIGHT_EYE
+    from reenact.engine.landmarks import LEFT_EYE, LIPS, RIGHT_EYE
 
     w = np.ones((size, size), np.float32)
     if weight <= 0 or not np.isfinite(landmarks).all():
@@ -132,7 +132,7 @@ def region_weights(landmarks: NDArray[np.float32], size: int, weight: float) -> 
 
 def face_mask(landmarks: NDArray[np.float32], size: int) -> NDArray[np.float32]:
     """1 inside the face oval (convex hull), 0 elsewhere."""
-    from engine.landmarks import FACE_OVAL
+    from reenact.engine.landmarks import FACE_OVAL
 
     mask = np.zeros((size, size), np.uint8)
     if np.isfinite(landmarks).all():

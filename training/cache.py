@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.assets import IMAGE_SUFFIXES, load_image
-from engine.atomic import atomic_path
-from engine.config import CropConfig, FaceConfig, to_dict
-from engine.errors import ReenactError
-from engine.face import FaceTracker, crop_box, crop_face, transform_points
+from reenact.engine.assets import IMAGE_SUFFIXES, load_image
+from reenact.engine.atomic import atomic_path
+from reenact.engine.config import CropConfig, FaceConfig, to_dict
+from reenact.engine.errors import ReenactError
+from reenact.engine.face import FaceTracker, crop_box, crop_face, transform_points
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv")
 CACHE_VERSION = 1

@@ -5,21 +5,21 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.assets import DEFAULT_WEIGHTS
-from engine.errors import ReenactError
+from reenact.engine.assets import DEFAULT_WEIGHTS
+from reenact.engine.errors import ReenactError
 
 
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from training.config import load_train_config
-    from training.train import train
+    from reenact.training.config import load_train_config
+    from reenact.training.train import train
 
     cfg = load_train_config(args.config)
     if args.out_dir:
         cfg = replace(cfg, out_dir=Path(args.out_dir))
     if args.ship:
-        from training.train import ship
+        from reenact.training.train import ship
 
         src = Path(args.ship_from) if args.ship_from else cfg.out_dir / "best.pt"
         ckpt = ship(src, Path(args.ship), overwrite=args.overwrite)
@@ -44,11 +44,11 @@ def _frames(text: str | None) -> tuple[int, int | None]:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from training.evaluate import EvalOptions, evaluate, format_table, write_json
+    from reenact.training.evaluate import EvalOptions, evaluate, format_table, write_json
 
     start, stop = _frames(args.frames)
     if args.json:
-        from engine.atomic import check_output_path
+        from reenact.engine.atomic import check_output_path
 
         check_output_path(Path(args.json), args.overwrite)
     report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.config import CropConfig, ModelConfig, WarpConfig, from_dict, load_yaml, to_dict
-from engine.errors import ReenactError
+from reenact.engine.config import CropConfig, ModelConfig, WarpConfig, from_dict, load_yaml, to_dict
+from reenact.engine.errors import ReenactError
 
 
 @dataclass(frozen=True, slots=True)

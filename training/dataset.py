@@ -15,9 +15,9 @@ import torch
 from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
-from engine.landmarks import WARP_SUBSET
-from engine.warp import to_normalized, tps_grid
-from training.augment import (
+from reenact.engine.landmarks import WARP_SUBSET
+from reenact.engine.warp import to_normalized, tps_grid
+from reenact.training.augment import (
     ColorTransform,
     blue_screen_mask,
     composite,
@@ -26,8 +26,8 @@ from training.augment import (
     random_warp,
     region_weights,
 )
-from training.cache import FaceClip, StillFaces, load_clip, load_stills
-from training.config import TrainConfig, VideoSpec
+from reenact.training.cache import FaceClip, StillFaces, load_clip, load_stills
+from reenact.training.config import TrainConfig, VideoSpec
 
 _SUBSET = np.array(WARP_SUBSET)
 
@@ -83,7 +83,7 @@ class PairDataset(Dataset):
             stills = load_stills(cfg.stills_dir, cfg.cache_dir, cfg.model.size, cfg.crop)
         self.stills = stills
         if not self.ranges and (self.stills is None or cfg.still_fraction <= 0):
-            from engine.errors import ReenactError
+            from reenact.engine.errors import ReenactError
 
             raise ReenactError("no training data: no video with a face in its frame range, and no still faces")
         weights = np.array([len(r.frames) for r in self.ranges], dtype=np.float64)

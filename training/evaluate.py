@@ -20,17 +20,17 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from engine.atomic import atomic_path
-from engine.config import CropConfig, WarpConfig
-from engine.errors import ReenactError
-from engine.face import crop_box, crop_face
-from engine.landmarks import WARP_SUBSET
-from engine.model.checkpoint import load_checkpoint
-from engine.runtime import configure_torch
-from engine.warp import to_normalized, tps_grid, warp_image
-from training.cache import find_videos, read_frames, tracked_landmarks
-from training.face_metrics import DlibJudge, FaceReading, identity_distance, keypoint_distance
-from training.losses import ssim
+from reenact.engine.atomic import atomic_path
+from reenact.engine.config import CropConfig, WarpConfig
+from reenact.engine.errors import ReenactError
+from reenact.engine.face import crop_box, crop_face
+from reenact.engine.landmarks import WARP_SUBSET
+from reenact.engine.model.checkpoint import load_checkpoint
+from reenact.engine.runtime import configure_torch
+from reenact.engine.warp import to_normalized, tps_grid, warp_image
+from reenact.training.cache import find_videos, read_frames, tracked_landmarks
+from reenact.training.face_metrics import DlibJudge, FaceReading, identity_distance, keypoint_distance
+from reenact.training.losses import ssim
 
 METHODS = ("none", "warp", "model")
 METRICS = ("l1", "akd", "aed", "psnr", "ssim")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.errors import ReenactError
+from reenact.engine.errors import ReenactError
 
 
 @dataclass(frozen=True, slots=True)

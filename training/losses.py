@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from training.config import LossConfig
+from reenact.training.config import LossConfig
 
 
 @cache

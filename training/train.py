@@ -22,13 +22,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
-from engine.atomic import atomic_path, check_output_path
-from engine.errors import ReenactError
-from engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from engine.model.networks import ReenactModel
-from training.config import TrainConfig, train_config_to_dict
-from training.dataset import FixedPairs, PairDataset
-from training.losses import active_terms, extra_losses, reconstruction_loss
+from reenact.engine.atomic import atomic_path, check_output_path
+from reenact.engine.errors import ReenactError
+from reenact.engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
+from reenact.engine.model.networks import ReenactModel
+from reenact.training.config import TrainConfig, train_config_to_dict
+from reenact.training.dataset import FixedPairs, PairDataset
+from reenact.training.losses import active_terms, extra_losses, reconstruction_loss
 
 
 @dataclass(frozen=True, slots=True)

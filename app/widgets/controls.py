@@ -19,7 +19,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.framing import OUTPUT_FPS, OUTPUT_SIZES
+from reenact.app.framing import OUTPUT_FPS, OUTPUT_SIZES
 
 
 class ControlPanel(QWidget):

@@ -17,7 +17,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from app.avatars import Avatar
+from reenact.app.avatars import Avatar
 
 THUMB = 112
 PATH_ROLE = Qt.ItemDataRole.UserRole

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PyQt6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from app.worker import STAGES, WorkerResult
+from reenact.app.worker import STAGES, WorkerResult
 
 
 class StatsBar(QStatusBar):

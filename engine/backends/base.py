@@ -16,9 +16,9 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.config import ModelConfig
-from engine.errors import ReenactError
-from engine.landmarks import WARP_SUBSET
+from reenact.engine.config import ModelConfig
+from reenact.engine.errors import ReenactError
+from reenact.engine.landmarks import WARP_SUBSET
 
 MODEL_VERSION = "1"
 GRAPHS = ("encoder", "frame")

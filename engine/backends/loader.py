@@ -13,9 +13,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from engine.backends.base import Backend, BackendUnavailable
-from engine.backends.onnx_export import GRAPH_FILES, cached_onnx, is_export_folder
-from engine.errors import ReenactError
+from reenact.engine.backends.base import Backend, BackendUnavailable
+from reenact.engine.backends.onnx_export import GRAPH_FILES, cached_onnx, is_export_folder
+from reenact.engine.errors import ReenactError
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +58,21 @@ def _load_one(kind: str, weights: Path, reason: str, fp16: bool) -> Backend:
     if kind in ("torch", "torch-cpu", "torch-cuda"):
         if _artifact(weights) != "checkpoint":
             raise BackendUnavailable("torch needs a checkpoint (.pt); an ONNX export holds no PyTorch weights")
-        from engine.backends.torch_backend import TorchBackend
+        from reenact.engine.backends.torch_backend import TorchBackend
 
         cuda = kind == "torch-cuda" or (kind == "torch" and _torch_cuda_available())
         if kind == "torch-cuda" and not _torch_cuda_available():
             raise BackendUnavailable("torch has no CUDA device here")
         return TorchBackend(weights, device="cuda" if cuda else "cpu", half=cuda and fp16, reason=reason)
     if kind in ("onnxruntime", "onnxruntime-cuda"):
-        from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+        from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
 
         device = "cuda" if kind == "onnxruntime-cuda" else "cpu"
         if device == "cuda":  # find out before exporting anything
             _require_ort_cuda()
         return OnnxRuntimeBackend(_onnx_folder(weights, kind), device=device, reason=reason)
     if kind == "tensorrt":
-        from engine.backends.tensorrt_backend import TensorRTBackend, current_target, import_tensorrt
+        from reenact.engine.backends.tensorrt_backend import TensorRTBackend, current_target, import_tensorrt
 
         current_target(import_tensorrt(), "fp16" if fp16 else "fp32")  # module and GPU, before exporting
         return TensorRTBackend(_onnx_folder(weights, kind), fp16=fp16, reason=reason)
@@ -80,7 +80,7 @@ def _load_one(kind: str, weights: Path, reason: str, fp16: bool) -> Backend:
 
 
 def _require_ort_cuda() -> None:
-    from engine.backends.onnxruntime_backend import import_onnxruntime
+    from reenact.engine.backends.onnxruntime_backend import import_onnxruntime
 
     import_onnxruntime("cuda")
     if not _torch_cuda_available():

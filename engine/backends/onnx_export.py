@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.atomic import atomic_path
-from engine.backends.base import META_PREFIX, BackendUnavailable, ModelMeta
-from engine.backends.cache import cache_root, file_sha256
-from engine.config import to_dict
-from engine.errors import ReenactError, first_line
+from reenact.engine.atomic import atomic_path
+from reenact.engine.backends.base import META_PREFIX, BackendUnavailable, ModelMeta
+from reenact.engine.backends.cache import cache_root, file_sha256
+from reenact.engine.config import to_dict
+from reenact.engine.errors import ReenactError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ def _example_inputs(meta: ModelMeta, model: object) -> tuple[tuple, tuple]:
     """Inputs to trace with: only their shapes and dtypes end up in the graph."""
     import torch
 
-    from engine.model.networks import identity_grid
+    from reenact.engine.model.networks import identity_grid
 
     gen = torch.Generator().manual_seed(0)
     s, k = meta.input_size, len(meta.landmark_subset)
@@ -82,7 +82,7 @@ def export_onnx(checkpoint: object, out_dir: str | Path, *, checkpoint_sha256: s
     import onnx
     import torch
 
-    from engine.runtime import configure_torch
+    from reenact.engine.runtime import configure_torch
 
     configure_torch()
     out_dir = Path(out_dir)
@@ -141,8 +141,8 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
 
 def cached_onnx(checkpoint_path: str | Path) -> Path:
     """An export folder for this checkpoint, made (and parity-checked) on first use, reused afterwards."""
-    from engine.backends.parity import check_export
-    from engine.model.checkpoint import load_checkpoint
+    from reenact.engine.backends.parity import check_export
+    from reenact.engine.model.checkpoint import load_checkpoint
 
     checkpoint_path = Path(checkpoint_path)
     if not checkpoint_path.is_file():

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backends.base import META_PREFIX, BackendUnavailable, Closing, ModelMeta, check_feeds
-from engine.backends.onnx_export import is_export_folder, onnx_paths, read_onnx_metadata
-from engine.errors import ReenactError, first_line
-from engine.runtime import cpu_threads
+from reenact.engine.backends.base import META_PREFIX, BackendUnavailable, Closing, ModelMeta, check_feeds
+from reenact.engine.backends.onnx_export import is_export_folder, onnx_paths, read_onnx_metadata
+from reenact.engine.errors import ReenactError, first_line
+from reenact.engine.runtime import cpu_threads
 
 DEVICES = ("cpu", "cuda")
 

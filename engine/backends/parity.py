@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.backends.base import Backend, ModelMeta
-from engine.backends.tolerance import Tolerance, scaled_errors, tolerance_for
+from reenact.engine.backends.base import Backend, ModelMeta
+from reenact.engine.backends.tolerance import Tolerance, scaled_errors, tolerance_for
 
 Feeds = dict[str, NDArray[np.float32]]
 
@@ -114,9 +114,9 @@ def real_case(reference: Backend, avatar: str | Path | None = None, clip: str | 
     """The pipeline's own inputs: a bundled avatar driven by frames of the bundled clip."""
     import cv2
 
-    from engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
-    from engine.config import PipelineConfig
-    from engine.pipeline import Pipeline
+    from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
+    from reenact.engine.config import PipelineConfig
+    from reenact.engine.pipeline import Pipeline
 
     avatar = Path(avatar or AVATARS_DIR / "mona_lisa.jpg")
     clip = Path(clip or DEFAULT_CLIP)
@@ -164,8 +164,8 @@ def compare(reference: Backend, candidate: Backend, cases: list[ParityCase],
 
 def check_export(checkpoint: object, folder: str | Path, *, real: bool = True, device: str = "cpu") -> ParityReport:
     """ONNX Runtime on `folder` against PyTorch fp32 on `checkpoint`, random inputs (and real ones)."""
-    from engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from engine.backends.torch_backend import TorchBackend
+    from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from reenact.engine.backends.torch_backend import TorchBackend
 
     reference = TorchBackend(checkpoint)  # type: ignore[arg-type]
     candidate = OnnxRuntimeBackend(folder, device=device)

@@ -17,14 +17,14 @@ from types import ModuleType
 import numpy as np
 from numpy.typing import NDArray
 
-from engine.atomic import atomic_write_bytes
-from engine.backends.base import BackendUnavailable, Closing, ModelMeta, check_feeds
-from engine.backends.cache import cache_root
-from engine.backends.onnx_export import onnx_paths, read_onnx_metadata
-from engine.backends.onnxruntime_backend import read_export_meta
-from engine.backends.trt_engine_file import TrtTarget, ensure_engine, read_engine, timing_cache_name
-from engine.backends.trt_support import check_tensorrt_compat
-from engine.errors import ReenactError
+from reenact.engine.atomic import atomic_write_bytes
+from reenact.engine.backends.base import BackendUnavailable, Closing, ModelMeta, check_feeds
+from reenact.engine.backends.cache import cache_root
+from reenact.engine.backends.onnx_export import onnx_paths, read_onnx_metadata
+from reenact.engine.backends.onnxruntime_backend import read_export_meta
+from reenact.engine.backends.trt_engine_file import TrtTarget, ensure_engine, read_engine, timing_cache_name
+from reenact.engine.backends.trt_support import check_tensorrt_compat
+from reenact.engine.errors import ReenactError
 
 log = logging.getLogger(__name__)
 

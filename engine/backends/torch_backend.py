@@ -9,9 +9,9 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from engine.backends.base import Closing, ModelMeta, check_feeds
-from engine.model.checkpoint import Checkpoint, load_checkpoint
-from engine.runtime import configure_torch
+from reenact.engine.backends.base import Closing, ModelMeta, check_feeds
+from reenact.engine.model.checkpoint import Checkpoint, load_checkpoint
+from reenact.engine.runtime import configure_torch
 
 
 class TorchBackend(Closing):

@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from engine.atomic import atomic_write_bytes
-from engine.backends.cache import file_sha256
-from engine.errors import ReenactError
+from reenact.engine.atomic import atomic_write_bytes
+from reenact.engine.backends.cache import file_sha256
+from reenact.engine.errors import ReenactError
 
 log = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 
-from engine.atomic import atomic_path
-from engine.config import ModelConfig, from_dict, to_dict
-from engine.errors import ReenactError, first_line
+from reenact.engine.atomic import atomic_path
+from reenact.engine.config import ModelConfig, from_dict, to_dict
+from reenact.engine.errors import ReenactError, first_line
 
 FORMAT = "reenact-checkpoint"
 FORMAT_VERSION = 1
@@ -29,7 +29,7 @@ class Checkpoint:
     extra: dict[str, Any] = field(default_factory=dict)  # optimizer state, RNG, loss history (training only)
 
     def build(self) -> torch.nn.Module:
-        from engine.model.networks import ReenactModel
+        from reenact.engine.model.networks import ReenactModel
 
         model = ReenactModel(self.model_config)
         model.load_state_dict(self.state_dict)

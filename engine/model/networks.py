@@ -16,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.config import ModelConfig
-from engine.landmarks import WARP_SUBSET
+from reenact.engine.config import ModelConfig
+from reenact.engine.landmarks import WARP_SUBSET
 
 ENCODER_OUTPUTS = ("feat_128", "feat_64", "feat_32")
 FRAME_INPUTS = ("source", "feat_128", "feat_64", "feat_32", "grid", "kp_source", "kp_driving")

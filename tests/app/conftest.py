@@ -12,7 +12,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from app.window import prepare_qt_environment  # noqa: E402
+from reenact.app.window import prepare_qt_environment  # noqa: E402
 
 prepare_qt_environment()  # before pytest-qt creates the QApplication
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.frames import Frame
-from app.sinks import PacedSink, PreviewSink, VirtualCameraSink, virtual_camera_help
-from engine.errors import ReenactError
+from reenact.app.frames import Frame
+from reenact.app.sinks import PacedSink, PreviewSink, VirtualCameraSink, virtual_camera_help
+from reenact.engine.errors import ReenactError
 
 VCAM, MISSING = "reenact-test-recorder", "reenact-test-missing"  # registered by the `vcam` fixture
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from app.avatars import AvatarLibrary
-from engine.assets import AVATARS_DIR, bundled_avatars
-from engine.errors import ReenactError
+from reenact.app.avatars import AvatarLibrary
+from reenact.engine.assets import AVATARS_DIR, bundled_avatars
+from reenact.engine.errors import ReenactError
 
 
 def test_lists_bundled_avatars_first(tmp_path: Path) -> None:

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from app.bench import STAGES, backend_kinds
-from app.bench_reference import build_reference, parameter_counts
-from app.cli import main
-from engine.config import ModelConfig
-from engine.model.networks import FRAME_OUTPUTS, ReenactModel
+from reenact.app.bench import STAGES, backend_kinds
+from reenact.app.bench_reference import build_reference, parameter_counts
+from reenact.app.cli import main
+from reenact.engine.config import ModelConfig
+from reenact.engine.model.networks import FRAME_OUTPUTS, ReenactModel
 
 
 def _frame_inputs(size: int = 128) -> list[torch.Tensor]:

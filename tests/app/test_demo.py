@@ -10,15 +10,15 @@ import cv2
 import numpy as np
 import pytest
 
-from app.cli import main
-from app.sinks import VideoFileSink, ffmpeg_exe, has_audio
-from engine.assets import AVATARS_DIR, DEFAULT_CLIP
+from reenact.app.cli import main
+from reenact.app.sinks import VideoFileSink, ffmpeg_exe, has_audio
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
 
 AVATAR = AVATARS_DIR / "mona_lisa.jpg"
 
 
 def _reenact(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "reenact.app.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def _read_video(path: Path) -> list[np.ndarray]:
@@ -63,8 +63,8 @@ def test_demo_writes_a_playable_h264_mp4_in_a_new_folder(demo_video, clip_frames
 
 
 def test_demo_output_moves_where_the_face_moves(demo_video, static_tracker):
-    from engine.assets import load_image
-    from engine.landmarks import LEFT_EYE, LIPS, RIGHT_EYE
+    from reenact.engine.assets import load_image
+    from reenact.engine.landmarks import LEFT_EYE, LIPS, RIGHT_EYE
 
     _, frames = demo_video
     avatar = load_image(AVATAR)
@@ -147,7 +147,7 @@ def test_frames_without_a_face_hold_the_last_motion_and_are_counted(tmp_path, cl
 
 
 def test_a_crash_midway_leaves_no_file_under_the_real_name(tmp_path, monkeypatch):
-    from engine.pipeline import Pipeline
+    from reenact.engine.pipeline import Pipeline
 
     real_step, calls = Pipeline.step, {"n": 0}
 
@@ -182,7 +182,7 @@ def test_driving_audio_is_kept(tmp_path, clip_frames):
 
 
 def test_config_file_is_read_and_checked(tmp_path):
-    from engine.config import PipelineConfig, load_yaml
+    from reenact.engine.config import PipelineConfig, load_yaml
 
     shipped = load_yaml(PipelineConfig, Path(__file__).resolve().parents[2] / "config" / "pipeline.yaml")
     assert shipped == PipelineConfig(), "config/pipeline.yaml documents the defaults"

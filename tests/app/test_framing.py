@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.framing import fit_to_frame
+from reenact.app.framing import fit_to_frame
 
 
 @pytest.mark.parametrize("size", [(640, 480), (1280, 720)])

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.assets import DEFAULT_CLIP
+from reenact.engine.assets import DEFAULT_CLIP
 
 
 def _reenact(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "REENACT_DATA_DIR": str(tmp_path / "data")}
-    return subprocess.run([sys.executable, "-m", "app.cli", "app", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "reenact.app.cli", "app", *args], capture_output=True, text=True,
                           timeout=300, env=env)
 
 

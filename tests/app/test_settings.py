@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.settings import AppSettings, data_dir, load_settings, open_settings, save_settings
+from reenact.app.settings import AppSettings, data_dir, load_settings, open_settings, save_settings
 
 
 def test_round_trip(app_data: Path) -> None:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from app.sources import VideoFileSource
-from engine.errors import ReenactError
+from reenact.app.sources import VideoFileSource
+from reenact.engine.errors import ReenactError
 
 
 def test_video_file_frames_are_rgb_with_timestamps(clip_path):

@@ -11,12 +11,12 @@ from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 from PyQt6.QtWidgets import QApplication
 
-from app.frames import Frame
-from app.framing import fit_to_frame
-from app.settings import load_settings
-from app.window import AppOptions, MainWindow
-from app.worker import SourceSpec
-from engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
+from reenact.app.frames import Frame
+from reenact.app.framing import fit_to_frame
+from reenact.app.settings import load_settings
+from reenact.app.window import AppOptions, MainWindow
+from reenact.app.worker import SourceSpec
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
 
 WAIT_MS = 60_000  # an upper bound for slow shared machines, not a speed requirement
 VCAM, MISSING = "reenact-test-recorder", "reenact-test-missing"  # registered by the `vcam` fixture
@@ -252,7 +252,7 @@ def test_settings_persist_between_runs(qtbot, open_window) -> None:
 
 
 def test_recording_writes_an_mp4_of_the_output(qtbot, open_window, tmp_path: Path) -> None:
-    from app.sources import VideoFileSource
+    from reenact.app.sources import VideoFileSource
 
     window = open_window()
     wait_frames(qtbot, window, 2)

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.frames import Frame
-from app.latest import LatestSlot
-from app.worker import (
+from reenact.app.frames import Frame
+from reenact.app.latest import LatestSlot
+from reenact.app.worker import (
     CaptureThread,
     OutputFormat,
     PipelineWorker,
@@ -19,8 +19,8 @@ from app.worker import (
     choose_backend,
     smoothing_config,
 )
-from engine.assets import AVATARS_DIR
-from engine.errors import ReenactError
+from reenact.engine.assets import AVATARS_DIR
+from reenact.engine.errors import ReenactError
 
 
 class ListSource:

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from engine.config import CropConfig, OneEuroConfig
-from engine.face import OneEuroFilter, crop_box, crop_face, transform_points
-from engine.landmarks import CHIN, FOREHEAD, LEFT_EYE, LIPS, NOSE_TIP, RIGHT_EYE
+from reenact.engine.config import CropConfig, OneEuroConfig
+from reenact.engine.face import OneEuroFilter, crop_box, crop_face, transform_points
+from reenact.engine.landmarks import CHIN, FOREHEAD, LEFT_EYE, LIPS, NOSE_TIP, RIGHT_EYE
 
 
 def test_mediapipe_finds_478_landmarks_in_plausible_places(static_tracker, mona_lisa):
@@ -19,7 +19,7 @@ def test_mediapipe_finds_478_landmarks_in_plausible_places(static_tracker, mona_
 
 
 def test_no_face_gives_none(static_tracker, no_face_image):
-    from engine.assets import load_image
+    from reenact.engine.assets import load_image
 
     assert static_tracker.detect(load_image(no_face_image)) is None
 

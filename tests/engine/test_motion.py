@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from engine.config import MotionConfig
-from engine.errors import ReenactError
-from engine.landmarks import MOUTH_LIPS, face_size, mouth_opening
-from engine.motion import MotionTransfer, Similarity, fit_similarity
+from reenact.engine.config import MotionConfig
+from reenact.engine.errors import ReenactError
+from reenact.engine.landmarks import MOUTH_LIPS, face_size, mouth_opening
+from reenact.engine.motion import MotionTransfer, Similarity, fit_similarity
 
 
 def _rot(a: float) -> np.ndarray:

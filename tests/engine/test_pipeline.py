@@ -3,14 +3,14 @@
 import numpy as np
 import pytest
 
-from engine.errors import ReenactError
-from engine.landmarks import head_yaw, mouth_height
-from engine.pipeline import STAGES, Pipeline
-from engine.reference import neutral_reference
+from reenact.engine.errors import ReenactError
+from reenact.engine.landmarks import head_yaw, mouth_height
+from reenact.engine.pipeline import STAGES, Pipeline
+from reenact.engine.reference import neutral_reference
 
 
 def test_prepare_rejects_an_image_without_a_face(no_face_image):
-    from engine.assets import load_image
+    from reenact.engine.assets import load_image
 
     with Pipeline() as pipe, pytest.raises(ReenactError, match="coffee.png: no face"):
         pipe.prepare(load_image(no_face_image), no_face_image)
@@ -65,8 +65,8 @@ def backend(request):
     if request.param == "warp":
         yield None
         return
-    from engine.assets import DEFAULT_WEIGHTS
-    from engine.backends.torch_backend import TorchBackend
+    from reenact.engine.assets import DEFAULT_WEIGHTS
+    from reenact.engine.backends.torch_backend import TorchBackend
 
     if not DEFAULT_WEIGHTS.is_file():
         pytest.skip(f"no shipped weights at {DEFAULT_WEIGHTS}")

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from engine.config import WarpConfig
-from engine.warp import from_normalized, identity_grid, to_normalized, tps_grid, warp_image
+from reenact.engine.config import WarpConfig
+from reenact.engine.warp import from_normalized, identity_grid, to_normalized, tps_grid, warp_image
 
 
 @pytest.fixture(scope="module")
 def face(static_tracker, mona_lisa):
-    from engine.config import CropConfig
-    from engine.face import crop_box, crop_face
+    from reenact.engine.config import CropConfig
+    from reenact.engine.face import crop_box, crop_face
 
     lm = static_tracker.detect(mona_lisa)
     return crop_face(mona_lisa, lm, crop_box(lm, CropConfig()), 256)
@@ -26,7 +26,7 @@ def test_grid_maps_target_landmarks_back_to_source_landmarks(face):
     target = src.copy()
     target[:, 1] += 6 * np.sin(src[:, 0] / 30)  # a smooth non-rigid motion of a few pixels
     grid = tps_grid(src, target, 256, WarpConfig(grid_size=256))
-    from engine.landmarks import WARP_SUBSET
+    from reenact.engine.landmarks import WARP_SUBSET
 
     idx = np.array(WARP_SUBSET)
     px = np.clip(target[idx].astype(int), 0, 255)

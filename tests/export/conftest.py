@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config import ModelConfig
-from engine.model.checkpoint import Checkpoint, save_checkpoint
-from engine.model.networks import ReenactModel
+from reenact.engine.config import ModelConfig
+from reenact.engine.model.checkpoint import Checkpoint, save_checkpoint
+from reenact.engine.model.networks import ReenactModel
 
 TINY = ModelConfig(size=64, encoder_channels=(4, 8, 8), frame_channels=8, expression_dim=8)
 

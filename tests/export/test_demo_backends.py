@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli import main
-from app.sources import VideoFileSource
-from engine.assets import AVATARS_DIR, DEFAULT_CLIP
-from engine.backends.tolerance import VIDEO_FRAME_TOLERANCE
+from reenact.app.cli import main
+from reenact.app.sources import VideoFileSource
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
+from reenact.engine.backends.tolerance import VIDEO_FRAME_TOLERANCE
 
 FRAMES = 4
 
@@ -53,7 +53,7 @@ def test_onnxruntime_and_torch_demos_match(full_checkpoint: Path, tmp_path: Path
 
 def test_demo_runs_an_export_folder_with_auto(full_checkpoint: Path, tmp_path: Path, cache_dir: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from engine.backends.onnx_export import cached_onnx
+    from reenact.engine.backends.onnx_export import cached_onnx
 
     folder = cached_onnx(full_checkpoint)  # what `reenact export` writes, made here through the cache
     from_folder = _demo(folder, "auto", tmp_path / "auto.mp4", capsys)

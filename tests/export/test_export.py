@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from engine.backends import load_backend
-from engine.backends.base import ModelMeta
-from engine.backends.onnx_export import onnx_paths, read_onnx_metadata
-from engine.backends.parity import compare, random_case, real_case
-from engine.backends.tolerance import TOLERANCES, Tolerance, tolerance_for
-from engine.backends.torch_backend import TorchBackend
-from engine.model.checkpoint import load_checkpoint
+from reenact.app.cli import main
+from reenact.engine.backends import load_backend
+from reenact.engine.backends.base import ModelMeta
+from reenact.engine.backends.onnx_export import onnx_paths, read_onnx_metadata
+from reenact.engine.backends.parity import compare, random_case, real_case
+from reenact.engine.backends.tolerance import TOLERANCES, Tolerance, tolerance_for
+from reenact.engine.backends.torch_backend import TorchBackend
+from reenact.engine.model.checkpoint import load_checkpoint
 
 
 @pytest.fixture(scope="module")

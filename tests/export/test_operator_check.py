@@ -9,10 +9,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from engine.assets import DEFAULT_WEIGHTS
-from engine.backends.onnx_export import cached_onnx, onnx_paths
-from engine.backends.trt_support import check_tensorrt_compat
-from export.quantize import quantize_export
+from reenact.engine.assets import DEFAULT_WEIGHTS
+from reenact.engine.backends.onnx_export import cached_onnx, onnx_paths
+from reenact.engine.backends.trt_support import check_tensorrt_compat
+from reenact.export.quantize import quantize_export
 
 
 @pytest.fixture(scope="module")

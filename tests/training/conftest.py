@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.assets import AVATARS_DIR, DEFAULT_CLIP
-from engine.config import ModelConfig
-from training.cache import load_clip, load_stills
-from training.config import LossConfig, TrainConfig, VideoSpec
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
+from reenact.engine.config import ModelConfig
+from reenact.training.cache import load_clip, load_stills
+from reenact.training.config import LossConfig, TrainConfig, VideoSpec
 
 TINY_MODEL = ModelConfig(size=64, encoder_channels=(8, 16, 16), frame_channels=8, expression_dim=8)
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from app.cli import main
-from engine.config import ModelConfig
-from engine.model.checkpoint import Checkpoint, save_checkpoint
-from engine.model.networks import ReenactModel
-from training.evaluate import METHODS, METRICS, EvalOptions, evaluate, format_table
+from reenact.app.cli import main
+from reenact.engine.config import ModelConfig
+from reenact.engine.model.checkpoint import Checkpoint, save_checkpoint
+from reenact.engine.model.networks import ReenactModel
+from reenact.training.evaluate import METHODS, METRICS, EvalOptions, evaluate, format_table
 
 
 @pytest.fixture()

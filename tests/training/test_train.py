@@ -12,12 +12,12 @@ import pytest
 import torch
 import yaml
 
-from engine.model.checkpoint import load_checkpoint
-from engine.model.networks import ReenactModel
-from training.config import TrainConfig, load_train_config, train_config_to_dict
-from training.dataset import FixedPairs
-from training.losses import generator_l1
-from training.train import train, validate
+from reenact.engine.model.checkpoint import load_checkpoint
+from reenact.engine.model.networks import ReenactModel
+from reenact.training.config import TrainConfig, load_train_config, train_config_to_dict
+from reenact.training.dataset import FixedPairs
+from reenact.training.losses import generator_l1
+from reenact.training.train import train, validate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,7 @@ def test_resume_continues_from_the_saved_step(tiny_config: TrainConfig) -> None:
 
 
 def test_resume_without_a_run_is_a_clear_error(tiny_config: TrainConfig) -> None:
-    from engine.errors import ReenactError
+    from reenact.engine.errors import ReenactError
 
     with pytest.raises(ReenactError, match="nothing to resume"):
         train(tiny_config, resume=True, steps=2, progress=False)
@@ -89,7 +89,7 @@ def test_the_shipped_configs_load() -> None:
 
 
 def test_blend_penalty_without_eye_and_mouth_regions_is_refused(tiny_config: TrainConfig) -> None:
-    from engine.errors import ReenactError
+    from reenact.engine.errors import ReenactError
 
     with pytest.raises(ReenactError, match="region_weight"):
         replace(tiny_config, loss=replace(tiny_config.loss, blend_outside_weight=1.0, region_weight=0.0))
@@ -132,7 +132,7 @@ def test_two_process_ddp_on_gloo(tiny_config: TrainConfig, tmp_path: Path) -> No
     path.write_text(yaml.safe_dump(train_config_to_dict(cfg)))
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--module", "app.cli",
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "--module", "reenact.app.cli",
          "train", "--config", str(path), "--steps", "3", "--quiet"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=240,
     )
@@ -143,10 +143,10 @@ def test_two_process_ddp_on_gloo(tiny_config: TrainConfig, tmp_path: Path) -> No
 
 
 def test_ship_writes_weights_only(tiny_config: TrainConfig, tmp_path: Path) -> None:
-    from engine.backends.torch_backend import TorchBackend
-    from engine.errors import ReenactError
-    from engine.model.checkpoint import Checkpoint, save_checkpoint
-    from training.train import ship
+    from reenact.engine.backends.torch_backend import TorchBackend
+    from reenact.engine.errors import ReenactError
+    from reenact.engine.model.checkpoint import Checkpoint, save_checkpoint
+    from reenact.training.train import ship
 
     model = ReenactModel(tiny_config.model)
     optim = torch.optim.AdamW(model.parameters())

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.config import ModelConfig
-from engine.model.checkpoint import Checkpoint, save_checkpoint
-from engine.model.networks import ReenactModel
+from reenact.engine.config import ModelConfig
+from reenact.engine.model.checkpoint import Checkpoint, save_checkpoint
+from reenact.engine.model.networks import ReenactModel
 
 SMALL = ModelConfig(size=64, encoder_channels=(4, 8, 8), frame_channels=8, expression_dim=8)
 
@@ -33,9 +33,9 @@ def _private_cache(backend_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest.fixture(scope="session")
 def small_export(small_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from engine.backends.cache import file_sha256
-    from engine.backends.onnx_export import export_onnx
-    from engine.model.checkpoint import load_checkpoint
+    from reenact.engine.backends.cache import file_sha256
+    from reenact.engine.backends.onnx_export import export_onnx
+    from reenact.engine.model.checkpoint import load_checkpoint
 
     out = tmp_path_factory.mktemp("export") / "small"
     export_onnx(load_checkpoint(small_checkpoint), out, checkpoint_sha256=file_sha256(small_checkpoint))

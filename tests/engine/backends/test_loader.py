@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends import AUTO_ORDER, BackendUnavailable, load_backend
-from engine.errors import ReenactError
+from reenact.engine.backends import AUTO_ORDER, BackendUnavailable, load_backend
+from reenact.engine.errors import ReenactError
 
 
 def _has_ort_cuda() -> bool:
@@ -33,7 +33,7 @@ def test_auto_on_a_cpu_machine_picks_onnxruntime_and_says_why(small_export: Path
 
 def test_checkpoint_is_exported_once_then_reused(small_checkpoint: Path, backend_cache: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="engine.backends")
+    caplog.set_level(logging.INFO, logger="reenact.engine.backends")
     first = load_backend("onnxruntime", small_checkpoint)
     folders = sorted((backend_cache / "onnx").iterdir())
     assert len(folders) == 1 and not any(p.suffix == ".tmp" for p in folders)
@@ -90,7 +90,7 @@ def test_explicit_onnxruntime_cuda_without_provider_says_so(small_checkpoint: Pa
 def test_auto_falls_back_to_torch_when_the_export_does_not_match(
     small_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from engine.backends.tolerance import TOLERANCES, Tolerance
+    from reenact.engine.backends.tolerance import TOLERANCES, Tolerance
 
     monkeypatch.setenv("REENACT_CACHE_DIR", str(tmp_path / "fresh-cache"))  # no export cached yet
     monkeypatch.setitem(TOLERANCES, ("onnxruntime-cpu", "fp32"), Tolerance(0.0, 0.0))  # nothing can match

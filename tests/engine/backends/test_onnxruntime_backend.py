@@ -10,11 +10,11 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from engine.backends import ModelMeta, base, load_backend
-from engine.backends.onnxruntime_backend import OnnxRuntimeBackend, session_options
-from engine.errors import ReenactError
-from engine.model import networks
-from engine.runtime import cpu_threads
+from reenact.engine.backends import ModelMeta, base, load_backend
+from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend, session_options
+from reenact.engine.errors import ReenactError
+from reenact.engine.model import networks
+from reenact.engine.runtime import cpu_threads
 
 
 def _one_line(exc: pytest.ExceptionInfo[ReenactError], path: Path) -> str:

@@ -11,9 +11,9 @@ torch = pytest.importorskip("torch")
 if not torch.cuda.is_available():
     pytest.skip("TensorRT needs a CUDA GPU and none is available", allow_module_level=True)
 
-from engine.backends.parity import compare, random_case  # noqa: E402
-from engine.backends.tensorrt_backend import TensorRTBackend  # noqa: E402
-from engine.backends.torch_backend import TorchBackend  # noqa: E402
+from reenact.engine.backends.parity import compare, random_case  # noqa: E402
+from reenact.engine.backends.tensorrt_backend import TensorRTBackend  # noqa: E402
+from reenact.engine.backends.torch_backend import TorchBackend  # noqa: E402
 
 pytestmark = pytest.mark.tensorrt
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.backends.trt_engine_file import (
+from reenact.engine.backends.trt_engine_file import (
     MAGIC,
     EngineHeader,
     TrtTarget,
@@ -16,7 +16,7 @@ from engine.backends.trt_engine_file import (
     stale_reason,
     write_engine,
 )
-from engine.errors import ReenactError
+from reenact.engine.errors import ReenactError
 
 H100 = TrtTarget("NVIDIA H100 80GB HBM3", "9.0", "10.3.0", "fp16")
 RTX = TrtTarget("NVIDIA GeForce RTX 4090", "8.9", "10.3.0", "fp16")

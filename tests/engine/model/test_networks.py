@@ -1,7 +1,7 @@
 import torch
 
-from engine.config import ModelConfig
-from engine.model.networks import ENCODER_OUTPUTS, FRAME_INPUTS, ReenactModel, identity_grid, num_keypoints
+from reenact.engine.config import ModelConfig
+from reenact.engine.model.networks import ENCODER_OUTPUTS, FRAME_INPUTS, ReenactModel, identity_grid, num_keypoints
 
 
 def _inputs(n: int, size: int, k: int):
