@@ -12,7 +12,7 @@ from pathlib import Path
 os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from reenact.engine.assets import DEFAULT_WEIGHTS  # noqa: E402
+from reenact.engine.assets import DEFAULT_AVATAR, DEFAULT_CLIP, DEFAULT_WEIGHTS  # noqa: E402
 from reenact.engine.errors import ReenactError  # noqa: E402
 
 Command = Callable[[argparse.Namespace], int]
@@ -49,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="animate an image from a driving video, offline, into an mp4")
-    demo.add_argument("--source", required=True, help="avatar image (any portrait)")
-    demo.add_argument("--driving", required=True, help="driving video with a face")
+    demo.add_argument("--source", default=str(DEFAULT_AVATAR),
+                      help="avatar image (any portrait); default: the bundled Mona Lisa")
+    demo.add_argument("--driving", default=str(DEFAULT_CLIP),
+                      help="driving video with a face; default: the bundled talking clip")
     demo.add_argument("--out", required=True, help="output .mp4")
     demo.add_argument("--mode", default="auto", choices=("auto", "model", "warp"),
                       help="model (trained network) or warp (network-free); auto = model when weights exist")

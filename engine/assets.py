@@ -10,11 +10,14 @@ from numpy.typing import NDArray
 
 from reenact.engine.errors import ReenactError
 
+# The package's own path: `reenact/assets` beside `reenact/engine`, in a checkout (the folders) and in an installed
+# wheel (package data) alike.
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 AVATARS_DIR = ASSETS_DIR / "avatars"
 CLIPS_DIR = ASSETS_DIR / "clips"
 DEFAULT_WEIGHTS = ASSETS_DIR / "weights" / "reenact.pt"
 DEFAULT_CLIP = CLIPS_DIR / "franck_talk.mp4"
+DEFAULT_AVATAR = AVATARS_DIR / "mona_lisa.jpg"
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
