@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.engine.assets import DEFAULT_WEIGHTS
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS
 from reenact.engine.errors import ReenactError
 
 
@@ -51,11 +51,24 @@ def _eval(args: argparse.Namespace) -> int:
         from reenact.engine.atomic import check_output_path
 
         check_output_path(Path(args.json), args.overwrite)
+    if args.sharpness:
+        return _eval_sharpness(args, start, stop)
     report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,
                                   stride=args.stride, cache_dir=Path(args.cache_dir), progress=not args.quiet))
     print(format_table(report))
     if args.json:
         write_json(report, Path(args.json))
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _eval_sharpness(args: argparse.Namespace, start: int, stop: int | None) -> int:
+    from reenact.training.sharpness import run_sharpness
+
+    table = run_sharpness(Path(args.avatars), Path(args.videos), Path(args.weights), start,
+                          stop if stop is not None else start + 96, Path(args.json) if args.json else None)
+    print(table)
+    if args.json:
         print(f"wrote {args.json}")
     return 0
 
@@ -82,4 +95,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--overwrite", action="store_true", help="replace the JSON file if it exists")
     e.add_argument("--cache-dir", default="runs/cache", help="where tracked landmarks are cached")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.add_argument("--sharpness", action="store_true",
+                   help="instead of reconstruction: how sharp the animated face of each avatar in --avatars stays "
+                   "(output ÷ avatar), driven still and moving by the first video's --frames (default 0:96)")
+    e.add_argument("--avatars", default=str(AVATARS_DIR), help="with --sharpness: folder of avatar images")
     e.set_defaults(func=_eval)
