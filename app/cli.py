@@ -4,23 +4,31 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
+import re
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+import typing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
-os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ logging
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from reenact.app.console import configure_output, quiet_native_logs
+
+quiet_native_logs()  # before anything loads OpenCV, MediaPipe or TensorFlow Lite
 
 from reenact.engine.assets import DEFAULT_AVATAR, DEFAULT_CLIP, DEFAULT_WEIGHTS  # noqa: E402
+from reenact.engine.arguments import positive_int  # noqa: E402
 from reenact.engine.errors import ReenactError  # noqa: E402
 
 Command = Callable[[argparse.Namespace], int]
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from reenact.app.containers import container_for
     from reenact.app.demo import DemoOptions, run_demo
 
+    container_for(args.out)  # as typed: Path() drops the trailing "/" of a folder
     summary = run_demo(
         DemoOptions(
             source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
@@ -44,8 +52,18 @@ def _demo(args: argparse.Namespace) -> int:
 SUBCOMMAND_MODULES = ("reenact.app.gui_cli", "reenact.training.cli", "reenact.export.cli", "reenact.app.bench")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A command-line mistake is one line naming the option, exit 2, like every other user mistake (argparse's
+    own error prints its usage block first, which buries the line that matters). Subcommands inherit it."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="reenact", description="Animate any still portrait from a face in motion.")
+    parser = OneLineParser(prog="reenact", description="Animate any still portrait from a face in motion.")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="also show progress notes and the logs of MediaPipe, TensorFlow Lite and FFmpeg")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="animate an image from a driving video, offline, into an mp4")
@@ -53,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="avatar image (any portrait); default: the bundled Mona Lisa")
     demo.add_argument("--driving", default=str(DEFAULT_CLIP),
                       help="driving video with a face; default: the bundled talking clip")
-    demo.add_argument("--out", required=True, help="output .mp4")
+    demo.add_argument("--out", required=True, help="output video: .mp4, .mov, .mkv, .webm or .gif (no sound)")
     demo.add_argument("--mode", default="auto", choices=("auto", "model", "warp"),
                       help="model (trained network) or warp (network-free); auto = model when weights exist")
     demo.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
@@ -65,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                       "(auto) or the first frame")
     demo.add_argument("--side-by-side", action="store_true", help="write source | driving | result")
     demo.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
-    demo.add_argument("--max-frames", type=int, default=None, help="stop after N driving frames")
+    demo.add_argument("--max-frames", type=positive_int, default=None, help="stop after N driving frames")
     demo.add_argument("--config", default=None, help="engine settings (YAML, see config/pipeline.yaml)")
     demo.add_argument("--quiet", action="store_true", help="no progress bar")
     demo.set_defaults(func=_demo)
@@ -74,14 +92,52 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, `timeout`, a service manager) unwinds like Ctrl-C, so temporary files are cleaned up."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _join_dash_values(argv: Sequence[str]) -> list[str]:
+    """`--frames -5:10` as `--frames=-5:10`: argparse reads a value that starts with "-" and is not a plain
+    number as another option and says "expected one argument", never reaching what is wrong with the value.
+    No option name starts with a digit, so "-" and a digit after an option is always its value."""
+    out: list[str] = []
+    for token in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and re.match(r"-\.?\d", token):
+            out[-1] = f"{out[-1]}={token}"
+        else:
+            out.append(token)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
+    configure_output(args.verbose)
     try:
-        return int(args.func(args) or 0)
+        with _sigterm_unwinds():
+            return int(args.func(args) or 0)
     except ReenactError as exc:
         print(f"reenact: error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("reenact: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("reenact: interrupted", file=sys.stderr)
         return 130

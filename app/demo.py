@@ -1,4 +1,4 @@
-"""The offline job: animate a still image from a driving video and write an mp4."""
+"""The offline job: animate a still image from a driving video and write a video file."""
 
 from __future__ import annotations
 
@@ -13,10 +13,11 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from reenact.app.sinks import VideoFileSink
+from reenact.app.containers import container_for
+from reenact.app.sinks import TimedSink, VideoFileSink
 from reenact.app.sources import VideoFileSource
 from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
-from reenact.engine.atomic import check_output_path
+from reenact.engine.atomic import check_not_an_input, check_output_path
 from reenact.engine.backends import Backend, load_backend
 from reenact.engine.config import PipelineConfig, load_yaml
 from reenact.engine.errors import ReenactError
@@ -89,6 +90,8 @@ def _every_nth_frame(path: Path, limit: int | None, most: int = 240):
 
 
 def run_demo(opts: DemoOptions) -> DemoSummary:
+    container_for(opts.out)  # a name reenact cannot write is refused before any work
+    check_not_an_input(opts.out, {"--source": opts.source, "--driving": opts.driving})
     out = check_output_path(opts.out, opts.overwrite)
     source_image = load_image(opts.source)
     mode = resolve_mode(opts.mode, opts.weights)
@@ -111,9 +114,10 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
             if ref is not None:
                 pipe.set_reference(ref)
         total = src.frame_count if opts.max_frames is None else min(opts.max_frames, src.frame_count or opts.max_frames)
-        with VideoFileSink(out, src.fps, audio_from=opts.driving) as sink, tqdm(
+        with VideoFileSink(out, src.fps, audio_from=opts.driving, overwrite=opts.overwrite) as sink, tqdm(
             total=total, unit="frame", desc="reenact", disable=not opts.progress, file=sys.stderr
         ) as bar:
+            timed = TimedSink(sink, src.fps)  # each frame at its own time: variable-rate clips stay in sync
             while (frame := src.read()) is not None:
                 if opts.max_frames is not None and frame.index >= opts.max_frames:
                     break
@@ -121,12 +125,31 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
                 for k, v in result.timings_ms.items():
                     totals[k] += v
                 image = side_by_side(source_image, frame.image, result.image) if opts.side_by_side else result.image
-                sink.write(image)
+                timed.write(image, frame.timestamp_ms / 1000.0)
                 bar.update(1)
-            if sink.frames_written == 0:
-                raise ReenactError("the driving video has no frames", opts.driving)
+            _check_faces(opts.driving, pipe)
+            timed.close()
+        if frame is None:
+            _warn_if_truncated(opts.driving, pipe.frames, src.frame_count)
         n = pipe.frames
         summary = DemoSummary(out, n, pipe.frames_without_face, mode, backend.name if backend else "none",
                               backend.reason if backend else "",
                               {k: v / max(n, 1) for k, v in totals.items()})
     return summary
+
+
+def _check_faces(path: Path, pipe: Pipeline) -> None:
+    """A clip in which no frame shows a face would give a still picture under the clip's audio: refuse it."""
+    if pipe.frames == 0:
+        raise ReenactError("the driving video has no frames", path)
+    if pipe.frames_without_face == pipe.frames:
+        raise ReenactError(f"no face found in any of its {pipe.frames} frames (the driving video must show a face)",
+                           path)
+
+
+def _warn_if_truncated(path: Path, decoded: int, listed: int | None) -> None:
+    """A cut-off download decodes fewer frames than its header lists, and the result is that much shorter.
+    Containers without a frame count get one estimated from duration × fps, a frame or two off: hence the slack."""
+    if listed is not None and listed - decoded > max(2, listed // 100):
+        log.warning("%s: only %d of the %d frames its header lists could be decoded (truncated or damaged file?)",
+                    path, decoded, listed)

@@ -1,16 +1,14 @@
-"""Where animated frames go: an mp4 file (and, in the app, the virtual camera and the preview).
+"""Where animated frames go: a video file (and, in the app, the virtual camera and the preview).
 
-One `FrameSink` protocol. The mp4 writer is H.264 through the ffmpeg binary that imageio-ffmpeg ships (opens in
-every common player), writes to a temporary name and renames at the end, so a crash never leaves a half file under
-the real name.
+One `FrameSink` protocol. The video writer goes through the ffmpeg binary that imageio-ffmpeg ships (mp4 is H.264,
+which opens in every common player), writes to a temporary name and renames at the end, so a crash never leaves a
+half file under the real name.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,8 +17,10 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from reenact.app.containers import container_for
 from reenact.app.frames import Frame
 from reenact.app.latest import LatestSlot
+from reenact.engine.atomic import publish, temp_file_beside
 from reenact.engine.errors import ReenactError
 
 
@@ -44,16 +44,23 @@ def has_audio(path: str | Path) -> bool:
 
 
 class VideoFileSink:
-    """H.264 mp4 writer. Frames may be any size; the first frame fixes it (even sides, as yuv420p needs)."""
+    """Video file writer; the extension picks the container and codecs (app/containers.py). Frames may be any size;
+    the first frame fixes it (even sides, as yuv420p needs).
 
-    def __init__(self, path: str | Path, fps: float, audio_from: str | Path | None = None, crf: int = 18) -> None:
+    Without `overwrite`, a file that appears under the output name while writing is kept and the video is left
+    beside it (engine.atomic.publish).
+    """
+
+    def __init__(self, path: str | Path, fps: float, audio_from: str | Path | None = None,
+                 overwrite: bool = False) -> None:
+        self.container = container_for(path)
         self.path = Path(path)
         self.fps = fps
-        self.crf = crf
-        self.audio_from = Path(audio_from) if audio_from is not None and has_audio(audio_from) else None
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.stem}.", suffix=".partial.mp4", dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self.overwrite = overwrite
+        wants_audio = audio_from is not None and self.container.audio is not None
+        self.audio_from = Path(audio_from) if wants_audio and has_audio(audio_from) else None
+        # the temporary file carries the real extension too, so nothing downstream mistakes its format
+        self._tmp = temp_file_beside(self.path, suffix=".partial" + self.path.suffix)
         self._proc: subprocess.Popen[bytes] | None = None
         self._size: tuple[int, int] | None = None
         self.frames_written = 0
@@ -63,10 +70,9 @@ class VideoFileSink:
         self._size = (width - width % 2, height - height % 2)
         cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
                "-s", f"{self._size[0]}x{self._size[1]}", "-r", f"{self.fps:.6g}", "-i", "-"]
-        if self.audio_from is not None:
-            cmd += ["-i", str(self.audio_from), "-map", "0:v:0", "-map", "1:a:0?", "-c:a", "aac", "-shortest"]
-        cmd += ["-c:v", "libx264", "-preset", "veryfast", "-crf", str(self.crf), "-pix_fmt", "yuv420p",
-                "-movflags", "+faststart", "-f", "mp4", str(self._tmp)]
+        if self.audio_from is not None and self.container.audio is not None:
+            cmd += ["-i", str(self.audio_from), "-map", "0:v:0", "-map", "1:a:0?", *self.container.audio, "-shortest"]
+        cmd += [*self.container.video, "-f", self.container.muxer, str(self._tmp)]
         self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def write(self, frame: Frame | NDArray[np.uint8]) -> None:
@@ -104,7 +110,7 @@ class VideoFileSink:
             msg = self._stderr()
             self._tmp.unlink(missing_ok=True)
             raise ReenactError(f"ffmpeg failed ({msg or f'exit code {rc}'})", self.path)
-        os.replace(self._tmp, self.path)
+        publish(self._tmp, self.path, self.overwrite)
 
     def abort(self) -> None:
         """Stop without publishing anything under the real name."""
@@ -244,4 +250,40 @@ class PacedSink:
             self.frames_written += 1
 
     def close(self) -> None:
+        self.sink.close()
+
+
+class TimedSink:
+    """Writes frames stamped with their presentation time to a fixed-rate sink (an mp4) at those times.
+
+    Phones and screen recorders space frames unevenly. One output frame per input frame at a constant rate would
+    show a frame filmed at 2 s wherever its index falls, seconds away from the copied audio. Here output frame n
+    shows the latest input frame due by then (its time rounded to the nearest output frame): gaps repeat a frame,
+    and of several frames due at once only the last is kept.
+    """
+
+    def __init__(self, sink: FrameSink, fps: float) -> None:
+        self.sink = sink
+        self.fps = fps
+        self._held: tuple[Frame | NDArray[np.uint8], int] | None = None  # the newest frame and its output slot
+        self.frames_written = 0
+
+    def write(self, frame: Frame | NDArray[np.uint8], timestamp_s: float) -> None:
+        slot = round(timestamp_s * self.fps)
+        if self._held is not None:
+            self._fill(slot)
+        self._held = (frame, slot)
+
+    def _fill(self, end: int) -> None:
+        """The held frame in every output slot before `end` (none when a newer frame is already due)."""
+        assert self._held is not None
+        while self.frames_written < end:
+            self.sink.write(self._held[0])
+            self.frames_written += 1
+
+    def close(self) -> None:
+        """Write the last frame (it lasts one output frame) and close the sink."""
+        if self._held is not None:
+            self._fill(self._held[1] + 1)
+            self._held = None
         self.sink.close()

@@ -486,7 +486,7 @@ class PipelineWorker(QObject):
         if self._recorder is not None:
             self._stop_recording()
         path = check_output_path(path, overwrite=True)  # the save dialog already asked before replacing
-        self._recorder = PacedSink(VideoFileSink(path, self._output.fps), self._output.fps)
+        self._recorder = PacedSink(VideoFileSink(path, self._output.fps, overwrite=True), self._output.fps)
         self._record_path = path
         self.recording_changed.emit(True, str(path))
 

@@ -1,39 +1,124 @@
-"""Writing files so that a crash never leaves half a file under the real name, and never over a user's file unasked."""
+"""Writing files so that a crash never leaves half a file under the real name, and never over a user's file unasked.
+
+Every writer goes through here, so the rules live in one place: a temporary name beside the target (same
+filesystem, so the final rename is atomic), the permissions the user's umask asks for (tempfile makes 0600 files
+and 0700 folders, which a rename would carry onto the finished output), and a final step that refuses to replace a
+file that appeared under the output name while the work ran, unless replacing was asked for.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 from reenact.engine.errors import ReenactError
 
 
+def umask() -> int:
+    """The process umask, read without changing it where the OS says it (changing it races with other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _with_umask(path: Path, folder: bool) -> Path:
+    os.chmod(path, (0o777 if folder else 0o666) & ~umask())
+    return path
+
+
+def temp_file_beside(path: str | Path, suffix: str = ".tmp") -> Path:
+    """An empty hidden file in the target's folder, with the permissions a plain `open(path, "w")` would give."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    return _with_umask(Path(tmp), folder=False)
+
+
+def temp_dir_beside(path: str | Path, inside: bool = False) -> Path:
+    """An empty hidden folder next to `path` (or in it, with `inside`), with the permissions `mkdir` would give."""
+    path = Path(path)
+    where = path if inside else path.parent
+    name = path.resolve().name or "out"
+    return _with_umask(Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=where)), folder=True)
+
+
+def kept_name(path: Path, n: int) -> Path:
+    """Where a finished result goes when its own name was taken meanwhile: `clip.reenact-1.mp4`."""
+    return path.with_name(f"{path.stem}.reenact-{n}{path.suffix}")
+
+
+def _move_no_replace(tmp: Path, target: Path) -> None:
+    """Rename `tmp` to `target`, failing with FileExistsError when `target` exists, atomically where possible."""
+    try:
+        os.link(tmp, target)  # fails if target exists, at the moment of the link
+    except FileExistsError:
+        raise
+    except OSError:  # no hard links on this filesystem (FAT, some network shares)
+        if sys.platform == "win32":
+            os.rename(tmp, target)  # refuses an existing target by itself
+            return
+        if os.path.lexists(target):
+            raise FileExistsError(errno.EEXIST, "file exists", str(target)) from None
+        os.rename(tmp, target)
+        return
+    os.unlink(tmp)
+
+
+def publish(tmp: str | Path, path: str | Path, overwrite: bool) -> Path:
+    """Move a finished temporary file onto its real name.
+
+    Without `overwrite`, a file that appeared under that name while the work ran is left alone: the result is kept
+    beside it under a visible name (never thrown away after the work) and the user is told where.
+    """
+    tmp, path = Path(tmp), Path(path)
+    if overwrite:
+        os.replace(tmp, path)
+        return path
+    try:
+        _move_no_replace(tmp, path)
+        return path
+    except FileExistsError:
+        pass
+    for n in range(1, 1000):
+        try:
+            _move_no_replace(tmp, kept_name(path, n))
+        except FileExistsError:
+            continue
+        raise ReenactError(f"a file appeared under this name while it was being written and was not replaced; "
+                           f"the result is in {kept_name(path, n)} (pass --overwrite to replace)", path)
+    tmp.unlink(missing_ok=True)
+    raise ReenactError("a file appeared under this name while it was being written and was not replaced", path)
+
+
 @contextmanager
-def atomic_path(path: str | Path, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_path(path: str | Path, suffix: str = ".tmp", overwrite: bool = True) -> Iterator[Path]:
     """A temporary path beside `path` to write to; renamed onto `path` when the block succeeds, removed when not.
 
-    `suffix` lets writers that choose a format by extension (numpy, ffmpeg) see the right one.
+    `suffix` lets writers that choose a format by extension (numpy, ffmpeg) see the right one. Writers of a user's
+    output pass `overwrite=False` unless the user asked, so a file made meanwhile under that name is kept
+    (see `publish`); the program's own files (checkpoints it rewrites, caches) are replaced.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the finished file gets the usual permissions
+    tmp = temp_file_beside(path, suffix)
     try:
-        yield Path(tmp)
-        os.replace(tmp, path)
+        yield tmp
+        publish(tmp, path, overwrite)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def atomic_write_bytes(path: str | Path, *chunks: bytes) -> Path:
@@ -55,3 +140,13 @@ def check_output_path(path: str | Path, overwrite: bool) -> Path:
     except OSError as exc:
         raise ReenactError(f"cannot create the output folder ({exc.strerror})", path.parent) from None
     return path
+
+
+def check_not_an_input(out: str | Path, inputs: Mapping[str, str | Path]) -> None:
+    """Refuse an output that is one of the inputs (the same file, or a link to it): writing it would destroy it."""
+    out = Path(out)
+    if not out.exists():
+        return
+    for option, path in inputs.items():
+        if Path(path).exists() and os.path.samefile(out, path):
+            raise ReenactError(f"the output is the {option} file itself (choose another output name)", out)
