@@ -6,13 +6,14 @@ threads, so the window stays responsive whatever the model's speed.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PyQt6.QtCore import QStandardPaths, Qt, pyqtSignal
+from PyQt6.QtCore import QMessageLogContext, QStandardPaths, Qt, QtMsgType, pyqtSignal, qInstallMessageHandler
 from PyQt6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
@@ -26,6 +27,8 @@ from reenact.app.widgets.stats import StatsBar
 from reenact.app.worker import OutputFormat, PipelineWorker, SourceSpec, WorkerOptions
 from reenact.engine.assets import DEFAULT_CLIP, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
 from reenact.engine.errors import ReenactError
+
+log = logging.getLogger(__name__)
 
 VIDEO_FILTER = "Videos (*.mp4 *.mov *.avi *.mkv *.webm *.m4v);;All files (*)"
 IMAGE_FILTER = f"Images ({' '.join('*' + s for s in IMAGE_SUFFIXES)})"
@@ -488,8 +491,23 @@ def prepare_qt_environment() -> None:
         os.environ.pop(name, None)
 
 
+_QT_LEVELS = {QtMsgType.QtDebugMsg: logging.DEBUG, QtMsgType.QtInfoMsg: logging.INFO,
+              QtMsgType.QtWarningMsg: logging.WARNING, QtMsgType.QtCriticalMsg: logging.ERROR,
+              QtMsgType.QtFatalMsg: logging.CRITICAL}
+# Platform plugins that cannot do something harmless say so on every window change (offscreen: each resize).
+_QT_NOISE = ("This plugin does not support",)
+
+
+def _qt_message(kind: QtMsgType, context: QMessageLogContext, message: str | None) -> None:
+    """Qt's messages go through logging like reenact's own: shown as one-line warnings, the noise only with -v."""
+    text = message or ""
+    level = logging.INFO if text.startswith(_QT_NOISE) else _QT_LEVELS.get(kind, logging.WARNING)
+    log.log(level, "Qt: %s", text)
+
+
 def make_application(argv: list[str]) -> QApplication:
     prepare_qt_environment()
+    qInstallMessageHandler(_qt_message)
     app = QApplication.instance() or QApplication(argv)
     assert isinstance(app, QApplication)
     app.setOrganizationName(ORGANIZATION)

@@ -5,6 +5,7 @@ MediaPipe 0.10.21 is used because its wheel bundles the face-mesh models: nothin
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from types import TracebackType
@@ -15,6 +16,9 @@ from numpy.typing import NDArray
 
 from reenact.engine.config import CropConfig, FaceConfig, OneEuroConfig
 from reenact.engine.landmarks import NUM_LANDMARKS
+from reenact.engine.native_log import native_stderr_to_log
+
+log = logging.getLogger(__name__)
 
 Landmarks = NDArray[np.float32]  # (478, 3): x, y in pixels of the frame they came from; z in the same scale
 
@@ -70,13 +74,17 @@ class FaceTracker:
 
         self.config = config or FaceConfig()
         self.static = static
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=static,
-            max_num_faces=max(1, self.config.max_faces),
-            refine_landmarks=True,
-            min_detection_confidence=self.config.min_detection_confidence,
-            min_tracking_confidence=self.config.min_tracking_confidence,
-        )
+        with native_stderr_to_log(log):
+            self._mesh = mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=static,
+                max_num_faces=max(1, self.config.max_faces),
+                refine_landmarks=True,
+                min_detection_confidence=self.config.min_detection_confidence,
+                min_tracking_confidence=self.config.min_tracking_confidence,
+            )
+            # The models start, and log, on threads of their own: a first (empty) frame waits for them.
+            self._mesh.process(np.zeros((64, 64, 3), np.uint8))
+        self._starting = True  # and the first frame with a face logs once more
         use_filter = (not static) if smooth is None else smooth
         self._filter = OneEuroFilter(self.config.smoothing) if use_filter else None
         self._closed = False
@@ -94,7 +102,7 @@ class FaceTracker:
         if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
             raise ValueError(f"expected an H×W×3 uint8 RGB image, got {rgb.shape} {rgb.dtype}")
         h, w = rgb.shape[:2]
-        result = self._mesh.process(np.ascontiguousarray(rgb))
+        result = self._process(np.ascontiguousarray(rgb))
         faces = result.multi_face_landmarks or []
         if not faces:
             return None
@@ -108,6 +116,14 @@ class FaceTracker:
         if self._filter is not None and timestamp_s is not None:
             best = self._filter(best, timestamp_s)
         return best
+
+    def _process(self, rgb: NDArray[np.uint8]):  # MediaPipe's NamedTuple of results
+        if not self._starting:
+            return self._mesh.process(rgb)
+        with native_stderr_to_log(log):
+            result = self._mesh.process(rgb)
+        self._starting = not result.multi_face_landmarks
+        return result
 
     def close(self) -> None:
         if not self._closed:

@@ -6,6 +6,7 @@ The model is driven by MediaPipe landmarks, so keypoint accuracy must be measure
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,12 @@ class DlibJudge:
     def __init__(self) -> None:
         try:
             import dlib
-            import face_recognition_models as frm
+
+            # It finds its model files through pkg_resources, whose import warns about itself (deprecated, and
+            # about sys.path entries it scans): nothing a user of reenact can act on.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                import face_recognition_models as frm
         except ImportError as exc:
             raise ReenactError(f"evaluation needs the train extra (dlib-bin, face_recognition_models): {exc}") from None
         self._dlib = dlib

@@ -26,6 +26,7 @@ from reenact.engine.atomic import atomic_path, check_output_path
 from reenact.engine.errors import ReenactError
 from reenact.engine.model.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from reenact.engine.model.networks import ReenactModel
+from reenact.engine.runtime import flush_denormals
 from reenact.training.config import TrainConfig, train_config_to_dict
 from reenact.training.dataset import FixedPairs, PairDataset
 from reenact.training.losses import active_terms, extra_losses, reconstruction_loss
@@ -177,7 +178,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
         torch.cuda.set_device(device)
     else:
         device = torch.device("cpu")
-        torch.set_flush_denormal(True)
+        flush_denormals()
         torch.set_num_threads(max(1, cfg.threads))
     torch.manual_seed(cfg.seed)
 
