@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 
 from reenact.app.frames import Frame
-from reenact.engine.errors import ReenactError
+from reenact.engine.errors import ReenactError, require_file
 
 
 @runtime_checkable
@@ -27,11 +27,13 @@ class VideoFileSource:
     """Frames of a video file, RGB. `loop=True` starts again at the end (the app's file-driving mode)."""
 
     def __init__(self, path: str | Path, loop: bool = False) -> None:
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise ReenactError("driving video not found", self.path)
+        self.path = require_file(path, "driving video")
+        if cv2.haveImageReader(str(self.path)):  # ffmpeg would play a photo as a one-frame video
+            raise ReenactError("is an image, not a video: the driving input must be a video file", self.path)
         self.loop = loop
         self._cap = cv2.VideoCapture(str(self.path))
+        # Phones record portrait clips as landscape pixels plus a display matrix: apply it, as players do.
+        self._cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
         ok, first = self._cap.read() if self._cap.isOpened() else (False, None)
         if not ok or first is None:
             self._cap.release()
@@ -39,10 +41,13 @@ class VideoFileSource:
         self.fps = float(self._cap.get(cv2.CAP_PROP_FPS)) or 25.0
         if not 1.0 <= self.fps <= 240.0:
             self.fps = 25.0
+        self.height, self.width = first.shape[:2]  # as displayed, after the rotation
         count = int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT))
-        self.frame_count: int | None = count if count > 0 else None
+        self.frame_count: int | None = count if count > 0 else None  # what the header says
         self._pending = first
         self._index = 0
+        self._offset_ms = 0.0  # added to the stream's times after each loop, so timestamps keep increasing
+        self._last_ms = -1.0
         self._closed = False
 
     def read(self) -> Frame | None:
@@ -56,12 +61,22 @@ class VideoFileSource:
                 if not self.loop:
                     return None
                 self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+                self._offset_ms = self._last_ms + 1000.0 / self.fps
                 ok, bgr = self._cap.read()
                 if not ok:
                     return None
-        frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self._index, round(self._index * 1000 / self.fps))
+        frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self._index, round(self._timestamp_ms()))
         self._index += 1
         return frame
+
+    def _timestamp_ms(self) -> float:
+        """When the frame just read is shown: the stream's own time, so variable-rate clips keep their timing
+        (an index over the average fps drifts by seconds). A stream without usable times gets one period more."""
+        ms = self._offset_ms + self._cap.get(cv2.CAP_PROP_POS_MSEC)
+        if ms <= self._last_ms:
+            ms = self._last_ms + 1000.0 / self.fps
+        self._last_ms = ms
+        return ms
 
     def close(self) -> None:
         if not self._closed:

@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -74,3 +75,92 @@ def vcam() -> type[RecordingCamera]:
     pyvirtualcam.register_backend(MISSING, MissingDriver)
     RecordingCamera.instances.clear()
     return RecordingCamera
+
+
+# Driving clips as they come from phones and the web, made from the bundled clip with the real ffmpeg ---------------
+def _ffmpeg(*args: str) -> None:
+    import subprocess
+
+    from reenact.app.sinks import ffmpeg_exe
+
+    subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+
+@pytest.fixture(scope="session")
+def phone_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two seconds of the bundled clip stored as phones store portrait video: the pixels sideways, plus a display
+    matrix that turns them upright when played. It has a tone, so the audio copy sees it too."""
+    from reenact.engine.assets import DEFAULT_CLIP
+
+    folder = tmp_path_factory.mktemp("phone")
+    sideways, phone = folder / "sideways.mp4", folder / "phone.mp4"
+    _ffmpeg("-i", str(DEFAULT_CLIP), "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-t", "2",
+            "-vf", "transpose=2", "-c:v", "libx264", "-crf", "18", "-c:a", "aac", str(sideways))
+    _ffmpeg("-display_rotation", "-90", "-i", str(sideways), "-c", "copy", str(phone))
+    return phone
+
+
+MARK_BITS, MARK_W, MARK_H = 7, 40, 24  # a frame's number, in white/black blocks along its top edge
+
+
+def _read_mark(image: np.ndarray) -> int:
+    blocks = [image[4:MARK_H - 4, b * MARK_W + 6:(b + 1) * MARK_W - 6].mean() for b in range(MARK_BITS)]
+    return sum(1 << b for b, v in enumerate(blocks) if v > 128)
+
+
+@pytest.fixture(scope="session")
+def read_mark() -> Callable[[np.ndarray], int]:
+    """Reads the number `vfr_clip` drew on a frame (of the clip's size)."""
+    return _read_mark
+
+
+@pytest.fixture(scope="session")
+def vfr_clip(tmp_path_factory: pytest.TempPathFactory, clip_frames: list[np.ndarray]) -> tuple[Path, list[float]]:
+    """72 frames of the bundled clip at a variable rate, as phones record: 24 at 12 fps (0–2 s), then 48 at 48 fps
+    (2–3 s); each frame carries its number (see `read_mark`). Returns the file and each frame's true time in seconds."""
+    import subprocess
+
+    from reenact.app.sinks import ffmpeg_exe
+
+    times = [i / 12 if i < 24 else 2.0 + (i - 24) / 48 for i in range(72)]
+    path = tmp_path_factory.mktemp("vfr") / "vfr.mp4"
+    h, w = clip_frames[0].shape[:2]
+    # frames arrive at 48 fps; setpts respaces the first 24 four ticks apart (12 fps)
+    pts = "if(lt(N\\,24)\\,N*4\\,96+N-24)/(48*TB)"
+    proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", "-f", "rawvideo",
+                             "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", "48", "-i", "-", "-vf", f"setpts={pts}",
+                             "-fps_mode", "vfr", "-c:v", "libx264", "-crf", "18", "-pix_fmt", "yuv420p", str(path)],
+                            stdin=subprocess.PIPE)
+    assert proc.stdin is not None
+    for i in range(72):
+        frame = clip_frames[i].copy()
+        for b in range(MARK_BITS):
+            frame[:MARK_H, b * MARK_W:(b + 1) * MARK_W] = 255 if i >> b & 1 else 0
+        proc.stdin.write(frame.tobytes())
+    proc.stdin.close()
+    assert proc.wait() == 0
+    return path, times
+
+
+@pytest.fixture
+def faceless_clip(tmp_path: Path, no_face_image: Path) -> Path:
+    """One second of a photograph without a face (scikit-image's coffee), as a real H.264 video."""
+    path = tmp_path / "coffee.mp4"
+    _ffmpeg("-loop", "1", "-i", str(no_face_image), "-t", "1", "-r", "24", "-vf", "scale=320:-2",
+            "-c:v", "libx264", "-pix_fmt", "yuv420p", str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def truncated_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two seconds of the bundled clip with its index (moov) first, then cut short as a broken download is: the
+    header still lists every frame, the data holds about half."""
+    from reenact.engine.assets import DEFAULT_CLIP
+
+    folder = tmp_path_factory.mktemp("truncated")
+    whole, cut = folder / "whole.mp4", folder / "cut.mp4"
+    _ffmpeg("-i", str(DEFAULT_CLIP), "-t", "2", "-c:v", "libx264", "-crf", "18", "-movflags", "+faststart",
+            str(whole))
+    data = whole.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])
+    return cut

@@ -94,3 +94,24 @@ def test_paced_recording_repeats_and_skips_to_keep_real_time() -> None:
     assert inner.indices == [0, 1, 1, 1, 3]
     paced.close()
     assert inner.closed
+
+
+def test_timed_recording_places_each_frame_at_its_time(tmp_path) -> None:
+    import cv2
+
+    from reenact.app.sinks import TimedSink, VideoFileSink
+
+    # uneven times, two frames due in one output frame, a gap of 1.4 s; at 10 fps
+    times, greys = [0.0, 0.5, 0.52, 0.54, 2.0], [0, 60, 100, 140, 200]
+    path = tmp_path / "timed.mp4"
+    with VideoFileSink(path, 10) as inner:
+        sink = TimedSink(inner, 10)
+        for t, g in zip(times, greys):
+            sink.write(np.full((64, 64, 3), g, np.uint8), t)
+        sink.close()
+    cap = cv2.VideoCapture(str(path))
+    shown = []
+    while (got := cap.read())[0]:
+        shown.append(int(round(got[1].mean() / 20)) * 20)
+    cap.release()
+    assert shown == [0] * 5 + [140] * 15 + [200], "t=0.5 s is output frame 5 (of the three due, the last), 2 s is 20"

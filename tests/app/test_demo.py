@@ -191,3 +191,84 @@ def test_config_file_is_read_and_checked(tmp_path):
     proc = _reenact("demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--out", str(tmp_path / "x.mp4"),
                     "--config", str(bad))
     _one_line_error(proc, "bad.yaml", "grid_sise")
+
+
+def _driving_panel(frame: np.ndarray, clip_shape: tuple[int, ...]) -> np.ndarray:
+    """The middle panel of a side-by-side frame, scaled back to the driving clip's size."""
+    from reenact.engine.assets import load_image
+
+    avatar = load_image(AVATAR)
+    h = frame.shape[0]
+    x0 = round(avatar.shape[1] * h / avatar.shape[0])
+    x1 = x0 + round(clip_shape[1] * h / clip_shape[0])
+    return cv2.resize(frame[:, x0:x1], (clip_shape[1], clip_shape[0]), interpolation=cv2.INTER_AREA)
+
+
+def test_phone_clip_drives_upright_and_keeps_its_audio(tmp_path, phone_clip, clip_frames):
+    out = tmp_path / "phone.mp4"
+    assert main(["demo", "--source", str(AVATAR), "--driving", str(phone_clip), "--out", str(out), "--quiet",
+                 "--mode", "warp", "--side-by-side", "--max-frames", "6"]) == 0
+    frames = _read_video(out)
+    assert len(frames) == 6
+    for i in (0, 5):
+        panel = _driving_panel(frames[i], clip_frames[0].shape)
+        assert np.abs(panel.astype(int) - clip_frames[i]).mean() < 8, f"frame {i}: the driving panel is upright"
+    info = subprocess.run([ffmpeg_exe(), "-hide_banner", "-i", str(out)], capture_output=True, text=True).stderr
+    assert has_audio(out) and "Display Matrix" not in info, "the audio is copied, the clip's rotation is not"
+
+
+def test_variable_frame_rate_clip_shows_each_frame_at_its_time(tmp_path, vfr_clip, read_mark, clip_frames):
+    path, times = vfr_clip
+    out = tmp_path / "vfr.mp4"
+    assert main(["demo", "--source", str(AVATAR), "--driving", str(path), "--out", str(out), "--quiet",
+                 "--mode", "warp", "--side-by-side"]) == 0
+    cap = cv2.VideoCapture(str(out))
+    period = 1.0 / cap.get(cv2.CAP_PROP_FPS)
+    shown: list[tuple[float, int]] = []  # (when the output shows it, which driving frame)
+    while True:
+        ok, bgr = cap.read()
+        if not ok:
+            break
+        panel = _driving_panel(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), clip_frames[0].shape)
+        shown.append((cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, read_mark(panel)))
+    cap.release()
+    marks = [m for _, m in shown]
+    assert marks == sorted(marks) and set(range(25)) <= set(marks), "in order; none of the slow part dropped"
+    for t, m in shown:  # each output frame shows the driving frame due at its time, give or take one frame
+        assert times[m] <= t + period + 1e-3, f"driving frame {m} (at {times[m]:.3f} s) shown early, at {t:.3f} s"
+        if m + 1 < len(times):
+            assert times[m + 1] > t - period - 1e-3, f"driving frame {m} still shown at {t:.3f} s"
+    first_shown = {m: t for t, m in reversed(shown)}
+    assert first_shown[24] == pytest.approx(2.0, abs=period + 1e-3), "the frame filmed at 2 s is shown at 2 s"
+    assert shown[-1][0] == pytest.approx(times[-1], abs=period + 1e-3), "the video lasts as long as the clip"
+
+
+def test_driving_clip_without_any_face_is_an_error_and_writes_nothing(tmp_path, faceless_clip):
+    out = tmp_path / "out.mp4"
+    proc = _reenact("demo", "--source", str(AVATAR), "--driving", str(faceless_clip), "--out", str(out),
+                    "--quiet", "--mode", "warp")
+    _one_line_error(proc, str(faceless_clip), "no face")
+    assert not out.exists() and not list(tmp_path.glob("*partial*"))
+
+
+def test_truncated_clip_is_animated_with_a_warning_giving_both_counts(tmp_path, truncated_clip):
+    from reenact.app.sources import VideoFileSource
+
+    with VideoFileSource(truncated_clip) as src:
+        listed, decoded = src.frame_count, sum(1 for _ in iter(src.read, None))
+    assert listed is not None and decoded < listed - 2, "the clip's header lists frames its data lacks"
+    out = tmp_path / "out.mp4"
+    proc = _reenact("demo", "--source", str(AVATAR), "--driving", str(truncated_clip), "--out", str(out),
+                    "--quiet", "--mode", "warp")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = [ln for ln in proc.stderr.splitlines() if f" {decoded} " in ln and f" {listed} " in ln]
+    assert len(warnings) == 1 and str(truncated_clip) in warnings[0], proc.stderr
+    assert len(_read_video(out)) == decoded
+
+
+def test_an_image_as_driving_is_refused(tmp_path):
+    out = tmp_path / "x.mp4"
+    image = AVATARS_DIR / "astronaut.jpg"
+    proc = _reenact("demo", "--source", str(AVATAR), "--driving", str(image), "--out", str(out), "--mode", "warp")
+    _one_line_error(proc, str(image), "not a video")
+    assert not out.exists()
