@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,11 @@ def test_bad_inputs_are_one_line(tiny_data: dict, fresh_weights: Path, tmp_path:
     _one_line_error(capsys, ["eval", "--videos", str(tmp_path), "--weights", str(fresh_weights)], "no videos")
     _one_line_error(capsys, ["eval", "--videos", str(tiny_data["videos"]), "--weights", str(fresh_weights),
                              "--frames", "x:y"], "--frames")
+
+
+def test_the_face_judge_loads_without_warnings() -> None:
+    # face_recognition_models imports pkg_resources, which warned on every `reenact eval`
+    code = "from reenact.training.face_metrics import DlibJudge; DlibJudge()"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr == ""

@@ -162,3 +162,13 @@ def test_ship_writes_weights_only(tiny_config: TrainConfig, tmp_path: Path) -> N
     assert TorchBackend(shipped).meta.input_size == 64
     with pytest.raises(ReenactError, match="exists"):
         ship(full, shipped)
+
+
+def test_train_prints_nothing_on_stderr(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    # Its loss plot reads numpy's float limits after torch flushed denormals: numpy used to warn four times.
+    path = tmp_path / "one_step.yaml"
+    path.write_text(yaml.safe_dump(train_config_to_dict(replace(tiny_config, steps=1, val_pairs=2))))
+    proc = subprocess.run([sys.executable, "-m", "reenact.app.cli", "train", "--config", str(path), "--quiet"],
+                          cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stderr == ""
