@@ -62,3 +62,22 @@ def no_face_image(tmp_path: Path) -> Path:
     path = tmp_path / "coffee.png"
     cv2.imwrite(str(path), cv2.cvtColor(data.coffee(), cv2.COLOR_RGB2BGR))
     return path
+
+
+@pytest.fixture(scope="session")
+def phone_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two seconds of the bundled clip stored as phones store portrait video: the pixels sideways, plus a display
+    matrix that turns them upright when played. It has a tone, so the audio copy sees it too."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    def ffmpeg(*args: str) -> None:
+        subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
+
+    folder = tmp_path_factory.mktemp("phone")
+    sideways, phone = folder / "sideways.mp4", folder / "phone.mp4"
+    ffmpeg("-i", str(DEFAULT_CLIP), "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-t", "2",
+           "-vf", "transpose=2", "-c:v", "libx264", "-crf", "18", "-c:a", "aac", str(sideways))
+    ffmpeg("-display_rotation", "-90", "-i", str(sideways), "-c", "copy", str(phone))
+    return phone

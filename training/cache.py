@@ -24,7 +24,7 @@ from reenact.engine.errors import ReenactError
 from reenact.engine.face import FaceTracker, crop_box, crop_face, transform_points
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv")
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: phone clips are tracked upright
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +65,7 @@ def read_frames(path: Path) -> Iterator[NDArray[np.uint8]]:
     if not path.is_file():
         raise ReenactError("video not found", path)
     cap = cv2.VideoCapture(str(path))
+    cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)  # a phone clip's display rotation, as the app's driving source does
     try:
         ok, bgr = cap.read() if cap.isOpened() else (False, None)
         if not ok:

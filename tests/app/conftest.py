@@ -86,20 +86,6 @@ def _ffmpeg(*args: str) -> None:
     subprocess.run([ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y", *args], check=True)
 
 
-@pytest.fixture(scope="session")
-def phone_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two seconds of the bundled clip stored as phones store portrait video: the pixels sideways, plus a display
-    matrix that turns them upright when played. It has a tone, so the audio copy sees it too."""
-    from reenact.engine.assets import DEFAULT_CLIP
-
-    folder = tmp_path_factory.mktemp("phone")
-    sideways, phone = folder / "sideways.mp4", folder / "phone.mp4"
-    _ffmpeg("-i", str(DEFAULT_CLIP), "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-t", "2",
-            "-vf", "transpose=2", "-c:v", "libx264", "-crf", "18", "-c:a", "aac", str(sideways))
-    _ffmpeg("-display_rotation", "-90", "-i", str(sideways), "-c", "copy", str(phone))
-    return phone
-
-
 MARK_BITS, MARK_W, MARK_H = 7, 40, 24  # a frame's number, in white/black blocks along its top edge
 
 
