@@ -155,7 +155,18 @@ def load_frames(path: Path, limit: int = 1000) -> tuple[list[NDArray[np.uint8]],
         fps = src.fps
     if not frames:
         raise ReenactError("the driving video has no frames", path)
+    require_face(frames, path)
     return frames, fps
+
+
+def require_face(frames: list[NDArray[np.uint8]], path: Path) -> None:
+    """Without a face the tracker finds nothing and motion transfer does nothing: such timings are not real use."""
+    from reenact.engine.face import FaceTracker
+
+    with FaceTracker(static=True) as tracker:
+        if not any(tracker.detect(image) is not None for image in frames):
+            raise ReenactError(f"no face found in any of its {len(frames)} frames (the driving video must show a "
+                               "face)", path)
 
 
 def checkpoint_for(opts: BenchOptions, workdir: Path, say: Callable[[str], None]) -> tuple[Path, int, bool]:

@@ -107,3 +107,16 @@ def test_soak_reports_memory_and_mp4_output_runs(tmp_path: Path) -> None:
     assert set(result["rss"]) == {"start_mb", "peak_mb", "end_mb", "growth_mb"}
     assert result["rss"]["growth_mb"] == pytest.approx(result["rss"]["end_mb"] - result["rss"]["start_mb"], abs=0.11)
     assert list(tmp_path.iterdir()) == [out]  # the encoded video lived in a temporary folder
+
+
+def test_bench_refuses_a_driving_clip_without_a_face(tmp_path: Path, faceless_clip: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "reenact.app.cli", "bench", "--driving", str(faceless_clip),
+                           "--backend", "torch", "--frames", "1", "--warmup", "0", "--model-runs", "1",
+                           "--reference-frames", "0", "--output", "none", "--weights", str(tmp_path / "none.pt")],
+                          capture_output=True, text=True, timeout=300)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("reenact:")]
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    assert len(errors) == 1 and str(faceless_clip) in errors[0] and "no face" in errors[0]
