@@ -22,7 +22,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--int8", action="store_true", help="also write a dynamic-quantised int8 variant for ONNX Runtime")
     p.add_argument("--random-only", action="store_true",
                    help="check parity on random inputs only (skips the bundled avatar and clip)")
-    p.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier export in the folder (its .onnx graphs, parity.txt, int8/, tensorrt/); "
+                        "other files there are left alone")
     p.set_defaults(func=_run)
 
 

@@ -1,11 +1,14 @@
 """The export job: write the graphs to a temporary folder, prove them against PyTorch, then move them into place.
 
 Nothing reaches `--out` unless the fp32 graphs pass their parity check (and, with `--tensorrt`, the operator check
-and the engines' own parity check): a failed export leaves no files behind.
+and the engines' own parity check): a failed export leaves no files behind. The folder may hold other files (even
+`--out .`): only the names an export writes are ever replaced, and only with --overwrite.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -13,11 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reenact.engine.atomic import temp_dir_beside
 from reenact.engine.errors import ReenactError
 
 if TYPE_CHECKING:
     from reenact.engine.backends.base import Backend
     from reenact.engine.backends.parity import ParityCase
+
+
+PARITY_FILE, INT8_DIR, TENSORRT_DIR = "parity.txt", "int8", "tensorrt"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,22 +44,38 @@ class ExportSummary:
     files: list[Path] = field(default_factory=list)
 
 
+def export_names() -> tuple[str, ...]:
+    """Every name an export may write in its folder: what --overwrite replaces, and nothing else there."""
+    from reenact.engine.backends.onnx_export import GRAPH_FILES
+
+    return (*GRAPH_FILES.values(), PARITY_FILE, INT8_DIR, TENSORRT_DIR)
+
+
 def _check_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir():
         raise ReenactError("exists and is not a folder", out)
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise ReenactError("output folder is not empty (use --overwrite to replace it)", out)
+    taken = [name for name in export_names() if os.path.lexists(out / name)]
+    if taken and not overwrite:
+        raise ReenactError(f"holds an earlier export ({', '.join(taken)}); use --overwrite to replace those "
+                           "(other files in the folder are left alone)", out)
 
 
-def _move_into_place(tmp: Path, out: Path) -> None:
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-    tmp.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+def _move_into_place(tmp: Path, out: Path) -> list[Path]:
+    """Swap the new export's entries in for an earlier export's, leaving everything else in `out` as it is.
+
+    All of an earlier export goes, also what this one does not write (an int8/ of other weights must not stay
+    next to new graphs); the user's own files in the folder are never touched.
+    """
+    replaced = Path(tempfile.mkdtemp(prefix=".reenact-replaced.", dir=out))
+    for name in export_names():
+        if os.path.lexists(out / name):
+            os.rename(out / name, replaced / name)
+    written = []
+    for entry in sorted(tmp.iterdir()):
+        os.rename(entry, out / entry.name)
+        written.append(out / entry.name)
+    shutil.rmtree(replaced, ignore_errors=True)
+    return written
 
 
 def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> ExportSummary:
@@ -73,10 +96,12 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
         from reenact.engine.backends.tensorrt_backend import current_target, import_tensorrt
 
         current_target(import_tensorrt(), "fp16" if opts.fp16 else "fp32")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = temp_dir_beside(out, inside=True)  # inside: `--out .` works, and the final renames stay on one disk
     summary = ExportSummary(out)
     reference = None
+    done = False
     try:
         export_onnx(ckpt, tmp, checkpoint_sha256=file_sha256(opts.checkpoint))
         say(f"exported {opts.checkpoint} → encoder.onnx, frame.onnx (opset {OPSET}, static shapes, "
@@ -90,7 +115,7 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
         finally:
             fp32.close()
         say(report.format())
-        (tmp / "parity.txt").write_text(report.format() + "\n", encoding="utf-8")
+        (tmp / PARITY_FILE).write_text(report.format() + "\n", encoding="utf-8")
         if not report.ok:
             raise ReenactError(f"ONNX export does not match PyTorch: {report.first_failure()}", opts.checkpoint)
         compat = [check_tensorrt_compat(p) for p in onnx_paths(tmp).values()]
@@ -102,13 +127,16 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
             if not all(c.ok for c in compat):
                 raise ReenactError("the graphs cannot be built with TensorRT (see the operator check above)")
             _tensorrt(reference, cases, tmp, opts.fp16, say)
-        _move_into_place(tmp, out)
+        written = _move_into_place(tmp, out)
+        done = True
     finally:
         if reference is not None:
             reference.close()
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    summary.files = sorted(p for p in out.rglob("*") if p.is_file())
+        shutil.rmtree(tmp, ignore_errors=True)
+        if created and not done:
+            with contextlib.suppress(OSError):  # made by this run; rmdir, so nothing put there meanwhile is lost
+                out.rmdir()
+    summary.files = sorted(f for p in written for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
     return summary
 
 
@@ -117,7 +145,7 @@ def _int8(reference: Backend, cases: list[ParityCase], folder: Path, say: Callab
     from reenact.engine.backends.parity import compare
     from reenact.export.quantize import measure_quality, quantize_export
 
-    int8_dir = folder / "int8"
+    int8_dir = folder / INT8_DIR
     quantize_export(folder, int8_dir)
     fp32, int8 = OnnxRuntimeBackend(folder), OnnxRuntimeBackend(int8_dir)
     try:
@@ -144,7 +172,7 @@ def _tensorrt(reference: Backend, cases: list[ParityCase], folder: Path, fp16: b
     from reenact.engine.backends.parity import compare
     from reenact.engine.backends.tensorrt_backend import TensorRTBackend
 
-    engine = TensorRTBackend(folder, fp16=fp16, engine_dir=folder / "tensorrt")
+    engine = TensorRTBackend(folder, fp16=fp16, engine_dir=folder / TENSORRT_DIR)
     try:
         report = compare(reference, engine, cases)
     finally:

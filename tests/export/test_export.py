@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -87,10 +91,51 @@ def test_export_refuses_to_overwrite(tiny_checkpoint: Path, tmp_path: Path, caps
     out = tmp_path / "taken"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
+    (out / "frame.onnx").write_bytes(b"an earlier export")
     code = main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--random-only"])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and "--overwrite" in err and str(out) in err and err.count("\n") == 0
-    assert (out / "keep.txt").read_text() == "mine"
+    assert code == 2 and "--overwrite" in err and str(out) in err and "frame.onnx" in err and err.count("\n") == 0
+    assert (out / "keep.txt").read_text() == "mine" and (out / "frame.onnx").read_bytes() == b"an earlier export"
+    assert sorted(p.name for p in out.iterdir()) == ["frame.onnx", "keep.txt"]
+
+
+def test_overwrite_replaces_the_earlier_export_and_nothing_else(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "models"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "todo.txt").write_text("mine")
+    (out / "keep.txt").write_text("mine")
+    (out / "encoder.onnx").write_bytes(b"an earlier export")
+    (out / "int8").mkdir()  # an int8 variant of the earlier weights must not stay beside the new graphs
+    (out / "int8" / "frame.onnx").write_bytes(b"stale")
+    assert main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--random-only",
+                 "--overwrite"]) == 0
+    assert (out / "keep.txt").read_text() == "mine" and (out / "notes" / "todo.txt").read_text() == "mine"
+    assert read_onnx_metadata(out / "encoder.onnx")["reenact.graph"] == "encoder"
+    assert sorted(p.name for p in out.iterdir()) == ["encoder.onnx", "frame.onnx", "keep.txt", "notes", "parity.txt"]
+
+
+def test_export_into_the_current_folder_keeps_what_is_there(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    (tmp_path / "keep.txt").write_text("mine")
+    proc = subprocess.run([sys.executable, "-m", "reenact.app.cli", "export", "--checkpoint", str(tiny_checkpoint),
+                           "--out", ".", "--random-only"], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          preexec_fn=lambda: os.umask(0o022))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["encoder.onnx", "frame.onnx", "keep.txt", "parity.txt"]
+    assert (tmp_path / "keep.txt").read_text() == "mine"
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.glob("*.onnx")} == {
+        "encoder.onnx": 0o644, "frame.onnx": 0o644}
+
+
+def test_a_new_export_folder_follows_the_umask(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new"
+    previous = os.umask(0o022)
+    try:
+        assert main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--random-only"]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o755
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in out.iterdir()} == dict.fromkeys(
+        ["encoder.onnx", "frame.onnx", "parity.txt"], 0o644)
 
 
 def test_export_of_a_foreign_checkpoint_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
