@@ -29,6 +29,8 @@ def test_app_runs_on_the_bundled_clip(tmp_path: Path) -> None:
     assert shot.is_file() and shot.stat().st_size > 10_000
     assert (tmp_path / "data" / "settings.ini").is_file()
     assert "Traceback" not in proc.stderr
+    # Quiet by default: neither the offscreen plugin's resize notes nor MediaPipe's start-up logs
+    assert "propagateSizeHints" not in proc.stderr and "inference_feedback_manager" not in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("args,message", [
