@@ -5,14 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reenact.engine.arguments import positive_int
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS
-from reenact.engine.errors import ReenactError
 
 
 def _train(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from reenact.training.config import load_train_config
+    from reenact.engine.atomic import check_folder_can_be_made
+    from reenact.training.config import check_inputs, load_train_config
     from reenact.training.train import train
 
     cfg = load_train_config(args.config)
@@ -25,28 +26,31 @@ def _train(args: argparse.Namespace) -> int:
         ckpt = ship(src, Path(args.ship), overwrite=args.overwrite)
         print(f"shipped step {ckpt.step} from {src} to {args.ship}")
         return 0
-    result = train(cfg, resume=args.resume, steps=args.steps, progress=not args.quiet)
+    check_inputs(cfg)
+    check_folder_can_be_made(cfg.out_dir)
+    result = train(cfg, resume=args.resume, steps=args.steps, progress=not args.quiet, overwrite=args.overwrite)
     print(f"step {result.step}: checkpoint {result.last}")
     return 0
 
 
-def _frames(text: str | None) -> tuple[int, int | None]:
-    if not text:
-        return 0, None
+def frame_range(text: str) -> tuple[int, int | None]:
+    """START:STOP (either may be left out) as numbers, refused by the parser when it cannot be a range."""
     try:
         a, _, b = text.partition(":")
         start, stop = int(a or 0), (int(b) if b else None)
     except ValueError:
-        raise ReenactError(f"--frames must look like START:STOP (e.g. 4000:4800), not {text!r}") from None
-    if start < 0 or (stop is not None and stop <= start + 1):
-        raise ReenactError(f"--frames {text!r}: need 0 ≤ START and at least two frames")
+        raise argparse.ArgumentTypeError(f"must look like START:STOP (e.g. 4000:4800), got {text!r}") from None
+    if start < 0:
+        raise argparse.ArgumentTypeError(f"START must be ≥ 0, got {start}")
+    if stop is not None and stop < start + 2:
+        raise argparse.ArgumentTypeError(f"STOP must be at least START + 2 (two frames), got {text}")
     return start, stop
 
 
 def _eval(args: argparse.Namespace) -> int:
     from reenact.training.evaluate import EvalOptions, evaluate, format_table, write_json
 
-    start, stop = _frames(args.frames)
+    start, stop = args.frames
     if args.json:
         from reenact.engine.atomic import check_output_path
 
@@ -77,20 +81,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("train", help="train the per-frame network (CPU, one GPU, or torchrun for several)")
     p.add_argument("--config", required=True, help="training config, e.g. config/train_franck.yaml")
     p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pt")
-    p.add_argument("--steps", type=int, default=None, help="stop at this step (default: the config's steps)")
+    p.add_argument("--steps", type=positive_int, default=None, help="stop at this step (default: the config's steps)")
     p.add_argument("--out-dir", default=None, help="override the config's out_dir")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--ship", default=None, metavar="PATH",
                    help="do not train: write the run's best checkpoint, weights only, to PATH (e.g. the default weights)")
     p.add_argument("--ship-from", default=None, metavar="CKPT", help="with --ship: this checkpoint instead of best.pt")
-    p.add_argument("--overwrite", action="store_true", help="with --ship: replace PATH if it exists")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start over in a run folder that holds an earlier run (deletes its checkpoints, log and "
+                        "samples; without it such a folder is refused, see --resume); with --ship: replace PATH")
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model")
     e.add_argument("--videos", required=True, help="folder of videos (or frame folders); each is its own driver")
     e.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
-    e.add_argument("--frames", default=None, help="START:STOP frame range of every video (first = source)")
-    e.add_argument("--stride", type=int, default=1, help="score every Nth frame (all frames are still tracked)")
+    e.add_argument("--frames", type=frame_range, default=(0, None), help="START:STOP frame range of every video (first = source)")
+    e.add_argument("--stride", type=positive_int, default=1, help="score every Nth frame (all frames are still tracked)")
     e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     e.add_argument("--overwrite", action="store_true", help="replace the JSON file if it exists")
     e.add_argument("--cache-dir", default="runs/cache", help="where tracked landmarks are cached")

@@ -162,10 +162,38 @@ def _prune(out_dir: Path, keep: int) -> None:
         old.unlink(missing_ok=True)
 
 
-def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, progress: bool = True) -> TrainResult:
-    """Train until `steps` (default cfg.steps) or until SIGTERM/SIGINT, saving `last.pt` on the way out."""
+EARLIER_RUN = ("last.pt", "best.pt", "step_*.pt")  # checkpoints: a new run among them would mix two runs
+RUN_OUTPUTS = (*EARLIER_RUN, "log.jsonl", "samples/step_*.png")  # what starting over clears (log.jsonl is appended)
+
+
+def check_run_folder(out_dir: Path, resume: bool, overwrite: bool) -> None:
+    """Refuse to start a new run on an earlier run's checkpoints, before any data is loaded."""
+    if resume and overwrite:
+        raise ReenactError("--resume continues the earlier run and --overwrite starts over: pass one of them", out_dir)
+    if resume or overwrite:
+        return
+    found = sorted({p.name for pattern in EARLIER_RUN for p in out_dir.glob(pattern)})
+    if found:
+        names = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise ReenactError(f"holds an earlier run ({names}): pass --resume to continue it or --overwrite to start "
+                           "over (its checkpoints, log and samples are deleted)", out_dir)
+
+
+def _clear_earlier_run(out_dir: Path) -> None:
+    for pattern in RUN_OUTPUTS:
+        for path in out_dir.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
+def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, progress: bool = True,
+          overwrite: bool = False) -> TrainResult:
+    """Train until `steps` (default cfg.steps) or until SIGTERM/SIGINT, saving `last.pt` on the way out.
+
+    A run folder holding an earlier run is refused unless `resume` (continue it) or `overwrite` (start over).
+    """
     from tqdm import tqdm
 
+    check_run_folder(cfg.out_dir, resume, overwrite)
     env = dist_env()
     total = cfg.steps if steps is None else steps
     if env.world > 1:
@@ -229,6 +257,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
 
     if env.main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        if overwrite:  # only now the data has loaded: a config mistake does not cost the earlier run
+            _clear_earlier_run(out_dir)
         (out_dir / "config.json").write_text(json.dumps(train_config_to_dict(cfg), indent=2))
 
     stop = {"flag": False}

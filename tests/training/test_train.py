@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -172,3 +173,46 @@ def test_train_prints_nothing_on_stderr(tiny_config: TrainConfig, tmp_path: Path
                           cwd=REPO, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr == ""
+
+
+def test_a_new_run_refuses_a_folder_holding_an_earlier_one_before_loading_data(tiny_config: TrainConfig,
+                                                                               tmp_path: Path) -> None:
+    from reenact.engine.errors import ReenactError
+
+    run = tiny_config.out_dir
+    run.mkdir(parents=True)
+    (run / "best.pt").write_bytes(b"the earlier run's best weights")
+    missing = replace(tiny_config.videos[0], path=tmp_path / "not-there.mp4")  # loading data would fail on it
+    with pytest.raises(ReenactError) as info:
+        train(replace(tiny_config, videos=(missing,)), steps=2, progress=False)
+    message = str(info.value)
+    assert str(run) in message and "best.pt" in message and "--resume" in message and "--overwrite" in message
+    assert (run / "best.pt").read_bytes() == b"the earlier run's best weights"
+    assert sorted(p.name for p in run.iterdir()) == ["best.pt"]
+
+
+def test_the_command_line_refuses_it_in_one_line(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    path = tmp_path / "again.yaml"
+    path.write_text(yaml.safe_dump(train_config_to_dict(tiny_config)))
+    tiny_config.out_dir.mkdir(parents=True)
+    (tiny_config.out_dir / "last.pt").write_bytes(b"an earlier run")
+    proc = subprocess.run([sys.executable, "-m", "reenact.app.cli", "train", "--config", str(path), "--quiet"],
+                          cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert proc.stderr.count("\n") == 1 and "last.pt" in proc.stderr and "--overwrite" in proc.stderr
+    assert (tiny_config.out_dir / "last.pt").read_bytes() == b"an earlier run"
+
+
+def test_overwrite_starts_over_without_the_earlier_runs_files(tiny_config: TrainConfig) -> None:
+    run = tiny_config.out_dir
+    (run / "samples").mkdir(parents=True)
+    for name in ("last.pt", "best.pt", "step_0000900.pt", "samples/step_0000900.png"):
+        (run / name).write_bytes(b"earlier")
+    (run / "log.jsonl").write_text('{"step": 900, "loss": 1.0}\n')
+    (run / "notes.txt").write_text("mine")
+    result = train(replace(tiny_config, checkpoint_every=2), steps=2, overwrite=True, progress=False)
+    assert result.step == 2
+    assert not (run / "step_0000900.pt").exists() and not (run / "samples" / "step_0000900.png").exists()
+    assert load_checkpoint(run / "last.pt").step == 2 and load_checkpoint(run / "best.pt").step == 2
+    assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()][0] == 1
+    assert (run / "notes.txt").read_text() == "mine"
