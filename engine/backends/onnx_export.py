@@ -5,7 +5,8 @@ The torch.export-based exporter (opset 18) is used: it writes a native GridSampl
 TorchScript exporter cannot (it loses the grid's shape and refuses adaptive pooling).
 
 The runtime needs this too: `load_backend("onnxruntime", "model.pt")` exports on first use into a per-user cache
-keyed by the checkpoint's hash, checked against PyTorch before it is kept, so the second run starts at once.
+keyed by the checkpoint's hash, checked against PyTorch before it is kept, so the second run starts at once. The
+cache keeps each graph's sha256; a damaged entry is found on load, said, and exported again.
 """
 
 from __future__ import annotations
@@ -14,23 +15,23 @@ import json
 import logging
 import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from reenact.engine.atomic import atomic_path
+from reenact.engine.atomic import atomic_path, atomic_write_bytes, temp_dir_beside
 from reenact.engine.backends.base import META_PREFIX, BackendUnavailable, ModelMeta
 from reenact.engine.backends.cache import cache_root, file_sha256
 from reenact.engine.config import to_dict
-from reenact.engine.errors import ReenactError, first_line
+from reenact.engine.errors import ReenactError, first_line, require_file
 
 log = logging.getLogger(__name__)
 
 OPSET = 18
 EXPORT_FORMAT = "1"  # bump when the exported graphs change, so cached exports are made again
 GRAPH_FILES = {"encoder": "encoder.onnx", "frame": "frame.onnx"}
+CHECKSUMS = "sha256.json"  # in a cached export: each graph's sha256, checked before the cache is used
 
 
 def onnx_paths(folder: str | Path) -> dict[str, Path]:
@@ -139,23 +140,60 @@ def read_onnx_metadata(path: str | Path) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
+def _write_checksums(folder: Path) -> None:
+    sums = {name: file_sha256(folder / name) for name in GRAPH_FILES.values()}
+    atomic_write_bytes(folder / CHECKSUMS, (json.dumps(sums, indent=1) + "\n").encode("utf-8"))
+
+
+def cache_damage(folder: Path) -> str | None:
+    """Why a cached export cannot be used as it is (a disk error, a killed copy, an edit), or None when it is whole.
+
+    A graph that fails to load says little; one that loads with altered weights would animate wrongly, silently.
+    """
+    try:
+        sums = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{CHECKSUMS} is missing or unreadable"
+    for name in GRAPH_FILES.values():
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+        if not isinstance(sums, dict) or file_sha256(folder / name) != sums.get(name):
+            return f"{name} does not match its checksum"
+    return None
+
+
+def _discard(folder: Path) -> None:
+    """Move a damaged cache entry out of the way first (one rename), so no other process loads it half deleted."""
+    trash = folder.with_name(f".{folder.name}.{os.getpid()}.damaged")
+    try:
+        os.rename(folder, trash)
+    except FileNotFoundError:  # another process discarded it already
+        return
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
+
+
 def cached_onnx(checkpoint_path: str | Path) -> Path:
     """An export folder for this checkpoint, made (and parity-checked) on first use, reused afterwards."""
     from reenact.engine.backends.parity import check_export
     from reenact.engine.model.checkpoint import load_checkpoint
 
-    checkpoint_path = Path(checkpoint_path)
-    if not checkpoint_path.is_file():
-        raise ReenactError("checkpoint not found", checkpoint_path)
+    checkpoint_path = require_file(checkpoint_path, "checkpoint")
     digest = file_sha256(checkpoint_path)
     root = cache_root() / "onnx"
     final = root / f"{digest[:24]}-v{EXPORT_FORMAT}"
-    if is_export_folder(final):
-        log.info("using the cached ONNX export %s", final)
-        return final
+    if final.exists():
+        damage = cache_damage(final)
+        if damage is None:
+            log.info("using the cached ONNX export %s", final)
+            return final
+        log.warning("the cached ONNX export %s is damaged (%s); exporting it again", final, damage)
+        _discard(final)
     ckpt = load_checkpoint(checkpoint_path)
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=final.name + ".", suffix=".tmp", dir=root))
+    tmp = temp_dir_beside(final)
     try:
         log.info("exporting %s to ONNX (first use; cached in %s)", checkpoint_path, final)
         export_onnx(ckpt, tmp, checkpoint_sha256=digest)
@@ -163,6 +201,7 @@ def cached_onnx(checkpoint_path: str | Path) -> Path:
         if not report.ok:
             raise BackendUnavailable(f"its ONNX export does not match PyTorch ({report.first_failure()})",
                                      checkpoint_path)
+        _write_checksums(tmp)
         try:
             os.replace(tmp, final)
         except OSError:  # another process finished the same export first
