@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
+from reenact.engine.arguments import non_negative_float, non_negative_int, positive_int
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, DEFAULT_WEIGHTS
 from reenact.engine.atomic import atomic_path
 from reenact.engine.errors import ReenactError
@@ -389,12 +390,15 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
     from reenact.app.bench_reference import build_reference, parameter_counts
     from reenact.engine.assets import load_image
     from reenact.engine.backends import load_backend
+    from reenact.engine.backends.loader import weights_artifact
 
     if opts.frames < 1 or opts.warmup < 0 or opts.model_runs < 1 or opts.reference_frames < 0:
         raise ReenactError("--frames, --model-runs must be at least 1; --warmup, --reference-frames at least 0")
     if opts.output not in OUTPUTS:
         raise ReenactError(f"--output must be one of {', '.join(OUTPUTS)}, not {opts.output!r}")
     kinds = backend_kinds(opts.backend)
+    if opts.weights.exists():  # missing weights: a random-initialised model is timed instead
+        weights_artifact(opts.weights)
     avatar = load_image(opts.avatar)
     frames, fps = load_frames(opts.driving)
     with tempfile.TemporaryDirectory(prefix="reenact-bench-") as tmp:
@@ -510,23 +514,24 @@ def format_report(report: BenchReport) -> str:
     return "\n".join(lines)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    with atomic_path(path, suffix=".partial" + path.suffix) as tmp:
+def _atomic_write(path: Path, write: Callable[[Path], None], overwrite: bool) -> None:
+    with atomic_path(path, suffix=".partial" + path.suffix, overwrite=overwrite) as tmp:
         write(tmp)
 
 
-def write_json(report: BenchReport, path: Path) -> None:
-    _atomic_write(path, lambda p: p.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8"))
+def write_json(report: BenchReport, path: Path, overwrite: bool = False) -> None:
+    _atomic_write(path, lambda p: p.write_text(json.dumps(report.to_json(), indent=2) + "\n", encoding="utf-8"),
+                  overwrite)
 
 
-def write_plot(report: BenchReport, path: Path) -> None:
+def write_plot(report: BenchReport, path: Path, overwrite: bool = False) -> None:
     """Stacked per-stage medians per backend (with fps and p95), and model step against the reference."""
     with warnings.catch_warnings():  # numpy's float info, read under flushed denormals, warns needlessly
         warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
-        _draw(report, path)
+        _draw(report, path, overwrite)
 
 
-def _draw(report: BenchReport, path: Path) -> None:
+def _draw(report: BenchReport, path: Path, overwrite: bool) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -568,7 +573,7 @@ def _draw(report: BenchReport, path: Path) -> None:
     title = f"reenact bench, {report.size}×{report.size}, {report.machine['cores']} cores: {report.machine['cpu']}"
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    _atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
+    _atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"), overwrite)
     plt.close(fig)
 
 
@@ -579,19 +584,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", default="auto",
                    help="auto, torch, onnxruntime, tensorrt, ...; all = every backend that loads here (the others "
                         "are listed with the reason)")
-    p.add_argument("--frames", type=int, default=300, help="timed frames per backend (after warm-up)")
-    p.add_argument("--warmup", type=int, default=20, help="frames run before timing starts")
-    p.add_argument("--size", type=int, default=None, help="model input size (default: the weights', else 256)")
+    p.add_argument("--frames", type=positive_int, default=300, help="timed frames per backend (after warm-up)")
+    p.add_argument("--warmup", type=non_negative_int, default=20, help="frames run before timing starts")
+    p.add_argument("--size", type=model_size, default=None, help="model input size (default: the weights', else 256)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
                    help="model checkpoint (.pt) or export folder (from reenact export; ONNX-based backends only)")
     p.add_argument("--avatar", default=str(DEFAULT_AVATAR), help="avatar image")
     p.add_argument("--driving", default=str(DEFAULT_CLIP), help="driving video (decoded into memory first)")
     p.add_argument("--output", default="vcam", choices=OUTPUTS,
                    help="output stage: vcam = a virtual camera's RGB→I420 conversion, mp4 = H.264 encode, none")
-    p.add_argument("--model-runs", type=int, default=50, help="runs of the model step timed alone")
-    p.add_argument("--reference-frames", type=int, default=5,
+    p.add_argument("--model-runs", type=positive_int, default=50, help="runs of the model step timed alone")
+    p.add_argument("--reference-frames", type=non_negative_int, default=5,
                    help="timed steps of the FOMM-sized reference (0.4–1 s each on 2 cores); 0 = skip it")
-    p.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
+    p.add_argument("--soak", type=non_negative_float, default=0.0, metavar="SECONDS",
                    help="run for this long instead of --frames and report memory (RSS) growth")
     p.add_argument("--json", default=None, metavar="PATH", help="write the results as JSON")
     p.add_argument("--plot", default=None, metavar="PATH", help="write a PNG bar chart")
@@ -599,13 +604,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_bench)
 
 
+def model_size(text: str) -> int:
+    """--size within the model's own limits (ModelConfig.size), so a size the network cannot run is refused as
+    the option's mistake, not by a tensor-shape error after minutes of setup."""
+    from reenact.engine.config import ModelConfig, setting_problem
+
+    try:
+        size = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    problem = setting_problem(ModelConfig, "size", size)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return size
+
+
 def _bench(args: argparse.Namespace) -> int:
     from reenact.engine.atomic import check_output_path
 
     json_path = check_output_path(args.json, args.overwrite) if args.json else None
     plot_path = check_output_path(args.plot, args.overwrite) if args.plot else None
-    if args.soak < 0:
-        raise ReenactError("--soak must be a number of seconds ≥ 0")
     opts = BenchOptions(
         backend=args.backend, frames=args.frames, warmup=args.warmup, size=args.size, weights=Path(args.weights),
         avatar=Path(args.avatar), driving=Path(args.driving), output=args.output, model_runs=args.model_runs,
@@ -614,9 +632,9 @@ def _bench(args: argparse.Namespace) -> int:
     report = run_bench(opts, say=lambda s: print(s, file=sys.stderr, flush=True))
     print(format_report(report))
     if json_path is not None:
-        write_json(report, json_path)
+        write_json(report, json_path, args.overwrite)
         print(f"wrote {json_path}")
     if plot_path is not None:
-        write_plot(report, plot_path)
+        write_plot(report, plot_path, args.overwrite)
         print(f"wrote {plot_path}")
     return 0

@@ -61,7 +61,7 @@ def _eval(args: argparse.Namespace) -> int:
                                   stride=args.stride, cache_dir=Path(args.cache_dir), progress=not args.quiet))
     print(format_table(report))
     if args.json:
-        write_json(report, Path(args.json))
+        write_json(report, Path(args.json), args.overwrite)
         print(f"wrote {args.json}")
     return 0
 

@@ -213,7 +213,7 @@ def format_table(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
-def write_json(report: EvalReport, path: Path) -> None:
-    """The metrics as JSON, written to a temporary name and renamed."""
-    with atomic_path(path) as tmp:
+def write_json(report: EvalReport, path: Path, overwrite: bool = False) -> None:
+    """The metrics as JSON, written to a temporary name and renamed (never over a file made meanwhile, unasked)."""
+    with atomic_path(path, suffix=".partial.json", overwrite=overwrite) as tmp:
         tmp.write_text(json.dumps(report.to_dict(), indent=2, allow_nan=True))
