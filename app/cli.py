@@ -19,6 +19,7 @@ quiet_native_logs()  # before anything loads OpenCV, MediaPipe or TensorFlow Lit
 
 from reenact.engine.assets import DEFAULT_AVATAR, DEFAULT_CLIP, DEFAULT_WEIGHTS  # noqa: E402
 from reenact.engine.arguments import positive_int  # noqa: E402
+from reenact.engine.atomic import created_folders_removed_on_failure  # noqa: E402
 from reenact.engine.errors import ReenactError  # noqa: E402
 
 Command = Callable[[argparse.Namespace], int]
@@ -130,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
     configure_output(args.verbose)
     try:
-        with _sigterm_unwinds():
+        with _sigterm_unwinds(), created_folders_removed_on_failure():
             return int(args.func(args) or 0)
     except ReenactError as exc:
         print(f"reenact: error: {exc}", file=sys.stderr)

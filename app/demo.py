@@ -92,12 +92,15 @@ def _every_nth_frame(path: Path, limit: int | None, most: int = 240):
 def run_demo(opts: DemoOptions) -> DemoSummary:
     container_for(opts.out)  # a name reenact cannot write is refused before any work
     check_not_an_input(opts.out, {"--source": opts.source, "--driving": opts.driving})
-    out = check_output_path(opts.out, opts.overwrite)
+    # Every input is checked before the model loads or a face is looked for: a mistake costs no waiting.
     source_image = load_image(opts.source)
-    mode = resolve_mode(opts.mode, opts.weights)
-    backend = load_backend(opts.backend, opts.weights) if mode == "model" else None
+    with VideoFileSource(opts.driving):
+        pass
     base = load_yaml(PipelineConfig, opts.config) if opts.config is not None else PipelineConfig()
     config = base if opts.motion is None else replace(base, motion=replace(base.motion, mode=opts.motion))
+    mode = resolve_mode(opts.mode, opts.weights)
+    out = check_output_path(opts.out, opts.overwrite)
+    backend = load_backend(opts.backend, opts.weights) if mode == "model" else None
     with ExitStack() as stack:
         if backend is not None:
             stack.callback(backend.close)

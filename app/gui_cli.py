@@ -5,21 +5,22 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from reenact.engine.arguments import non_negative_int, positive_float
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
-from reenact.engine.errors import ReenactError
+from reenact.engine.errors import ReenactError, require_file
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("app", help="the desktop app: camera or video → animated avatar → virtual camera")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--driving", metavar="FILE", help="drive from a video file (looped) instead of a camera")
-    source.add_argument("--camera", metavar="N", type=int, help="drive from camera N (see the app's source list)")
+    source.add_argument("--camera", metavar="N", type=non_negative_int, help="drive from camera N (see the app's source list)")
     p.add_argument("--avatar", metavar="IMAGE", help="start with this avatar (a file, or a bundled name: mona_lisa)")
     p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime-cuda, onnxruntime or torch "
                                                       "(auto: the fastest available; the analytic warp when no "
                                                       "weights exist)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (.pt) or export folder")
-    p.add_argument("--exit-after", metavar="SECONDS", type=float, default=None,
+    p.add_argument("--exit-after", metavar="SECONDS", type=positive_float, default=None,
                    help="close the window after this long (smoke tests, screenshots)")
     p.add_argument("--screenshot", metavar="PNG", default=None, help="save the window to this image when closing")
     p.set_defaults(func=run_app)
@@ -42,26 +43,21 @@ def run_app(args: argparse.Namespace) -> int:
     import signal
     import sys
 
-    from PyQt6.QtCore import QTimer
-
-    from reenact.app.window import AppOptions, MainWindow, make_application
-
-    driving = Path(args.driving) if args.driving else None
-    if driving is not None and not driving.is_file():
-        raise ReenactError("driving video not found", driving)
-    if args.camera is not None and args.camera < 0:
-        raise ReenactError(f"--camera must be 0 or more, not {args.camera}")
+    driving = require_file(args.driving, "driving video") if args.driving else None
     from reenact.engine.backends.loader import resolve_kind
 
     resolve_kind(args.backend)
     weights = Path(args.weights)
     if args.backend != "auto" and not weights.exists():
         raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)
-    if args.exit_after is not None and args.exit_after <= 0:
-        raise ReenactError(f"--exit-after must be positive, not {args.exit_after}")
     screenshot = Path(args.screenshot) if args.screenshot else None
-    options = AppOptions(driving=driving, camera=args.camera, avatar=resolve_avatar(args.avatar),
-                         backend=args.backend, weights=weights)
+    avatar = resolve_avatar(args.avatar)
+
+    from PyQt6.QtCore import QTimer
+
+    from reenact.app.window import AppOptions, MainWindow, make_application
+
+    options = AppOptions(driving=driving, camera=args.camera, avatar=avatar, backend=args.backend, weights=weights)
 
     app = make_application(sys.argv[:1])
     window = MainWindow(options)
@@ -75,8 +71,10 @@ def run_app(args: argparse.Namespace) -> int:
 
     if args.exit_after is not None:
         QTimer.singleShot(int(args.exit_after * 1000), finish)
-    # Ctrl+C in the terminal closes the window cleanly (Qt's loop would otherwise keep Python from seeing it).
-    signal.signal(signal.SIGINT, lambda *_: window.close())
+    # Ctrl+C in the terminal, or SIGTERM (`kill`, a logout), closes the window cleanly: a recording is finished
+    # and saved. (Qt's loop would otherwise keep Python from seeing them; an exception raised in a Qt slot aborts.)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: window.close())
     wake = QTimer()
     wake.timeout.connect(lambda: None)
     wake.start(250)

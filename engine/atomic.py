@@ -129,17 +129,80 @@ def atomic_write_bytes(path: str | Path, *chunks: bytes) -> Path:
 
 
 def check_output_path(path: str | Path, overwrite: bool) -> Path:
-    """Refuse to replace a user's file unless asked; create the folder when missing."""
+    """Refuse to replace a user's file unless asked, and a folder the file cannot be written to; create the folder
+    when missing (taken away again if the command then fails, see `created_folders_removed_on_failure`)."""
     path = Path(path)
+    if path.is_dir():
+        raise ReenactError("is a folder, expected a file name for the output", path)
     if path.exists() and not overwrite:
         raise ReenactError("output file exists (pass --overwrite to replace it)", path)
-    if path.exists() and path.is_dir():
-        raise ReenactError("output path is a folder", path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ReenactError(f"cannot create the output folder ({exc.strerror})", path.parent) from None
+    make_output_folder(path.parent)
+    check_writable(path.parent)
     return path
+
+
+_created_folders: list[Path] = []  # made by make_output_folder during the current command, outermost first
+_WRITE_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC}  # worth naming; others (/proc) only confuse
+
+
+def make_output_folder(folder: str | Path) -> Path:
+    """`mkdir -p` that remembers the folders it made, so a command that fails later leaves no empty ones behind."""
+    folder = Path(folder)
+    base = _nearest_existing(folder)
+    if not base.is_dir():
+        raise ReenactError("is a file, not a folder: the output cannot go in it", base)
+    missing = [p for p in (folder, *folder.parents) if not p.exists()]  # innermost first
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReenactError(f"cannot create the output folder in it{_why(exc)}", base) from None
+    _created_folders.extend(reversed(missing))
+    return folder
+
+
+def check_folder_can_be_made(folder: str | Path) -> None:
+    """Without making anything: `folder`, or the nearest folder above it that exists, can take new files."""
+    base = _nearest_existing(Path(folder))
+    if not base.is_dir():
+        raise ReenactError("is a file, not a folder: the output cannot go in it", base)
+    check_writable(base)
+
+
+def _nearest_existing(path: Path) -> Path:
+    return next(p for p in (path, *path.parents) if p.exists())
+
+
+def _why(exc: OSError) -> str:
+    return f" ({exc.strerror})" if exc.errno in _WRITE_ERRNOS else ""
+
+
+def check_writable(folder: str | Path) -> None:
+    """Create and delete a file in `folder`: permission bits say nothing about read-only mounts, /proc or /sys, nor
+    to root, so only a real write tells before the work whether its result can be saved."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".reenact-", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ReenactError(f"cannot write files in this folder{_why(exc)}", folder) from None
+
+
+@contextmanager
+def created_folders_removed_on_failure() -> Iterator[None]:
+    """Around one command: when it fails, the output folders it made that are still empty are removed again, so
+    a run refused for a bad input leaves no `newdir/sub/` behind."""
+    start = len(_created_folders)
+    try:
+        yield
+    except BaseException:
+        for folder in reversed(_created_folders[start:]):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty: something of the user's, or a partial result being kept
+                pass
+        raise
+    finally:
+        del _created_folders[start:]
 
 
 def check_not_an_input(out: str | Path, inputs: Mapping[str, str | Path]) -> None:

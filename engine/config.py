@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import types
 import typing
 from collections.abc import Callable
@@ -12,18 +14,25 @@ from typing import Any, TypeVar
 
 import yaml
 
-from reenact.engine.errors import ReenactError
+from reenact.engine.errors import ReenactError, require_file
 
 T = TypeVar("T")
+
+
+def setting(default: Any, **limits: Any) -> Any:
+    """A field whose limits `from_dict` enforces, so a range sits beside its default and a config file that breaks
+    it is refused with the key named. Limits: min / max (inclusive), above (exclusive), below (exclusive),
+    multiple_of, length (of a tuple; the other limits then apply to each item), choices."""
+    return field(default=default, metadata=limits)
 
 
 @dataclass(frozen=True, slots=True)
 class OneEuroConfig:
     """One-euro filter: low jitter when still, low lag when moving. min_cutoff lower = smoother."""
 
-    min_cutoff: float = 1.0
-    beta: float = 0.05
-    d_cutoff: float = 1.0
+    min_cutoff: float = setting(1.0, above=0)
+    beta: float = setting(0.05, min=0)
+    d_cutoff: float = setting(1.0, above=0)
     enabled: bool = True
 
 
@@ -31,8 +40,8 @@ class OneEuroConfig:
 class CropConfig:
     """Square crop around the face: side = scale × landmark extent, centre moved up by offset × side."""
 
-    size: int = 256
-    scale: float = 1.9
+    size: int = setting(256, min=16)
+    scale: float = setting(1.9, above=0)
     offset: float = 0.06
 
 
@@ -40,43 +49,44 @@ class CropConfig:
 class FaceConfig:
     crop: CropConfig = field(default_factory=CropConfig)
     smoothing: OneEuroConfig = field(default_factory=OneEuroConfig)
-    min_detection_confidence: float = 0.5
-    min_tracking_confidence: float = 0.5
-    max_faces: int = 4
+    min_detection_confidence: float = setting(0.5, min=0, max=1)
+    min_tracking_confidence: float = setting(0.5, min=0, max=1)
+    max_faces: int = setting(4, min=1)
 
 
 @dataclass(frozen=True, slots=True)
 class MotionConfig:
     """relative: the avatar keeps its face shape and takes the driving face's change from a reference frame."""
 
-    mode: str = "relative"  # "relative" | "absolute"
-    expression_gain: float = 1.0
+    mode: str = setting("relative", choices=("relative", "absolute"))
+    expression_gain: float = setting(1.0, min=0)
     rotation: bool = True
-    translation_gain: float = 1.0
+    translation_gain: float = setting(1.0, min=0)
 
-    def __post_init__(self) -> None:
-        if self.mode not in ("relative", "absolute"):
-            raise ReenactError(f"motion mode must be 'relative' or 'absolute', not {self.mode!r}")
+    def __post_init__(self) -> None:  # also when built in code (the app switches modes at run time)
+        problem = setting_problem(MotionConfig, "mode", self.mode)
+        if problem:
+            raise ReenactError(f"motion mode {problem}")
 
 
 @dataclass(frozen=True, slots=True)
 class WarpConfig:
     """Thin-plate-spline warp from landmarks, solved on a coarse grid and upsampled (cheap, smooth)."""
 
-    grid_size: int = 64
-    regularization: float = 0.01  # smooths the spline: no fold-over when a turning head moves points past each other
-    border_points: int = 8  # per side
+    grid_size: int = setting(64, min=2)
+    regularization: float = setting(0.01, min=0)  # smooths the spline: no fold-over when a turning head moves points past each other
+    border_points: int = setting(8, min=0)  # per side
 
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
     """Shape of the networks. Stored inside every checkpoint, so weights always come with their architecture."""
 
-    size: int = 256
-    encoder_channels: tuple[int, ...] = (16, 32, 64)
-    frame_channels: int = 32
-    keypoints: int = 0  # filled from engine.landmarks at build time when 0
-    expression_dim: int = 32
+    size: int = setting(256, min=64, multiple_of=8)  # three stride-2 stages must divide it exactly
+    encoder_channels: tuple[int, ...] = setting((16, 32, 64), length=3, min=1)
+    frame_channels: int = setting(32, min=1)
+    keypoints: int = setting(0, min=0)  # filled from engine.landmarks at build time when 0
+    expression_dim: int = setting(32, min=1)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_channels", tuple(self.encoder_channels))
@@ -84,7 +94,7 @@ class ModelConfig:
 
 @dataclass(frozen=True, slots=True)
 class PasteConfig:
-    feather: float = 0.12  # fraction of the crop side used for the soft edge
+    feather: float = setting(0.12, min=0, max=0.5)  # fraction of the crop side used for the soft edge
     enabled: bool = True
 
 
@@ -97,39 +107,124 @@ class PipelineConfig:
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
-    """Build a (nested) dataclass from plain data, refusing unknown keys so typos do not pass silently."""
-    data = data or {}
+    """Build a (nested) dataclass from plain data, checking every value against its type and limits and refusing
+    unknown keys, so a typo or a wrong value is one line naming the key instead of a crash far from the file."""
+    data = {} if data is None else data
     if not isinstance(data, dict):
-        raise ReenactError(f"{where or cls.__name__}: expected a mapping, got {type(data).__name__}")
+        raise ReenactError(f"{where or cls.__name__} must be a mapping, got {_shown(data)}")
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = set(data) - names
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - set(fields)
     if unknown:
-        raise ReenactError(f"{where or cls.__name__}: unknown setting(s) {', '.join(sorted(unknown))}")
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint):
-            kwargs[name] = from_dict(hint, value, f"{where}.{name}" if where else name)
-        elif typing.get_origin(hint) is tuple:
-            kwargs[name] = _tuple(hint, value, f"{where}.{name}" if where else name)
-        elif hint is Path or (typing.get_origin(hint) in (typing.Union, types.UnionType) and Path in typing.get_args(hint)):
-            kwargs[name] = None if value is None else Path(value)
-        else:
-            kwargs[name] = value
+        raise ReenactError(f"{where or cls.__name__}: unknown setting(s) {', '.join(sorted(map(str, unknown)))}")
+    missing = [n for n, f in fields.items() if n not in data and _required(f)]
+    if missing:
+        raise ReenactError(f"{where or cls.__name__}: missing setting(s) {', '.join(missing)}")
+    kwargs = {name: _value(hints[name], value, _key(where, name), fields[name].metadata)
+              for name, value in data.items()}
     return cls(**kwargs)
 
 
-def _tuple(hint: Any, value: Any, where: str) -> tuple:
-    """A tuple field from a list; `tuple[SomeDataclass, ...]` items are built like any nested dataclass."""
-    if value is None:
+def setting_problem(cls: type, name: str, value: Any) -> str | None:
+    """What is wrong with `value` for the setting `cls.name` ("must be ≥ 64, got 17"), or None: lets a command-line
+    option that feeds a setting share its limits."""
+    field_ = next(f for f in dataclasses.fields(cls) if f.name == name)
+    try:
+        _value(typing.get_type_hints(cls)[name], value, "", field_.metadata)
+    except ReenactError as exc:
+        return str(exc).strip()
+    return None
+
+
+def _key(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _required(f: dataclasses.Field) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _value(hint: Any, value: Any, where: str, limits: typing.Mapping[str, Any]) -> Any:
+    """`value` as `hint` says (an `int | None`, a tuple, a nested dataclass, ...), within `limits`."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = (a for a in args if a is not type(None))
+        return _value(inner, value, where, limits)
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, where)  # type: ignore[arg-type]
+    if origin is tuple:
+        return _tuple(hint, value, where, limits)
+    value = _scalar(hint, value, where)
+    problem = _limit_problem(value, limits)
+    if problem:
+        raise ReenactError(f"{where} {problem}")
+    return value
+
+
+# YAML 1.1 reads 2e-4 (no dot) as text; a number is what anyone writing it means.
+_EXPONENT = re.compile(r"[-+]?\d+(\.\d*)?[eE][-+]?\d+")
+
+
+def _scalar(hint: Any, value: Any, where: str) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ReenactError(f"{where} must be true or false, got {_shown(value)}")
+    elif hint is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ReenactError(f"{where} must be a whole number, got {_shown(value)}")
+    elif hint is float:
+        if isinstance(value, str) and _EXPONENT.fullmatch(value):
+            value = float(value)
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise ReenactError(f"{where} must be a number, got {_shown(value)}")
+        return float(value)
+    elif hint is str:
+        if not isinstance(value, str):
+            raise ReenactError(f"{where} must be text, got {_shown(value)}")
+    elif hint is Path:
+        if not isinstance(value, str | Path) or not str(value):
+            raise ReenactError(f"{where} must be a path, got {_shown(value)}")
+        return Path(value)
+    return value
+
+
+def _limit_problem(value: Any, limits: typing.Mapping[str, Any]) -> str | None:
+    checks = (
+        ("choices", lambda c: value in c, lambda c: f"must be one of {', '.join(map(str, c))}"),
+        ("min", lambda m: value >= m, lambda m: f"must be ≥ {m}"),
+        ("above", lambda m: value > m, lambda m: f"must be > {m}"),
+        ("max", lambda m: value <= m, lambda m: f"must be ≤ {m}"),
+        ("below", lambda m: value < m, lambda m: f"must be < {m}"),
+        ("multiple_of", lambda m: value % m == 0, lambda m: f"must be a multiple of {m}"),
+    )
+    for key, ok, says in checks:
+        if key in limits and not ok(limits[key]):
+            return f"{says(limits[key])}, got {_shown(value)}"
+    return None
+
+
+def _tuple(hint: Any, value: Any, where: str, limits: typing.Mapping[str, Any]) -> tuple:
+    """A tuple field from a list: `tuple[X, ...]` of any length (or the field's `length`), `tuple[X, Y]` of two;
+    each item is checked like a field of its own type (dataclass items are built like any nested dataclass)."""
+    args = typing.get_args(hint)
+    variable = len(args) == 2 and args[1] is Ellipsis
+    if value is None and variable and "length" not in limits:
         return ()
     if not isinstance(value, list | tuple):
-        raise ReenactError(f"{where}: expected a list, got {type(value).__name__}")
-    args = typing.get_args(hint)
-    if len(args) == 2 and args[1] is Ellipsis and dataclasses.is_dataclass(args[0]):
-        return tuple(from_dict(args[0], item, f"{where}[{i}]") for i, item in enumerate(value))
-    return tuple(value)
+        raise ReenactError(f"{where} must be a list, got {_shown(value)}")
+    items = [args[0]] * len(value) if variable else list(args)
+    length = limits.get("length", len(items))
+    if len(value) != length or len(items) != length:
+        raise ReenactError(f"{where} must be a list of {length} items, got {len(value)}")
+    item_limits = {k: v for k, v in limits.items() if k != "length"}
+    return tuple(_value(h, item, f"{where}[{i}]", item_limits) for i, (h, item) in enumerate(zip(items, value)))
 
 
 def to_dict(obj: Any) -> dict[str, Any]:
@@ -149,7 +244,7 @@ def to_dict(obj: Any) -> dict[str, Any]:
 
 def load_yaml(cls: type[T], path: str | Path, prepare: Callable[[Any], Any] | None = None) -> T:
     """A config dataclass from a YAML file; `prepare` may rewrite the parsed data first (shorthands)."""
-    path = Path(path)
+    path = require_file(path, "config")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

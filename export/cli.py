@@ -29,10 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from reenact.engine.atomic import check_folder_can_be_made
+    from reenact.engine.errors import require_file
     from reenact.export.job import ExportOptions, run_export
 
+    checkpoint = require_file(args.checkpoint, "checkpoint")
+    check_folder_can_be_made(args.out)  # before minutes of export and parity checks, not after
     summary = run_export(ExportOptions(
-        checkpoint=Path(args.checkpoint), out=Path(args.out), tensorrt=args.tensorrt, fp16=args.fp16,
+        checkpoint=checkpoint, out=Path(args.out), tensorrt=args.tensorrt, fp16=args.fp16,
         int8=args.int8, real_inputs=not args.random_only, overwrite=args.overwrite,
     ))
     print(f"wrote {summary.out}: " + ", ".join(str(p.relative_to(summary.out)) for p in summary.files))

@@ -24,10 +24,13 @@ KINDS = ("auto", *AUTO_ORDER, "torch-cpu", "torch-cuda")
 ALIASES = {"onnxruntime-cpu": "onnxruntime", "ort": "onnxruntime", "trt": "tensorrt"}
 
 
-def _artifact(weights: Path) -> str:
+def weights_artifact(weights: Path) -> str:
+    """What `weights` holds ("onnx" folder, "onnx-file", "checkpoint"), or the one-line error for a path that can
+    hold no weights: callers check it before any slow setup."""
     if weights.is_dir():
         if not is_export_folder(weights):
-            raise ReenactError(f"not a reenact export folder (needs {' and '.join(GRAPH_FILES.values())})", weights)
+            raise ReenactError("is a folder, expected a checkpoint file or an export folder (with "
+                               f"{' and '.join(GRAPH_FILES.values())})", weights)
         return "onnx"
     if weights.suffix == ".onnx" and weights.is_file():
         return "onnx-file"
@@ -37,7 +40,7 @@ def _artifact(weights: Path) -> str:
 
 
 def _onnx_folder(weights: Path, kind: str) -> Path:
-    artifact = _artifact(weights)
+    artifact = weights_artifact(weights)
     if artifact == "onnx":
         return weights
     if artifact == "onnx-file":
@@ -56,7 +59,7 @@ def _torch_cuda_available() -> bool:
 
 def _load_one(kind: str, weights: Path, reason: str, fp16: bool) -> Backend:
     if kind in ("torch", "torch-cpu", "torch-cuda"):
-        if _artifact(weights) != "checkpoint":
+        if weights_artifact(weights) != "checkpoint":
             raise BackendUnavailable("torch needs a checkpoint (.pt); an ONNX export holds no PyTorch weights")
         from reenact.engine.backends.torch_backend import TorchBackend
 
@@ -103,7 +106,7 @@ def load_backend(kind: str, weights: str | Path, *, fp16: bool = False) -> Backe
     """
     kind = resolve_kind(kind)
     weights = Path(weights)
-    _artifact(weights)  # a missing or malformed path is reported as itself, whatever the backend
+    weights_artifact(weights)  # a missing or malformed path is reported as itself, whatever the backend
     if kind != "auto":
         backend = _load_one(kind, weights, f"{kind} requested", fp16)
         log.info("backend %s: %s", backend.name, backend.reason)

@@ -14,7 +14,7 @@ import torch
 
 from reenact.engine.atomic import atomic_path
 from reenact.engine.config import ModelConfig, from_dict, to_dict
-from reenact.engine.errors import ReenactError, first_line
+from reenact.engine.errors import ReenactError, first_line, require_file
 
 FORMAT = "reenact-checkpoint"
 FORMAT_VERSION = 1
@@ -32,8 +32,35 @@ class Checkpoint:
         from reenact.engine.model.networks import ReenactModel
 
         model = ReenactModel(self.model_config)
+        problem = state_dict_mismatch(model.state_dict(), self.state_dict)
+        if problem:
+            raise ReenactError(problem)
         model.load_state_dict(self.state_dict)
         return model.eval()
+
+
+def state_dict_mismatch(expected: dict[str, torch.Tensor], found: Any) -> str | None:
+    """The first tensor that does not fit, named ("frame.d64.0.weight: shape (32, 64, 3, 3) in the file, (16, 64,
+    3, 3) expected"), or None: torch's own message lists every key, a page for one wrong width."""
+    if not isinstance(found, dict):
+        return f"the weights are a {type(found).__name__}, not a mapping of tensors"
+    missing = [k for k in expected if k not in found]
+    unexpected = [k for k in found if k not in expected]
+    if missing:
+        return f"{missing[0]}: missing from the file{_and_more(missing)}"
+    if unexpected:
+        return f"{unexpected[0]}: in the file but not in the model{_and_more(unexpected)}"
+    for key, want in expected.items():
+        got = found[key]
+        if not isinstance(got, torch.Tensor):
+            return f"{key}: a {type(got).__name__} in the file, a tensor expected"
+        if got.shape != want.shape:
+            return f"{key}: shape {tuple(got.shape)} in the file, {tuple(want.shape)} expected"
+    return None
+
+
+def _and_more(keys: list[str]) -> str:
+    return f" (and {len(keys) - 1} more)" if len(keys) > 1 else ""
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
@@ -54,9 +81,7 @@ def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> Path:
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> Checkpoint:
-    path = Path(path)
-    if not path.is_file():
-        raise ReenactError("checkpoint not found", path)
+    path = require_file(path, "checkpoint")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle, zip and unpickler errors all mean the same to the user
@@ -66,7 +91,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if data.get("format_version", 0) > FORMAT_VERSION:
         raise ReenactError(f"checkpoint format {data['format_version']} is newer than this reenact supports", path)
     try:
-        config = from_dict(ModelConfig, data["model_config"])
+        config = from_dict(ModelConfig, data["model_config"], "model_config")
         ckpt = Checkpoint(config, data["state_dict"], int(data.get("step", 0)), data.get("train_config") or {},
                           data.get("extra") or {})
         ckpt.build()  # the weights must fit the architecture they claim

@@ -37,11 +37,12 @@ def test_app_runs_on_the_bundled_clip(tmp_path: Path) -> None:
     (["--driving", "missing.mp4"], "driving video not found"),
     (["--avatar", "nobody"], "avatar image not found"),
     (["--backend", "torch", "--weights", "missing.pt"], "model weights not found"),
-    (["--exit-after", "0"], "--exit-after must be positive"),
+    (["--exit-after", "0"], "argument --exit-after: must be > 0"),
+    (["--camera", "-1"], "argument --camera: must be ≥ 0"),
     (["--backend", "fastest"], "unknown backend 'fastest'"),
 ])
 def test_bad_arguments_give_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     proc = _reenact(tmp_path, *args)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and message in lines[0] and lines[0].startswith("reenact: error:")
+    assert len(lines) == 1 and message in lines[0] and lines[0].startswith(("reenact: error:", "reenact app: error:"))

@@ -65,7 +65,7 @@ def test_user_mistakes_are_one_line(tmp_path: Path, small_export: Path) -> None:
     assert str(missing) in str(exc.value)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ReenactError, match="not a reenact export folder"):
+    with pytest.raises(ReenactError, match="is a folder, expected a checkpoint file or an export folder"):
         load_backend("onnxruntime", empty)
 
 
