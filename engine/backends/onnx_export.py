@@ -150,10 +150,12 @@ def cache_damage(folder: Path) -> str | None:
 
     A graph that fails to load says little; one that loads with altered weights would animate wrongly, silently.
     """
+    if not (folder / CHECKSUMS).is_file():
+        return f"no {CHECKSUMS}: made by an earlier version, or cut short"
     try:
         sums = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return f"{CHECKSUMS} is missing or unreadable"
+        return f"{CHECKSUMS} is unreadable"
     for name in GRAPH_FILES.values():
         if not (folder / name).is_file():
             return f"{name} is missing"
@@ -189,7 +191,7 @@ def cached_onnx(checkpoint_path: str | Path) -> Path:
         if damage is None:
             log.info("using the cached ONNX export %s", final)
             return final
-        log.warning("the cached ONNX export %s is damaged (%s); exporting it again", final, damage)
+        log.warning("the cached ONNX export %s cannot be trusted (%s); exporting it again", final, damage)
         _discard(final)
     ckpt = load_checkpoint(checkpoint_path)
     root.mkdir(parents=True, exist_ok=True)
