@@ -104,21 +104,26 @@ class VideoFileSink:
             self._tmp.unlink(missing_ok=True)
             return
         assert self._proc.stdin is not None
-        self._proc.stdin.close()
-        rc = self._proc.wait()
-        if rc != 0:
-            msg = self._stderr()
-            self._tmp.unlink(missing_ok=True)
-            raise ReenactError(f"ffmpeg failed ({msg or f'exit code {rc}'})", self.path)
-        publish(self._tmp, self.path, self.overwrite)
+        try:  # finishing can take a while (faststart rewrites the file): Ctrl-C or SIGTERM then must not leave it
+            self._proc.stdin.close()
+            rc = self._proc.wait()
+            if rc != 0:
+                msg = self._stderr()
+                raise ReenactError(f"ffmpeg failed ({msg or f'exit code {rc}'})", self.path)
+            publish(self._tmp, self.path, self.overwrite)
+        finally:
+            self._discard()
 
     def abort(self) -> None:
         """Stop without publishing anything under the real name."""
+        self._closed = True
+        self._discard()
+
+    def _discard(self) -> None:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
-        self._closed = True
-        self._tmp.unlink(missing_ok=True)
+        self._tmp.unlink(missing_ok=True)  # already gone once published
 
     def __enter__(self) -> VideoFileSink:
         return self
