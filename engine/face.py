@@ -188,9 +188,13 @@ def pixel_matrix(matrix: NDArray) -> NDArray[np.float64]:
 
 
 def crop_face(image: NDArray[np.uint8], landmarks: Landmarks, box: CropBox, size: int) -> FaceCrop:
-    """Cut the box out of the frame at size×size; parts outside the frame repeat the edge pixels."""
+    """Cut the box out of the frame at size×size.
+
+    Parts outside the frame (a face cut by the photo's edge) are the frame mirrored there: repeating the edge
+    pixels instead smears them into streaks that the warp then stretches over the face.
+    """
     to_crop = box.matrix(size)
     to_frame = cv2.invertAffineTransform(to_crop)
     crop = cv2.warpAffine(image, pixel_matrix(to_crop), (size, size), flags=cv2.INTER_AREA if box.side > size else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
+                          borderMode=cv2.BORDER_REFLECT_101)
     return FaceCrop(crop, transform_points(landmarks, to_crop), to_crop, to_frame)

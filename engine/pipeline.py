@@ -6,6 +6,7 @@ value to the next; per-stage timings are recorded on every step.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +26,10 @@ from reenact.engine.runtime import configure_numpy
 from reenact.engine.warp import to_normalized, tps_grid, warp_image
 
 STAGES = ("landmarks", "motion", "warp", "model", "paste")
+MIN_FACE_PX = 64  # below this the crop is an upscale of a few pixels: a blurry animation
+MAX_IMAGE_PX = 4096  # long side above which every output frame is slow to make and to write
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -85,6 +90,7 @@ class Pipeline:
         landmarks = self._avatar_tracker.detect(image)
         if landmarks is None:
             raise ReenactError("no face found in the avatar image", name)
+        _warn_if_poor(image, landmarks, name)
         size = self.size
         crop = crop_face(image, landmarks, crop_box(landmarks, self.config.face.crop), size)
         plan = PastePlan.build(crop.to_frame, size, image.shape, self.config.paste.feather)
@@ -203,6 +209,18 @@ class Pipeline:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _warn_if_poor(image: NDArray[np.uint8], landmarks: Landmarks, name: str | Path) -> None:
+    """One line for an avatar that animates, but badly: the user can pick a better photo before waiting."""
+    h, w = image.shape[:2]
+    if max(h, w) > MAX_IMAGE_PX:
+        log.warning("%s: %d×%d px, over %d on the long side: every frame is made and written that large (slow); "
+                    "a smaller copy animates faster", name, w, h, MAX_IMAGE_PX)
+    face = float(np.ptp(landmarks[:, :2], axis=0).max())
+    if face < MIN_FACE_PX:
+        log.warning("%s: the face is only %d px tall, under %d: the animation will be blurry; a larger or closer "
+                    "photo works better", name, round(face), MIN_FACE_PX)
 
 
 @contextmanager

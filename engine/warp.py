@@ -117,8 +117,9 @@ def tps_grid(
 
 
 def warp_image(image: NDArray[np.uint8], grid: NDArray[np.float32]) -> NDArray[np.uint8]:
-    """Sample image at grid (bilinear, edges repeated): the network-free animated crop."""
+    """Sample image at grid (bilinear, mirrored at the edges, like the crop's own padding): the network-free
+    animated crop."""
     h, w = image.shape[:2]
     map_x = (grid[..., 0] + 1.0) * (w / 2.0) - 0.5
     map_y = (grid[..., 1] + 1.0) * (h / 2.0) - 0.5
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import cv2
+
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
 
 # What a user's shell has: none of the quiet settings the test session itself sets (tests/conftest.py).
@@ -18,11 +20,10 @@ _SUMMARY = [re.compile(p) for p in (r"mode: .+", r"backend: .+", r"frames: \d+, 
                                      r"per frame: (\w+ [\d.]+ ms(, )?)+", r"wrote .+")]
 
 
-def _demo(tmp_path: Path, *args: str, driving: Path = DEFAULT_CLIP, verbose: bool = False,
-          ) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, "-m", "reenact.app.cli", *(["-v"] if verbose else []), "demo",
-            "--source", str(AVATARS_DIR / "mona_lisa.jpg"), "--driving", str(driving), "--out", str(tmp_path / "out.mp4"),
-            "--mode", "warp", "--max-frames", "10", *args]
+def _demo(tmp_path: Path, *args: str, source: Path = AVATARS_DIR / "mona_lisa.jpg", driving: Path = DEFAULT_CLIP,
+          verbose: bool = False) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "reenact.app.cli", *(["-v"] if verbose else []), "demo", "--source", str(source),
+            "--driving", str(driving), "--out", str(tmp_path / "out.mp4"), "--mode", "warp", "--max-frames", "10", *args]
     return subprocess.run(argv, capture_output=True, text=True, timeout=300, env=_ENV)
 
 
@@ -55,3 +56,13 @@ def test_verbose_shows_the_libraries_logs(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "TensorFlow Lite" in proc.stderr or "inference_feedback_manager" in proc.stderr, proc.stderr
     assert all(line.startswith("reenact: ") for line in proc.stderr.splitlines()), proc.stderr
+
+
+def test_a_small_face_is_one_warning_line(tmp_path: Path) -> None:
+    small = tmp_path / "small.jpg"
+    image = cv2.imread(str(AVATARS_DIR / "mona_lisa.jpg"))
+    cv2.imwrite(str(small), cv2.resize(image, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA))  # a 49 px face
+    proc = _demo(tmp_path, "--quiet", source=small)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stderr.splitlines() == [proc.stderr.strip()]
+    assert proc.stderr.startswith(f"reenact: warning: {small}: the face is only "), proc.stderr

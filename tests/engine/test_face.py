@@ -70,3 +70,22 @@ def test_crop_is_square_around_the_face_and_invertible(static_tracker, mona_lisa
     nx, ny = crop.landmarks[NOSE_TIP, :2].astype(int)
     fx, fy = lm[NOSE_TIP, :2].astype(int)
     assert np.abs(crop.image[ny, nx].astype(int) - mona_lisa[fy, fx].astype(int)).max() < 40
+
+
+def test_a_face_cut_by_the_border_is_mirrored_into_the_crop_not_smeared(static_tracker, mona_lisa):
+    cut = np.ascontiguousarray(mona_lisa[:, 150:])  # the photo's left edge runs through the face
+    lm = static_tracker.detect(cut)
+    assert lm is not None
+    cfg = CropConfig(size=256, scale=1.9, offset=0.06)
+    crop = crop_face(cut, lm, crop_box(lm, cfg), cfg.size)
+    s, tx = crop.to_crop[0, 0], crop.to_crop[0, 2]
+    edge = int(np.floor(tx))  # crop columns left of this lie outside the photo
+    assert edge > 20
+    image = crop.image.astype(np.float32)
+    cols = np.arange(edge - 1)
+    # Repeated edge pixels would make each row of that padding one flat colour (a smear) ...
+    assert image[:, cols].std(axis=1).mean() > 0.5 * image[:, edge + 1 : 2 * edge].std(axis=1).mean()
+    # ... where the mirror of the photo at its edge (pixel -k shows pixel k) keeps its texture.
+    frame_x = (cols + 0.5 - tx) / s
+    mirror = np.round(s * (1.0 - frame_x) + tx - 0.5).astype(int)
+    assert np.abs(image[:, cols] - image[:, mirror]).mean() < 6
