@@ -24,7 +24,7 @@ from reenact.engine.errors import ReenactError
 from reenact.engine.face import FaceTracker, crop_box, crop_face, transform_points
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".webm", ".mov", ".mkv")
-CACHE_VERSION = 2  # 2: phone clips are tracked upright
+CACHE_VERSION = 3  # 2: phone clips are tracked upright; 3: crops mirror the frame at its edges (were smeared)
 
 
 @dataclass(frozen=True, slots=True)
