@@ -24,13 +24,18 @@ _saved_fd: int | None = None
 _file: IO[bytes] | None = None
 
 
+def _flush_python_stderr() -> None:
+    if sys.stderr is not None:  # None under pythonw and some service managers
+        sys.stderr.flush()
+
+
 def _redirect() -> None:
     global _depth, _saved_fd, _file
     with _lock:
         _depth += 1
         if _depth > 1:
             return
-        sys.stderr.flush()
+        _flush_python_stderr()
         try:
             saved = os.dup(2)
         except OSError:  # no stderr at all: nothing to keep quiet
@@ -46,7 +51,7 @@ def _restore() -> str:
         _depth -= 1
         if _depth > 0 or _saved_fd is None or _file is None:
             return ""
-        sys.stderr.flush()
+        _flush_python_stderr()
         os.dup2(_saved_fd, 2)
         os.close(_saved_fd)
         _file.seek(0)
