@@ -128,7 +128,10 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
+    try:
+        args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
+    except SystemExit as exc:  # --help, or a mistake the parser has printed: a code, also for callers in-process
+        return int(exc.code or 0)
     configure_output(args.verbose)
     try:
         with _sigterm_unwinds(), created_folders_removed_on_failure():
