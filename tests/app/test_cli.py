@@ -3,11 +3,10 @@ found before the model loads or any face is tracked."""
 
 from __future__ import annotations
 
+import ctypes
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -23,10 +22,10 @@ AVATAR = AVATARS_DIR / "mona_lisa.jpg"
 SMALL = ModelConfig(size=64, encoder_channels=(4, 8, 8), frame_channels=8, expression_dim=4)
 
 
-def _reenact(*args: str, cwd: Path | None = None, as_user: Callable[[], None] | None = None
+def _reenact(*args: str, cwd: Path | None = None, limit: Callable[[], None] | None = None
              ) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "reenact.app.cli", *args], capture_output=True, text=True,
-                          timeout=300, cwd=cwd, preexec_fn=as_user)
+                          timeout=300, cwd=cwd, preexec_fn=limit)
 
 
 def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> str:
@@ -66,20 +65,21 @@ def test_a_bad_option_value_is_one_line_naming_the_option(tmp_path: Path, args: 
 
 
 # Outputs ---------------------------------------------------------------------------------------------------------
+def _without_dac_override() -> None:
+    """Root writes anywhere through CAP_DAC_OVERRIDE: without it (still reading everything, through
+    CAP_DAC_READ_SEARCH) a folder's permission bits stop root as they stop anyone."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(24, 1, 0, 0, 0) != 0:  # PR_CAPBSET_DROP, CAP_DAC_OVERRIDE
+        raise OSError(ctypes.get_errno(), "cannot drop CAP_DAC_OVERRIDE")
+
+
 @pytest.fixture
-def read_only_folder() -> Iterator[tuple[Path, Callable[[], None] | None]]:
-    """A folder no one may write to, and how to run a command as someone its permissions stop (root ignores them:
-    the command then runs as `nobody`)."""
-    folder = Path(tempfile.mkdtemp(prefix="reenact-ro-"))  # under /tmp: `nobody` can reach it
+def read_only_folder(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "read-only"
+    folder.mkdir()
     folder.chmod(0o555)
-    as_user = None
-    if os.geteuid() == 0:
-        def as_user() -> None:
-            os.setgid(65534)
-            os.setuid(65534)
-    yield folder, as_user
+    yield folder
     folder.chmod(0o755)
-    shutil.rmtree(folder)
 
 
 OUTPUT_COMMANDS = {
@@ -92,15 +92,16 @@ OUTPUT_COMMANDS = {
 
 @pytest.mark.parametrize("command", sorted(OUTPUT_COMMANDS))
 @pytest.mark.parametrize("where", ["/proc", "/sys", "read-only"])
-def test_an_output_folder_that_cannot_be_written_is_refused_first(command: str, where: str, read_only_folder):
-    folder, as_user = read_only_folder
-    target = folder if where == "read-only" else Path(where)
+def test_an_output_folder_that_cannot_be_written_is_refused_first(command: str, where: str, read_only_folder: Path,
+                                                                  tmp_path: Path):
+    target = read_only_folder if where == "read-only" else Path(where)
+    limit = _without_dac_override if where == "read-only" and os.geteuid() == 0 else None
     try:
-        proc = _reenact(*OUTPUT_COMMANDS[command](target), cwd=Path("/tmp"),
-                        as_user=as_user if where == "read-only" else None)
-    except PermissionError as exc:  # a container that forbids changing user
-        pytest.skip(f"cannot run as another user here: {exc}")
+        proc = _reenact(*OUTPUT_COMMANDS[command](target), cwd=tmp_path, limit=limit)
+    except subprocess.SubprocessError as exc:  # a container that keeps root from dropping a capability
+        pytest.skip(f"root cannot give up CAP_DAC_OVERRIDE here, so no folder is read-only to it: {exc}")
     _one_line_error(proc, str(target), "cannot write files in this folder")
+    assert not any(read_only_folder.iterdir())
 
 
 def test_a_failed_run_removes_the_folders_it_made(tmp_path: Path):
