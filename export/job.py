@@ -60,12 +60,26 @@ def _check_out(out: Path, overwrite: bool) -> None:
                            "(other files in the folder are left alone)", out)
 
 
-def _move_into_place(tmp: Path, out: Path) -> list[Path]:
+def _keep_aside(tmp: Path, out: Path, taken: list[str]) -> None:
+    """An earlier export appeared in `out` while this one ran: keep both, the new one in a visible folder."""
+    for n in range(1, 1000):
+        kept = out / f"reenact-export-{n}"
+        if not os.path.lexists(kept):
+            os.rename(tmp, kept)
+            raise ReenactError(f"an export ({', '.join(taken)}) appeared in this folder while exporting and was not "
+                               f"replaced; the new export is in {kept} (pass --overwrite to replace)", out)
+    raise ReenactError(f"an export ({', '.join(taken)}) appeared in this folder while exporting", out)
+
+
+def _move_into_place(tmp: Path, out: Path, overwrite: bool) -> list[Path]:
     """Swap the new export's entries in for an earlier export's, leaving everything else in `out` as it is.
 
     All of an earlier export goes, also what this one does not write (an int8/ of other weights must not stay
     next to new graphs); the user's own files in the folder are never touched.
     """
+    taken = [name for name in export_names() if os.path.lexists(out / name)]
+    if taken and not overwrite:  # checked before the work too; this is the moment that counts
+        _keep_aside(tmp, out, taken)
     replaced = Path(tempfile.mkdtemp(prefix=".reenact-replaced.", dir=out))
     for name in export_names():
         if os.path.lexists(out / name):
@@ -127,7 +141,7 @@ def run_export(opts: ExportOptions, say: Callable[[str], None] = print) -> Expor
             if not all(c.ok for c in compat):
                 raise ReenactError("the graphs cannot be built with TensorRT (see the operator check above)")
             _tensorrt(reference, cases, tmp, opts.fp16, say)
-        written = _move_into_place(tmp, out)
+        written = _move_into_place(tmp, out, opts.overwrite)
         done = True
     finally:
         if reference is not None:

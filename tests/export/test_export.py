@@ -158,3 +158,22 @@ def test_tensorrt_export_without_tensorrt_says_why(tiny_checkpoint: Path, tmp_pa
     err = capsys.readouterr().err.strip()
     assert code == 2 and "TensorRT is not installed" in err and err.count("\n") == 0
     assert not (tmp_path / "o").exists()
+
+
+def test_an_export_that_appears_meanwhile_is_not_replaced(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    from reenact.engine.errors import ReenactError
+    from reenact.export.job import ExportOptions, run_export
+
+    out = tmp_path / "models"
+
+    def say(line: str) -> None:  # while the export works, another one lands in the folder
+        if not (out / "frame.onnx").exists():
+            (out / "frame.onnx").write_bytes(b"another export")
+
+    with pytest.raises(ReenactError) as info:
+        run_export(ExportOptions(tiny_checkpoint, out, real_inputs=False), say=say)
+    kept = out / "reenact-export-1"
+    assert (out / "frame.onnx").read_bytes() == b"another export"
+    assert str(kept) in str(info.value) and "--overwrite" in str(info.value)
+    assert read_onnx_metadata(kept / "frame.onnx")["reenact.graph"] == "frame"
+    assert sorted(p.name for p in out.iterdir()) == ["frame.onnx", "reenact-export-1"]
