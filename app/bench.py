@@ -391,14 +391,17 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
     from reenact.engine.assets import load_image
     from reenact.engine.backends import load_backend
     from reenact.engine.backends.loader import weights_artifact
+    from reenact.engine.model.checkpoint import load_checkpoint
 
     if opts.frames < 1 or opts.warmup < 0 or opts.model_runs < 1 or opts.reference_frames < 0:
         raise ReenactError("--frames, --model-runs must be at least 1; --warmup, --reference-frames at least 0")
     if opts.output not in OUTPUTS:
         raise ReenactError(f"--output must be one of {', '.join(OUTPUTS)}, not {opts.output!r}")
     kinds = backend_kinds(opts.backend)
-    if opts.weights.exists():  # missing weights: a random-initialised model is timed instead
-        weights_artifact(opts.weights)
+    # Missing weights: a random-initialised model is timed instead. Damaged ones are said now, before the clip is
+    # decoded and searched for a face.
+    if opts.weights.exists() and weights_artifact(opts.weights) == "checkpoint":
+        load_checkpoint(opts.weights)
     avatar = load_image(opts.avatar)
     frames, fps = load_frames(opts.driving)
     with tempfile.TemporaryDirectory(prefix="reenact-bench-") as tmp:

@@ -184,3 +184,34 @@ def test_weights_that_do_not_fit_name_the_tensor(tmp_path: Path, edit, needle: s
     line = _one_line_error(proc, str(ckpt), needle)
     assert len(line) < 250
     assert not (tmp_path / "export").exists()
+
+
+# Order: inputs before heavy work ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("mistake,named", [
+    (["--config", "{tmp}/typo.yaml"], "typo.yaml"),
+    (["--driving", "{tmp}"], "is a folder"),
+    (["--driving", "{tmp}/notes.mp4"], "notes.mp4"),
+])
+def test_demo_checks_every_input_before_the_model_loads(tmp_path: Path, mistake: list[str], named: str):
+    """Loading weights on ONNX Runtime exports them into the cache first: an empty cache shows no model loaded."""
+    (tmp_path / "typo.yaml").write_text("warpp:\n  grid_size: 8\n", encoding="utf-8")
+    (tmp_path / "notes.mp4").write_text("not a video\n" * 50, encoding="utf-8")
+    weights = _checkpoint(tmp_path / "fresh.pt", lambda s: None)
+    cache = tmp_path / "cache"
+    proc = subprocess.run(
+        [sys.executable, "-m", "reenact.app.cli", "demo", "--out", str(tmp_path / "out" / "x.mp4"), "--mode", "model",
+         "--backend", "onnxruntime", "--weights", str(weights), "--quiet", *(a.format(tmp=tmp_path) for a in mistake)],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "REENACT_CACHE_DIR": str(cache)})
+    _one_line_error(proc, named)
+    assert not cache.exists() and not (tmp_path / "out").exists()
+
+
+def test_bench_says_damaged_weights_before_searching_the_clip_for_a_face(tmp_path: Path):
+    from imageio_ffmpeg import get_ffmpeg_exe
+
+    faceless = tmp_path / "bars.mp4"
+    subprocess.run([get_ffmpeg_exe(), "-loglevel", "error", "-f", "lavfi", "-i", "testsrc=size=128x128:rate=10",
+                    "-t", "1", "-pix_fmt", "yuv420p", str(faceless)], check=True, timeout=60)
+    broken = _checkpoint(tmp_path / "narrow.pt", _narrower)
+    proc = _reenact("bench", "--weights", str(broken), "--driving", str(faceless), "--frames", "1", cwd=tmp_path)
+    _one_line_error(proc, str(broken), "frame.d64.0.weight")
