@@ -111,7 +111,8 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, where: str = "") -> T:
     unknown keys, so a typo or a wrong value is one line naming the key instead of a crash far from the file."""
     data = {} if data is None else data
     if not isinstance(data, dict):
-        raise ReenactError(f"{where or cls.__name__} must be a mapping, got {_shown(data)}")
+        raise ReenactError(f"{where} must be a mapping, got {_shown(data)}" if where else
+                           f"expected settings as `key: value` lines, got {_shown(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = set(data) - set(fields)
