@@ -225,7 +225,7 @@ def _tuple(hint: Any, value: Any, where: str, limits: typing.Mapping[str, Any]) 
     if len(value) != length or len(items) != length:
         raise ReenactError(f"{where} must be a list of {length} items, got {len(value)}")
     item_limits = {k: v for k, v in limits.items() if k != "length"}
-    return tuple(_value(h, item, f"{where}[{i}]", item_limits) for i, (h, item) in enumerate(zip(items, value)))
+    return tuple(_value(h, item, f"{where}[{i}]", item_limits) for i, (h, item) in enumerate(zip(items, value, strict=True)))
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

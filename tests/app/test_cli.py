@@ -13,12 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
 from reenact.engine.config import ModelConfig
 from reenact.engine.model.checkpoint import Checkpoint, save_checkpoint
 from reenact.engine.model.networks import ReenactModel
 
-AVATAR = AVATARS_DIR / "mona_lisa.jpg"
 SMALL = ModelConfig(size=64, encoder_channels=(4, 8, 8), frame_channels=8, expression_dim=4)
 
 
