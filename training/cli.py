@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reenact.engine.arguments import positive_int
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS
+from reenact.engine.errors import require_file
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -51,6 +52,8 @@ def _eval(args: argparse.Namespace) -> int:
     from reenact.training.evaluate import EvalOptions, evaluate, format_table, write_json
 
     start, stop = args.frames
+    if not args.sharpness:  # reconstruction needs a checkpoint; --sharpness also runs without weights
+        require_file(args.weights, "checkpoint")
     if args.json:
         from reenact.engine.atomic import check_output_path
 

@@ -130,6 +130,9 @@ def test_a_failed_run_removes_the_folders_it_made(tmp_path: Path):
     ["bench", "--weights", "{dir}"],
     ["bench", "--avatar", "{dir}"],
     ["bench", "--driving", "{dir}"],
+    ["bench", "--json", "{dir}"],
+    ["eval", "--videos", "{dir}", "--json", "{dir}"],
+    ["eval", "--videos", "{dir}", "--weights", "{dir}"],
 ])
 def test_a_folder_given_for_a_file_is_named_as_such(tmp_path: Path, args: list[str]):
     folder = tmp_path / "somedir"
