@@ -39,7 +39,8 @@ def _demo(args: argparse.Namespace) -> int:
         )
     )
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
-    how = "trained model" if summary.mode == "model" else "analytic warp (no model weights)"
+    why = "--mode warp" if args.mode == "warp" else "no model weights"
+    how = "trained model" if summary.mode == "model" else f"analytic warp ({why})"
     print(f"mode: {how}" + (f", backend {summary.backend}" if summary.mode == "model" else ""))
     if summary.backend_reason:
         print(f"backend: {summary.backend_reason}")
