@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 from numpy.typing import NDArray
 
@@ -110,6 +111,7 @@ class BenchReport:
     reference: dict[str, object]
     backends: dict[str, BackendResult] = field(default_factory=dict)
     unavailable: dict[str, str] = field(default_factory=dict)
+    full_resolution: dict[str, object] = field(default_factory=dict)  # see time_full_resolution
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -278,11 +280,38 @@ def _rss_mb() -> float:
 
 def frame_feeds(pipe: Pipeline) -> dict[str, NDArray[np.float32]]:
     """The frame graph's inputs for the pipeline's last pose, as it builds them."""
-    from reenact.engine.warp import tps_grid
-
     assert pipe.avatar is not None
     target = pipe.target
-    return pipe.frame_feeds(tps_grid(pipe.avatar.crop.landmarks, target, pipe.size, pipe.config.warp), target)
+    warp = pipe.avatar.warp
+    return pipe.frame_feeds(warp.crop_grid(warp(target)), target)
+
+
+FULL_RES_FACE_PX = 1024
+
+
+def time_full_resolution(avatar: NDArray[np.uint8], frames: list[NDArray[np.uint8]], count: int = 24
+                         ) -> dict[str, object]:
+    """The full-resolution render stage ("paste": sampling the avatar's own pixels, then compositing) for the
+    avatar scaled until its face is FULL_RES_FACE_PX tall: what a high-resolution portrait costs per frame."""
+    from reenact.engine.face import FaceTracker
+    from reenact.engine.pipeline import Pipeline
+
+    with FaceTracker(static=True) as tracker:
+        lms = tracker.detect(avatar)
+    if lms is None:
+        raise ReenactError("no face found in the avatar")
+    scale = FULL_RES_FACE_PX / float(np.ptp(lms[:, 1]))
+    big = cv2.resize(avatar, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+    samples: list[float] = []
+    with Pipeline() as pipe:
+        pipe.prepare(big, "scaled avatar")
+        for i in range(count + 2):
+            step = pipe.step(frames[i % len(frames)], i / 30.0)
+            if i >= 2:
+                samples.append(step.timings_ms["paste"])
+        region = pipe.avatar.renderer.region  # type: ignore[union-attr]
+    return {"face_px": FULL_RES_FACE_PX, "image": f"{big.shape[1]}x{big.shape[0]}",
+            "region": f"{region.x1 - region.x0}x{region.y1 - region.y0}", "paste": asdict(Stat.of(samples))}
 
 
 def run_pipeline(
@@ -431,6 +460,9 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
                     report.backends[label] = bench_backend(backend, opts, frames, fps, avatar, workdir, say)
                 finally:
                     backend.close()
+        if report.backends:
+            say(f"full-resolution render: the avatar scaled to a {FULL_RES_FACE_PX}-px face")
+            report.full_resolution = time_full_resolution(avatar, frames)
         report.machine["load_after"] = load_average()
     if not report.backends:
         raise ReenactError("no backend could run here: " + "; ".join(f"{k}: {v}" for k, v in report.unavailable.items()))
@@ -512,6 +544,12 @@ def format_report(report: BenchReport) -> str:
                          f"   → model step {r.ratio_vs_reference:.1f}× faster than the reference")
         if "growth_mb" in r.rss:
             lines.append(f"  RSS {r.rss['start_mb']:.0f} → {r.rss['end_mb']:.0f} MB (growth {r.rss['growth_mb']:+.1f} MB)")
+    if report.full_resolution:
+        f = report.full_resolution
+        st = f["paste"]
+        lines.append("")
+        lines.append(f"full-resolution render, {f['face_px']}-px face ({f['image']} image, {f['region']} region "
+                     f"sampled): median {st['median_ms']:.1f} ms, p95 {st['p95_ms']:.1f} ms")  # type: ignore[index]
     for kind, why in report.unavailable.items():
         lines.append(f"{kind}: not available here: {why}")
     return "\n".join(lines)

@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from reenact.engine.model.networks import identity_grid
+
 NUM_KP = 10
 TEMPERATURE = 0.1
 KP_VARIANCE = 0.01
@@ -222,7 +224,7 @@ class ReferenceFrameNet(nn.Module):
     def forward(
         self, source: Tensor, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor,
         kp_source: Tensor, kp_driving: Tensor,
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         # feat_* are accepted and unused: FOMM has no cached source features, it encodes the source every frame.
         driving = F.grid_sample(source, grid, align_corners=False)
         kp_d, jac_d = self.kp_detector(driving)
@@ -231,7 +233,10 @@ class ReferenceFrameNet(nn.Module):
         deformation, occlusion = self.dense_motion(source, kp_d, jac_d, kp_s, jac_s)
         image = self.generator(source, deformation, occlusion)
         mask = F.interpolate(occlusion, size=source.shape[-2:], mode="bilinear", align_corners=False)
-        return image, mask
+        quarter = source.shape[-1] // 4  # FrameNet's flow layer: the field's change at a quarter of the size
+        field = F.interpolate(deformation.permute(0, 3, 1, 2), size=quarter, mode="bilinear", align_corners=False)
+        flow = field.permute(0, 2, 3, 1) - identity_grid(source.shape[0], quarter, source.device, source.dtype)
+        return image, mask, flow, image
 
 
 def build_reference(seed: int = 0) -> ReferenceFrameNet:

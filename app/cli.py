@@ -17,8 +17,8 @@ from reenact.app.console import configure_output, quiet_native_logs
 
 quiet_native_logs()  # before anything loads OpenCV, MediaPipe or TensorFlow Lite
 
+from reenact.engine.arguments import frame_size, positive_int  # noqa: E402
 from reenact.engine.assets import DEFAULT_AVATAR, DEFAULT_CLIP, DEFAULT_WEIGHTS  # noqa: E402
-from reenact.engine.arguments import positive_int  # noqa: E402
 from reenact.engine.atomic import created_folders_removed_on_failure  # noqa: E402
 from reenact.engine.errors import ReenactError  # noqa: E402
 
@@ -35,7 +35,7 @@ def _demo(args: argparse.Namespace) -> int:
             source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
             backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.reference, side_by_side=args.side_by_side,
             overwrite=args.overwrite, max_frames=args.max_frames, progress=not args.quiet,
-            config=Path(args.config) if args.config else None,
+            config=Path(args.config) if args.config else None, size=args.size,
         )
     )
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
@@ -44,7 +44,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"mode: {how}" + (f", backend {summary.backend}" if summary.mode == "model" else ""))
     if summary.backend_reason:
         print(f"backend: {summary.backend_reason}")
-    print(f"frames: {summary.frames}, face lost in {summary.frames_without_face} (last good motion held)")
+    clamped = f", head motion limited in {summary.frames_clamped}" if summary.frames_clamped else ""
+    print(f"frames: {summary.frames}, face lost in {summary.frames_without_face} (last good motion held){clamped}")
     print(f"per frame: {stages}")
     print(f"wrote {summary.out}")
     return 0
@@ -83,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--reference", default="auto", choices=("auto", "first"),
                       help="neutral pose of relative motion: the driving frame closest to the avatar's expression "
                       "(auto) or the first frame")
+    demo.add_argument("--size", type=frame_size, default=None, metavar="WxH",
+                      help="output frame size, e.g. 1280x720 (filled around the face); default: the avatar's own, "
+                      "at most 4096 px on the long side")
     demo.add_argument("--side-by-side", action="store_true", help="write source | driving | result")
     demo.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     demo.add_argument("--max-frames", type=positive_int, default=None, help="stop after N driving frames")

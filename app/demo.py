@@ -42,6 +42,7 @@ class DemoOptions:
     max_frames: int | None = None
     progress: bool = True
     config: Path | None = None  # YAML PipelineConfig
+    size: tuple[int, int] | None = None  # output width, height; None: the avatar's own (long side capped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class DemoSummary:
     out: Path
     frames: int
     frames_without_face: int
+    frames_clamped: int  # frames whose head motion went beyond what the warp follows (limited)
     mode: str
     backend: str
     backend_reason: str
@@ -66,6 +68,37 @@ def side_by_side(source: NDArray[np.uint8], driving: NDArray[np.uint8], result: 
     height = min(512, max(256, result.shape[0]))
     height -= height % 2
     return np.concatenate([_fit_height(x, height) for x in (source, driving, result)], axis=1)
+
+
+MAX_OUTPUT_PX = 4096  # long side of the default output: beyond it players and encoders struggle
+
+
+def output_size(avatar_shape: tuple[int, ...], size: tuple[int, int] | None, name: str | Path
+                ) -> tuple[int, int] | None:
+    """The output's width and height when it is not the avatar's own (None): the size asked for, or the avatar's
+    scaled to MAX_OUTPUT_PX on its long side (said in one line)."""
+    if size is not None:
+        return size
+    h, w = avatar_shape[:2]
+    if max(h, w) <= MAX_OUTPUT_PX:
+        return None
+    scale = MAX_OUTPUT_PX / max(h, w)
+    capped = max(2, round(w * scale)), max(2, round(h * scale))
+    log.warning("%s: writing the video at %d×%d (%d px on the long side); --size WxH chooses another size",
+                name, *capped, MAX_OUTPUT_PX)
+    return capped
+
+
+def fit_frame(image: NDArray[np.uint8], size: tuple[int, int], centre: tuple[float, float]) -> NDArray[np.uint8]:
+    """`image` scaled to fill `size` (w, h), cut around `centre` (the face) where the aspect ratios differ."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    sw, sh = max(w, round(iw * scale)), max(h, round(ih * scale))
+    resized = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    x0 = int(np.clip(round(centre[0] * scale - w / 2), 0, sw - w))
+    y0 = int(np.clip(round(centre[1] * scale - h / 2), 0, sh - h))
+    return resized[y0 : y0 + h, x0 : x0 + w]
 
 
 def resolve_mode(mode: str, weights: Path) -> str:
@@ -116,6 +149,8 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
             ref = neutral_reference(_every_nth_frame(opts.driving, opts.max_frames), avatar.crop.landmarks)
             if ref is not None:
                 pipe.set_reference(ref)
+        size = output_size(source_image.shape, opts.size, opts.source)
+        box = avatar.renderer.box
         total = src.frame_count if opts.max_frames is None else min(opts.max_frames, src.frame_count or opts.max_frames)
         with VideoFileSink(out, src.fps, audio_from=opts.driving, overwrite=opts.overwrite) as sink, tqdm(
             total=total, unit="frame", desc="reenact", disable=not opts.progress, file=sys.stderr
@@ -127,7 +162,8 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
                 result = pipe.step(frame.image, frame.timestamp_ms / 1000.0)
                 for k, v in result.timings_ms.items():
                     totals[k] += v
-                image = side_by_side(source_image, frame.image, result.image) if opts.side_by_side else result.image
+                image = result.image if size is None else fit_frame(result.image, size, (box.cx, box.cy))
+                image = side_by_side(source_image, frame.image, image) if opts.side_by_side else image
                 timed.write(image, frame.timestamp_ms / 1000.0)
                 bar.update(1)
             _check_faces(opts.driving, pipe)
@@ -135,7 +171,7 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
         if frame is None:
             _warn_if_truncated(opts.driving, pipe.frames, src.frame_count)
         n = pipe.frames
-        summary = DemoSummary(out, n, pipe.frames_without_face, mode, backend.name if backend else "none",
+        summary = DemoSummary(out, n, pipe.frames_without_face, pipe.frames_clamped, mode, backend.name if backend else "none",
                               backend.reason if backend else "",
                               {k: v / max(n, 1) for k, v in totals.items()})
     return summary

@@ -130,6 +130,7 @@ class WorkerResult:
     fps: float = 0.0
     latency_ms: float = 0.0  # from the frame's capture to the end of its output
     dropped: int = 0  # driving frames skipped so far because a newer one was waiting
+    clamped: bool = False  # the head turned or moved further than the warp follows: its motion was limited
 
 
 def smoothing_config(strength: int) -> OneEuroConfig:
@@ -342,10 +343,12 @@ class PipelineWorker(QObject):
             image = np.ascontiguousarray(image[:, ::-1])
         timings = {"capture": captured.capture_ms}
         landmarks = None
+        clamped = False
         animated = pipe.avatar is not None
         if animated:
             step = pipe.step(image, captured.captured_at)
             landmarks = None if step.driving_landmarks is None else step.driving_landmarks[:, :2].copy()
+            clamped = step.clamped
             timings["landmarks"] = step.timings_ms["landmarks"]
             timings["model"] = sum(step.timings_ms[k] for k in ("motion", "warp", "model"))
             timings["paste"] = step.timings_ms["paste"]
@@ -360,7 +363,7 @@ class PipelineWorker(QObject):
         self.frames_processed += 1
         fps = 1.0 / self._interval_ema if self._interval_ema else 0.0
         self.results.put(WorkerResult(captured.frame.index, image, landmarks, animated, timings, fps,
-                                      (done - captured.captured_at) * 1000.0, self._frames.dropped))
+                                      (done - captured.captured_at) * 1000.0, self._frames.dropped, clamped))
         self.result_ready.emit()
 
     def _write_outputs(self, animated: NDArray[np.uint8], captured: Captured) -> None:

@@ -7,6 +7,17 @@ import argparse
 import math
 
 
+def frame_size(text: str) -> tuple[int, int]:
+    """`WIDTHxHEIGHT` (e.g. 1280x720): an output frame size."""
+    w, sep, h = text.lower().replace("×", "x").partition("x")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"must look like WIDTHxHEIGHT (e.g. 1280x720), got {text!r}")
+    size = _whole(w, least=16), _whole(h, least=16)
+    if max(size) > 8192:
+        raise argparse.ArgumentTypeError(f"must be at most 8192 on each side, got {text}")
+    return size
+
+
 def positive_int(text: str) -> int:
     return _whole(text, least=1)
 

@@ -62,6 +62,9 @@ class MotionConfig:
     expression_gain: float = setting(1.0, min=0)
     rotation: bool = True
     translation_gain: float = setting(1.0, min=0)
+    # Landmark jitter of a still face, as a share of the face's size: motion below it is dropped, motion above it
+    # shrunk by it, so a driver who holds still leaves the avatar exactly as it is.
+    dead_zone: float = setting(0.006, min=0, max=0.1)
 
     def __post_init__(self) -> None:  # also when built in code (the app switches modes at run time)
         problem = setting_problem(MotionConfig, "mode", self.mode)
@@ -76,6 +79,15 @@ class WarpConfig:
     grid_size: int = setting(64, min=2)
     regularization: float = setting(0.01, min=0)  # smooths the spline: no fold-over when a turning head moves points past each other
     border_points: int = setting(8, min=0)  # per side
+    # Head-first motion: the rigid part (turn, tilt, scale, shift) moves the whole head, hair and outline included,
+    # before the spline adds the expression; background beyond the head's soft outline stays where it is.
+    region_scale: float = setting(1.6, min=1)  # the warped region's side, in face-crop sides
+    head_scale: float = setting(1.35, above=0)  # the head outline: the face oval's ellipse times this
+    head_lift: float = setting(0.12, min=0, max=1)  # outline centre raised by this share of the face height (hair)
+    head_falloff: float = setting(0.8, above=0)  # soft edge of the outline, in outline radii
+    max_rotation_deg: float = setting(30.0, min=0, max=90)  # larger tilts are clamped (and said so)
+    max_scale: float = setting(1.35, min=1)  # head scale change clamped to [1/this, this]
+    max_shift: float = setting(0.35, min=0)  # head shift clamped to this share of the face crop's side
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +106,8 @@ class ModelConfig:
 
 @dataclass(frozen=True, slots=True)
 class PasteConfig:
-    feather: float = setting(0.12, min=0, max=0.5)  # fraction of the crop side used for the soft edge
+    feather: float = setting(0.12, min=0, max=0.5)  # fraction of the crop side over which new content fades out
+    detail_sigma: float = setting(1.2, min=0)  # the finest detail (avatar − its blur at this σ) moves unblurred
     enabled: bool = True
 
 

@@ -24,6 +24,7 @@ from reenact.engine.landmarks import (
     RIGHT_EYE_LID_PAIRS,
     RIGID,
     eye_opening,
+    face_size,
     head_yaw,
     mouth_opening,
 )
@@ -115,6 +116,8 @@ class MotionTransfer:
         # Rigid head motion of the driving face since the reference, and the expression left after removing it.
         rigid = fit_similarity(self._reference[_RIGID], drv[_RIGID])
         expression = rigid.inverse().apply(drv) - self._reference
+        if cfg.dead_zone > 0:  # a still driver's landmark jitter must not move the avatar's pixels at all
+            rigid, expression = self._dead_zone(rigid, expression)
         target = self.source + cfg.expression_gain * (expression @ to_src.linear.T)
 
         # The same rigid motion, expressed in the avatar's frame: S ∘ T ∘ S⁻¹.
@@ -126,6 +129,24 @@ class MotionTransfer:
         moved = Similarity(rigid.scale, rot, shift * cfg.translation_gain)
         in_source = to_src.compose(moved).compose(to_src.inverse())
         return uncross(in_source.apply(target)).astype(np.float32)
+
+
+    def _dead_zone(self, rigid: Similarity, expression: NDArray[np.float64]) -> tuple[Similarity, NDArray[np.float64]]:
+        """Motion smaller than the tracker's jitter shrunk to nothing, larger motion shrunk by the same amount
+        (soft thresholding: continuous, so a face starting to move does not jump)."""
+        assert self._reference is not None
+        size = face_size(self._reference)
+        t = self.config.dead_zone * size  # pixels of the driving frame
+        norm = np.linalg.norm(expression, axis=1, keepdims=True)
+        expression = expression * np.maximum(0.0, 1.0 - t / np.maximum(norm, 1e-12))
+        centre = self._reference[_RIGID].mean(axis=0)
+        shift = rigid.apply(centre) - centre
+        shift = shift * max(0.0, 1.0 - t / max(float(np.linalg.norm(shift)), 1e-12))
+        angle = float(np.sign(rigid.angle) * max(0.0, abs(rigid.angle) - t / size))  # t/size radians at the rim
+        log_scale = float(np.sign(np.log(rigid.scale)) * max(0.0, abs(np.log(rigid.scale)) - t / size))
+        scale = float(np.exp(log_scale))
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        return Similarity(scale, rot, centre + shift - scale * rot @ centre), expression
 
 
 _UPPER = np.array([u for u, _ in LIP_PAIRS + RIGHT_EYE_LID_PAIRS + LEFT_EYE_LID_PAIRS])

@@ -21,9 +21,9 @@ from reenact.engine.config import MotionConfig, OneEuroConfig, PipelineConfig
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face
 from reenact.engine.motion import MotionTransfer
-from reenact.engine.paste import PastePlan
+from reenact.engine.render import FullResRenderer
 from reenact.engine.runtime import configure_numpy
-from reenact.engine.warp import to_normalized, tps_grid, warp_image
+from reenact.engine.warp import HeadField, HeadWarp, to_normalized, warp_image
 
 STAGES = ("landmarks", "motion", "warp", "model", "paste")
 MIN_FACE_PX = 64  # below this the crop is an upscale of a few pixels: a blurry animation
@@ -38,7 +38,8 @@ class PreparedAvatar:
 
     image: NDArray[np.uint8]  # full RGB image
     crop: FaceCrop
-    paste: PastePlan
+    warp: HeadWarp  # the analytic motion of this face
+    renderer: FullResRenderer  # samples the full-resolution avatar once per frame
     features: dict[str, NDArray[np.float32]] = field(default_factory=dict)
     source_tensor: NDArray[np.float32] | None = None  # 1×3×S×S in [0, 1]
     kp_source: NDArray[np.float32] | None = None  # 1×K×2 normalised
@@ -47,10 +48,11 @@ class PreparedAvatar:
 @dataclass(slots=True)
 class StepResult:
     image: NDArray[np.uint8]  # the animated avatar: full image, or the crop when paste-back is off
-    crop: NDArray[np.uint8]  # the animated crop
+    crop: NDArray[np.uint8] | None  # the animated crop at the network's size: the model's, or the crop view's
     face_found: bool
     driving_landmarks: Landmarks | None
     timings_ms: dict[str, float]
+    clamped: bool = False  # the head moved further than the warp follows: its motion was limited
 
 
 class Pipeline:
@@ -73,6 +75,7 @@ class Pipeline:
         self._reference: Landmarks | None = None  # the driving pose the avatar's own pose stands for
         self.frames = 0
         self.frames_without_face = 0
+        self.frames_clamped = 0
 
     @property
     def mode(self) -> str:
@@ -92,9 +95,12 @@ class Pipeline:
             raise ReenactError("no face found in the avatar image", name)
         _warn_if_poor(image, landmarks, name)
         size = self.size
-        crop = crop_face(image, landmarks, crop_box(landmarks, self.config.face.crop), size)
-        plan = PastePlan.build(crop.to_frame, size, image.shape, self.config.paste.feather)
-        avatar = PreparedAvatar(image, crop, plan)
+        box = crop_box(landmarks, self.config.face.crop)
+        crop = crop_face(image, landmarks, box, size)
+        warp = HeadWarp(crop.landmarks, size, self.config.warp)
+        paste = self.config.paste
+        renderer = FullResRenderer.build(image, box, warp.extent, paste.feather, paste.detail_sigma)
+        avatar = PreparedAvatar(image, crop, warp, renderer)
         if self.backend is not None:
             avatar.source_tensor = (crop.image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
             avatar.features = self.backend.run("encoder", {"source": avatar.source_tensor})
@@ -166,13 +172,21 @@ class Pipeline:
             else:
                 self.frames_without_face += 1
             target = self.target
+        full = self.config.paste.enabled
         with _timed(timings, "warp"):
-            grid = tps_grid(avatar.crop.landmarks, target, self.size, self.config.warp)
+            motion = avatar.warp(target)
+            self.frames_clamped += motion.clamped
+            grid = avatar.warp.crop_grid(motion) if self.backend is not None or not full else None
         with _timed(timings, "model"):
-            crop = self._render(avatar, grid, target)
+            layers = self._run_model(grid, target) if grid is not None and self.backend is not None else None
         with _timed(timings, "paste"):
-            image = avatar.paste.paste(avatar.image, crop) if self.config.paste.enabled else crop
-        return StepResult(image, crop, driving is not None, driving, timings)
+            if full:
+                image = self._render_full(avatar, motion, layers)
+                crop = None if layers is None else _to_uint8(layers["image"][0])
+            else:
+                assert grid is not None
+                image = crop = warp_image(avatar.crop.image, grid) if layers is None else _to_uint8(layers["image"][0])
+        return StepResult(image, crop, driving is not None, driving, timings, motion.clamped)
 
     @property
     def target(self) -> NDArray:
@@ -192,11 +206,19 @@ class Pipeline:
             "kp_driving": to_normalized(np.asarray(target)[self._subset], self.size)[None],
         }
 
-    def _render(self, avatar: PreparedAvatar, grid: NDArray[np.float32], target: NDArray) -> NDArray[np.uint8]:
-        if self.backend is None:
-            return warp_image(avatar.crop.image, grid)
-        out = self.backend.run("frame", self.frame_feeds(grid, target))["image"][0]
-        return np.clip(out.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    def _run_model(self, grid: NDArray[np.float32], target: NDArray) -> dict[str, NDArray[np.float32]]:
+        return self.backend.run("frame", self.frame_feeds(grid, target))  # type: ignore[union-attr]
+
+    @staticmethod
+    def _render_full(avatar: PreparedAvatar, motion: HeadField, layers: dict[str, NDArray[np.float32]] | None
+                     ) -> NDArray[np.uint8]:
+        """The avatar at its own resolution: the analytic field (and the network's residual flow) sample its pixels
+        once; the network's generated content shows where its mask says."""
+        r = avatar.renderer
+        if layers is None:
+            return r.compose(r.sample(motion.displacement))
+        warped = r.sample(motion.displacement, layers["flow"][0])
+        return r.compose(warped, layers["generated"][0].transpose(1, 2, 0), layers["mask"][0, 0])
 
     def close(self) -> None:
         for tracker in (self._tracker, self._avatar_tracker):
@@ -221,6 +243,11 @@ def _warn_if_poor(image: NDArray[np.uint8], landmarks: Landmarks, name: str | Pa
     if face < MIN_FACE_PX:
         log.warning("%s: the face is only %d px tall, under %d: the animation will be blurry; a larger or closer "
                     "photo works better", name, round(face), MIN_FACE_PX)
+
+
+def _to_uint8(image: NDArray[np.float32]) -> NDArray[np.uint8]:
+    """A 3×H×W image in [0, 1] as H×W×3 uint8."""
+    return np.clip(image.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ of that model. The spline is solved on a coarse grid and upsampled: it is smooth
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
@@ -15,7 +16,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.config import WarpConfig
-from reenact.engine.landmarks import WARP_SUBSET
+from reenact.engine.landmarks import FACE_OVAL, RIGID, WARP_SUBSET
+from reenact.engine.motion import Similarity, fit_similarity
 
 _SUBSET = np.array(WARP_SUBSET)
 
@@ -82,6 +84,31 @@ def _grid_kernel(n: int, ctrl: NDArray[np.float32]) -> NDArray[np.float32]:
     return cv2.multiply(d2, log, dst=log, scale=0.5)
 
 
+def _solve_tps(src: NDArray[np.float64], dst: NDArray[np.float64], cfg: WarpConfig
+               ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Spline taking `dst` (where points are in the output) to `src` (where they come from), with the crop border
+    held still; returns its control points and coefficients."""
+    border = _border_points(cfg.border_points)
+    ctrl = np.concatenate([dst, border])
+    vals = np.concatenate([src, border])
+    n = len(ctrl)
+    k = _kernel(ctrl, ctrl) + cfg.regularization * np.eye(n)
+    p = np.concatenate([np.ones((n, 1)), ctrl], axis=1)
+    lhs = np.zeros((n + 3, n + 3))
+    lhs[:n, :n], lhs[:n, n:], lhs[n:, :n] = k, p, p.T
+    rhs = np.zeros((n + 3, 2))
+    rhs[:n] = vals
+    return ctrl, np.linalg.solve(lhs, rhs)
+
+
+def _eval_tps(ctrl: NDArray, coef: NDArray, pts: NDArray[np.float32], kernel: NDArray[np.float32]
+              ) -> NDArray[np.float32]:
+    """The spline at `pts`, given the kernel between `pts` and the control points."""
+    n = len(ctrl)
+    coef32 = coef.astype(np.float32)
+    return kernel @ coef32[:n] + coef32[n] + pts @ coef32[n + 1 :]
+
+
 def tps_grid(
     source: NDArray, target: NDArray, size: int, config: WarpConfig | None = None
 ) -> NDArray[np.float32]:
@@ -95,21 +122,10 @@ def tps_grid(
     dst = to_normalized(target, size).astype(np.float64)
     if len(src) != len(_SUBSET) and len(src) > _SUBSET.max():
         src, dst = src[_SUBSET], dst[_SUBSET]
-    border = _border_points(cfg.border_points)
-    ctrl = np.concatenate([dst, border])  # where points are in the output
-    vals = np.concatenate([src, border])  # where they come from in the avatar
-    n = len(ctrl)
-    k = _kernel(ctrl, ctrl) + cfg.regularization * np.eye(n)
-    p = np.concatenate([np.ones((n, 1)), ctrl], axis=1)
-    lhs = np.zeros((n + 3, n + 3))
-    lhs[:n, :n], lhs[:n, n:], lhs[n:, :n] = k, p, p.T
-    rhs = np.zeros((n + 3, 2))
-    rhs[:n] = vals
-    coef = np.linalg.solve(lhs, rhs)
+    ctrl, coef = _solve_tps(src, dst, cfg)
     # The displacement from identity is what gets upsampled: it is zero on the border, so the edges stay exact.
     pts = _grid_points32(cfg.grid_size)[0]
-    coef32 = coef.astype(np.float32)
-    coarse = _grid_kernel(cfg.grid_size, ctrl.astype(np.float32)) @ coef32[:n] + coef32[n] + pts @ coef32[n + 1 :] - pts
+    coarse = _eval_tps(ctrl, coef, pts, _grid_kernel(cfg.grid_size, ctrl.astype(np.float32))) - pts
     coarse = coarse.reshape(cfg.grid_size, cfg.grid_size, 2)
     if cfg.grid_size != size:
         coarse = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
@@ -123,3 +139,107 @@ def warp_image(image: NDArray[np.uint8], grid: NDArray[np.float32]) -> NDArray[n
     map_x = (grid[..., 0] + 1.0) * (w / 2.0) - 0.5
     map_y = (grid[..., 1] + 1.0) * (h / 2.0) - 0.5
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+
+
+def _kernel_to(pts: NDArray[np.float32], ctrl: NDArray[np.float32]) -> NDArray[np.float32]:
+    """`_kernel` from any points to the control points, float32, in place (as `_grid_kernel`)."""
+    d2 = pts @ (ctrl.T * -2.0)
+    d2 += (pts * pts).sum(1, keepdims=True)
+    d2 += (ctrl * ctrl).sum(1)[None, :]
+    np.maximum(d2, 1e-12, out=d2)
+    log = cv2.log(d2)
+    return cv2.multiply(d2, log, dst=log, scale=0.5)
+
+
+def fit_head_motion(src: NDArray, dst: NDArray) -> Similarity:
+    """The rigid head motion between two point sets: rotation and shift as a least-squares similarity, scale from
+    the axis that shrinks least. A turn (yaw) narrows the face without the head getting smaller, so an averaged
+    scale would shrink hair and outline on every turn; the narrowing is the spline's job."""
+    a, b = np.asarray(src, np.float64)[:, :2], np.asarray(dst, np.float64)[:, :2]
+    sim = fit_similarity(a, b)
+    ac, bc = a - a.mean(0), (b - b.mean(0)) @ sim.rotation  # b rotated back into a's axes
+    spread = np.sqrt((ac**2).mean(0)) + 1e-12
+    scale = float(np.max(np.sqrt((bc**2).mean(0)) / spread))
+    return Similarity(scale, sim.rotation, b.mean(0) - scale * sim.rotation @ a.mean(0))
+
+
+@dataclass(frozen=True, slots=True)
+class HeadField:
+    """One frame's motion: a backward displacement field over the warped region (G×G×2, cell-centred, in
+    normalised face-crop units: the region spans ±region_scale), and whether the head motion had to be clamped."""
+
+    displacement: NDArray[np.float32]
+    clamped: bool
+
+
+class HeadWarp:
+    """The analytic warp of one avatar, head first: a rigid similarity moves the whole head (face, hair, outline)
+    inside a soft outline fitted once to the avatar's face oval, the spline adds the expression on top, and beyond
+    the outline the background stays put. Built once per avatar; called once per frame.
+
+    Coordinates are the normalised face crop's ([-1, 1] across the crop); the region it warps is larger than the
+    crop (`region_scale`), so hair and shoulders beyond the crop can move with the head without a seam.
+    """
+
+    def __init__(self, source: NDArray, size: int, config: WarpConfig | None = None) -> None:
+        self.config = cfg = config or WarpConfig()
+        self.size = size
+        self.src = to_normalized(np.asarray(source)[:, :2], size).astype(np.float64)
+        self.extent = cfg.region_scale
+        self.cells = max(2, cfg.grid_size)
+        self.points = (_grid_points(self.cells) * self.extent).astype(np.float32)
+        oval = self.src[list(FACE_OVAL)]
+        lo, hi = oval.min(0), oval.max(0)
+        self._centre = ((lo + hi) / 2 - np.array([0.0, cfg.head_lift * (hi - lo)[1]])).astype(np.float32)
+        self._axes = ((hi - lo) / 2 * cfg.head_scale).astype(np.float32)
+        self._rigid = np.array(RIGID)
+        fx = _region_coords(size, self.extent, self.cells)
+        self._crop_maps = (np.ascontiguousarray(np.broadcast_to(fx[None, :], (size, size))),
+                           np.ascontiguousarray(np.broadcast_to(fx[:, None], (size, size))))
+
+    def head_weight(self, points: NDArray[np.float32]) -> NDArray[np.float32]:
+        """1 inside the avatar's head outline, smoothly 0 beyond its soft edge (points in the avatar's frame)."""
+        rho = np.sqrt((((points - self._centre) / self._axes) ** 2).sum(1, keepdims=True))
+        t = np.clip((rho - 1.0) / self.config.head_falloff, 0.0, 1.0)
+        return (1.0 - t * t * (3.0 - 2.0 * t)).astype(np.float32)
+
+    def _clamp(self, motion: Similarity) -> tuple[Similarity, bool]:
+        cfg = self.config
+        angle = motion.angle
+        limit = np.deg2rad(cfg.max_rotation_deg)
+        scale = float(np.clip(motion.scale, 1.0 / cfg.max_scale, cfg.max_scale))
+        centre = self.src[self._rigid].mean(0)
+        shift = motion.apply(centre) - centre
+        most = cfg.max_shift * 2.0  # the crop is 2 units across
+        norm = float(np.linalg.norm(shift))
+        clamped = abs(angle) > limit or scale != motion.scale or norm > most
+        if not clamped:
+            return motion, False
+        angle = float(np.clip(angle, -limit, limit))
+        shift = shift * min(1.0, most / max(norm, 1e-12))
+        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        return Similarity(scale, rot, centre + shift - scale * rot @ centre), True
+
+    def __call__(self, target: NDArray) -> HeadField:
+        """The field that moves the avatar's landmarks to `target` (crop pixels, N×2 or N×3)."""
+        dst = to_normalized(np.asarray(target)[:, :2], self.size).astype(np.float64)
+        motion, clamped = self._clamp(fit_head_motion(self.src[self._rigid], dst[self._rigid]))
+        back = motion.inverse()
+        ctrl, coef = _solve_tps(self.src[_SUBSET], back.apply(dst[_SUBSET]), self.config)
+        pts = self.points
+        rigid_back = back.apply(pts).astype(np.float32)  # each output point, carried back with the head
+        spline = _eval_tps(ctrl, coef, rigid_back, _kernel_to(rigid_back, ctrl.astype(np.float32)))
+        w = self.head_weight(rigid_back)
+        displacement = w * (spline - pts)  # (1 − w) · (pts − pts): the background does not move
+        return HeadField(displacement.reshape(self.cells, self.cells, 2), clamped)
+
+    def crop_grid(self, field: HeadField) -> NDArray[np.float32]:
+        """The field over the face crop as a size×size×2 sampling grid (the network's input, the crop view)."""
+        d = cv2.remap(field.displacement, *self._crop_maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return d + identity_grid(self.size)
+
+
+def _region_coords(size: int, extent: float, cells: int) -> NDArray[np.float32]:
+    """Field-cell coordinates (cell centres at integers) of the crop's pixel centres along one axis."""
+    c = (2 * np.arange(size, dtype=np.float64) + 1) / size - 1  # normalised crop coordinates
+    return ((c + extent) / (2 * extent) * cells - 0.5).astype(np.float32)

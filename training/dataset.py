@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from torch.utils.data import Dataset
 
 from reenact.engine.landmarks import WARP_SUBSET
-from reenact.engine.warp import to_normalized, tps_grid
+from reenact.engine.warp import HeadWarp, to_normalized
 from reenact.training.augment import (
     ColorTransform,
     blue_screen_mask,
@@ -58,7 +58,8 @@ def to_tensor(image: NDArray[np.uint8]) -> torch.Tensor:
 def make_item(source: NDArray[np.uint8], driving: NDArray[np.uint8], src_lms: NDArray[np.float32],
               drv_lms: NDArray[np.float32], cfg: TrainConfig) -> dict[str, torch.Tensor]:
     size = cfg.model.size
-    grid = tps_grid(src_lms, drv_lms, size, cfg.warp)
+    head = HeadWarp(src_lms, size, cfg.warp)  # the engine's own analytic motion, as the network gets it at run time
+    grid = head.crop_grid(head(drv_lms))
     return {
         "source": to_tensor(source),
         "driving": to_tensor(driving),

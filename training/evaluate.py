@@ -27,7 +27,7 @@ from reenact.engine.face import crop_box, crop_face
 from reenact.engine.landmarks import WARP_SUBSET
 from reenact.engine.model.checkpoint import load_checkpoint
 from reenact.engine.runtime import configure_torch
-from reenact.engine.warp import to_normalized, tps_grid, warp_image
+from reenact.engine.warp import HeadWarp, to_normalized, warp_image
 from reenact.training.cache import find_videos, read_frames, tracked_landmarks
 from reenact.training.face_metrics import DlibJudge, FaceReading, identity_distance, keypoint_distance
 from reenact.training.losses import ssim
@@ -107,8 +107,8 @@ class ModelRenderer:
         n = len(grids)
         kp_d = torch.from_numpy(np.stack([to_normalized(t[_SUBSET], self.size) for t in targets]))
         grid = torch.from_numpy(np.stack(grids))
-        out, _ = self.model.frame(src.expand(n, -1, -1, -1), *(f.expand(n, -1, -1, -1) for f in feats), grid,
-                                  kp_s.expand(n, -1, -1), kp_d)
+        out = self.model.frame(src.expand(n, -1, -1, -1), *(f.expand(n, -1, -1, -1) for f in feats), grid,
+                               kp_s.expand(n, -1, -1), kp_d)[0]
         img = (out.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
         return list(img)
 
@@ -134,7 +134,7 @@ def evaluate_video(path: Path, opts: EvalOptions, renderer: ModelRenderer, judge
     if np.isnan(all_lms[opts.start, 0, 0]):
         raise ReenactError(f"no face in the source frame {opts.start}", path)
     scores = VideoScores()
-    source = src_lms = box = source_face = None
+    source = src_lms = box = source_face = head = None
     pending: list[tuple[NDArray, NDArray, NDArray]] = []  # (real crop, target landmarks, grid)
 
     def flush() -> None:
@@ -175,7 +175,8 @@ def evaluate_video(path: Path, opts: EvalOptions, renderer: ModelRenderer, judge
             source, src_lms = fc.image, target
             source_face = judge.read(source)[0]
             renderer.set_source(source, src_lms)
-        pending.append((fc.image, target, tps_grid(src_lms, target, size, WarpConfig())))
+            head = HeadWarp(src_lms, size, WarpConfig())  # the engine's own analytic motion
+        pending.append((fc.image, target, head.crop_grid(head(target))))
         if len(pending) >= opts.batch:
             flush()
     flush()

@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from reenact.engine.assets import load_image
 from reenact.engine.errors import ReenactError
 from reenact.engine.pipeline import Pipeline
+from reenact.engine.reference import neutral_reference
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 CRF = 18  # the demo's own encode (app.sinks.VideoFileSink)
@@ -93,13 +94,22 @@ def measure_avatar(path: Path, driving: list[NDArray[np.uint8]], make_pipeline: 
     box = haar_face_box(image) or _landmark_box(image)
     if box is None:
         raise ReenactError("no face found in this avatar (sharpness needs one)", path)
-    reference = laplacian_variance(h264_roundtrip([image] * 4)[-1], box)
+    reference_sharpness = laplacian_variance(h264_roundtrip([image] * 4)[-1], box)
     ratios = []
-    for frames in ([driving[0]] * still_frames, driving):
+    for still in (True, False):
         with make_pipeline() as pipe:
-            pipe.prepare(image, path)
-            outputs = [pipe.step(f, i / 24.0).image for i, f in enumerate(frames)]
-        ratios.append(_ratio(outputs, reference, box))
+            avatar = pipe.prepare(image, path)
+            if still:  # as a user holding still does: let the tracker settle, calibrate, then measure
+                for i in range(still_frames):
+                    pipe.step(driving[0], i / 24.0)
+                pipe.calibrate()
+                outputs = [pipe.step(driving[0], (still_frames + i) / 24.0).image for i in range(still_frames)]
+            else:  # as `reenact demo` does: the driving frame closest to the avatar's expression is the neutral one
+                reference = neutral_reference(driving, avatar.crop.landmarks)
+                if reference is not None:
+                    pipe.set_reference(reference)
+                outputs = [pipe.step(f, i / 24.0).image for i, f in enumerate(driving)]
+        ratios.append(_ratio(outputs, reference_sharpness, box))
     return Sharpness(path.name, max(box[2], box[3]), ratios[0], ratios[1])
 
 

@@ -39,3 +39,5 @@ class StatsBar(QStatusBar):
                                   if t else "no avatar")
         if result.animated and result.landmarks is None:
             self.stages_label.setText(self.stages_label.text() + "  · no face in view")
+        elif result.clamped:
+            self.stages_label.setText(self.stages_label.text() + "  · head turned too far: motion limited")

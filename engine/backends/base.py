@@ -20,13 +20,13 @@ from reenact.engine.config import ModelConfig
 from reenact.engine.errors import ReenactError
 from reenact.engine.landmarks import WARP_SUBSET
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"  # 2: the frame graph also returns its layers (flow, generated)
 GRAPHS = ("encoder", "frame")
 # The graph interface; engine.model.networks uses the same names (a test keeps them equal).
 ENCODER_INPUTS = ("source",)
 ENCODER_OUTPUTS = ("feat_128", "feat_64", "feat_32")
 FRAME_INPUTS = ("source", "feat_128", "feat_64", "feat_32", "grid", "kp_source", "kp_driving")
-FRAME_OUTPUTS = ("image", "mask")
+FRAME_OUTPUTS = ("image", "mask", "flow", "generated")
 
 META_PREFIX = "reenact."
 

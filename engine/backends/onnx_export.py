@@ -29,7 +29,7 @@ from reenact.engine.errors import ReenactError, first_line, require_file
 log = logging.getLogger(__name__)
 
 OPSET = 18
-EXPORT_FORMAT = "1"  # bump when the exported graphs change, so cached exports are made again
+EXPORT_FORMAT = "2"  # bump when the exported graphs change, so cached exports are made again
 GRAPH_FILES = {"encoder": "encoder.onnx", "frame": "frame.onnx"}
 CHECKSUMS = "sha256.json"  # in a cached export: each graph's sha256, checked before the cache is used
 

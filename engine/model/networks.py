@@ -21,7 +21,7 @@ from reenact.engine.landmarks import WARP_SUBSET
 
 ENCODER_OUTPUTS = ("feat_128", "feat_64", "feat_32")
 FRAME_INPUTS = ("source", "feat_128", "feat_64", "feat_32", "grid", "kp_source", "kp_driving")
-FRAME_OUTPUTS = ("image", "mask")
+FRAME_OUTPUTS = ("image", "mask", "flow", "generated")
 
 
 def num_keypoints(config: ModelConfig) -> int:
@@ -108,7 +108,11 @@ class FrameNet(nn.Module):
     def forward(
         self, source: Tensor, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor,
         kp_source: Tensor, kp_driving: Tensor,
-    ) -> tuple[Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(image, mask, flow, generated): the animated crop, and the layers it is made of, so that the
+        full-resolution renderer can apply the same flow and mask to the avatar's own pixels (engine.render).
+        flow is the residual on the grid at a quarter of the crop's size (N×H/4×W/4×2), generated the network's
+        own RGB (N×3×H×W), mask the warped avatar's share (N×1×H×W)."""
         n = source.shape[0]
         size = source.shape[-1]
         expr = self.expression(torch.cat([kp_driving - kp_source, kp_driving], -1).flatten(1))
@@ -139,8 +143,9 @@ class FrameNet(nn.Module):
         o = F.interpolate(self.out(d), size=size, mode="bilinear", align_corners=False)
         mask = torch.sigmoid(o[:, 3:4])
         warped = _sample(source, grid_r)
-        image = mask * warped + (1 - mask) * torch.sigmoid(o[:, :3])
-        return image, mask
+        generated = torch.sigmoid(o[:, :3])
+        image = mask * warped + (1 - mask) * generated
+        return image, mask, flow.permute(0, 2, 3, 1), generated
 
 
 class ReenactModel(nn.Module):
@@ -153,5 +158,6 @@ class ReenactModel(nn.Module):
         self.frame = FrameNet(self.config)
 
     def forward(self, source: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor) -> tuple[Tensor, Tensor]:
+        """(image, mask) of the crop, for training."""
         feats = self.encoder(source)
-        return self.frame(source, *feats, grid, kp_source, kp_driving)
+        return self.frame(source, *feats, grid, kp_source, kp_driving)[:2]

@@ -106,7 +106,7 @@ def test_timed_recording_places_each_frame_at_its_time(tmp_path) -> None:
     path = tmp_path / "timed.mp4"
     with VideoFileSink(path, 10) as inner:
         sink = TimedSink(inner, 10)
-        for t, g in zip(times, greys):
+        for t, g in zip(times, greys, strict=True):
             sink.write(np.full((64, 64, 3), g, np.uint8), t)
         sink.close()
     cap = cv2.VideoCapture(str(path))

@@ -62,7 +62,7 @@ def test_variable_frame_rate_timestamps_come_from_the_stream(vfr_clip, read_mark
     path, times = vfr_clip
     with VideoFileSource(path, loop=True) as src:
         frames = [src.read() for _ in range(len(times) + 2)]
-    for frame, t in zip(frames, times):
+    for frame, t in zip(frames, times, strict=False):
         assert read_mark(frame.image) == frame.index
         assert frame.timestamp_ms == pytest.approx(t * 1000, abs=1), f"frame {frame.index} is shown at {t:.3f} s"
     looped = frames[len(times)]

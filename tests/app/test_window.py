@@ -311,3 +311,17 @@ def test_refreshing_cameras_keeps_the_window_responsive(qtbot, open_window) -> N
     assert "Cameras found" in window.notice.text()
     combo = window.controls.source_combo
     assert combo.itemData(combo.currentIndex()).kind == "file"  # the running source stays selected
+
+
+def test_the_status_bar_says_when_head_motion_was_limited(qtbot) -> None:
+    from reenact.app.widgets.stats import StatsBar
+    from reenact.app.worker import WorkerResult
+
+    bar = StatsBar()
+    qtbot.addWidget(bar)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    landmarks = np.zeros((478, 2), np.float32)
+    bar.show_result(WorkerResult(0, frame, landmarks, True, {"landmarks": 1.0}, 30.0, 20.0, 0, clamped=True))
+    assert "motion limited" in bar.stages_label.text()
+    bar.show_result(WorkerResult(1, frame, landmarks, True, {"landmarks": 1.0}, 30.0, 20.0, 0))
+    assert "motion limited" not in bar.stages_label.text()

@@ -6,6 +6,8 @@ from reenact.engine.errors import ReenactError
 from reenact.engine.landmarks import MOUTH_LIPS, face_size, mouth_opening
 from reenact.engine.motion import MotionTransfer, Similarity, fit_similarity
 
+EXACT = MotionConfig(dead_zone=0.0)  # the transfer itself, without the jitter dead zone
+
 
 def _rot(a: float) -> np.ndarray:
     return np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
@@ -33,7 +35,7 @@ def test_reference_pose_leaves_the_avatar_unchanged(face):
 
 def test_relative_mode_transfers_mouth_opening_scaled_to_the_avatar(face):
     small = Similarity(0.5, np.eye(2), np.array([5.0, 5.0])).apply(face)
-    mt = MotionTransfer(face)
+    mt = MotionTransfer(face, EXACT)
     mt(small)  # reference
     opened = small.copy()
     opened[MOUTH_LIPS[1]] += (0, 0.1 * face_size(small))  # lower lip drops by 10% of the driving face
@@ -44,15 +46,28 @@ def test_relative_mode_transfers_mouth_opening_scaled_to_the_avatar(face):
 
 
 def test_relative_mode_transfers_head_rotation(face):
-    mt = MotionTransfer(face)
+    mt = MotionTransfer(face, EXACT)
     centre = face.mean(0)
     mt(face)
     turned = (face - centre) @ _rot(0.25).T + centre
     out = mt(turned)
     assert fit_similarity(face, out).angle == pytest.approx(0.25, abs=1e-3)
-    no_rot = MotionTransfer(face, MotionConfig(rotation=False))
+    no_rot = MotionTransfer(face, MotionConfig(rotation=False, dead_zone=0.0))
     no_rot(face)
     assert abs(fit_similarity(face, no_rot(turned)).angle) < 1e-3
+
+
+def test_jitter_below_the_dead_zone_leaves_the_avatar_exactly_as_it_is(face):
+    mt = MotionTransfer(face, MotionConfig(dead_zone=0.01))
+    mt(face)
+    jitter = np.random.default_rng(0).normal(0, 1, face.shape)
+    t = 0.01 * face_size(face)
+    jitter *= 0.5 * t / np.linalg.norm(jitter, axis=1, keepdims=True)  # every point moved by half the zone
+    np.testing.assert_allclose(mt(face + jitter), face, atol=1e-4)
+    opened = face.copy()
+    opened[MOUTH_LIPS[1]] += (0, 10 * t)  # a real movement still arrives, shorter by the zone
+    moved = mt(opened)[MOUTH_LIPS[1]] - face[MOUTH_LIPS[1]]
+    assert moved[1] == pytest.approx(9 * t, rel=0.02)
 
 
 def test_calibrate_resets_the_neutral_pose(face):

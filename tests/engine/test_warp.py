@@ -50,3 +50,36 @@ def test_normalisation_round_trip():
     pts = np.array([[0.0, 0.0], [128.0, 128.0], [256.0, 256.0]])
     np.testing.assert_allclose(to_normalized(pts, 256), [[-1, -1], [0, 0], [1, 1]])
     np.testing.assert_allclose(from_normalized(to_normalized(pts, 256), 256), pts, atol=1e-4)
+
+
+def _turned(points: np.ndarray, degrees: float, scale: float = 1.0) -> np.ndarray:
+    a = np.radians(degrees)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    centre = points.mean(0)
+    return (points - centre) @ rot.T * scale + centre
+
+
+def test_head_warp_moves_the_head_rigidly_and_leaves_the_far_background(face):
+    from reenact.engine.warp import HeadWarp
+
+    warp = HeadWarp(face.landmarks, 256)
+    src = face.landmarks[:, :2]
+    still = warp(src)
+    assert not still.clamped and np.abs(still.displacement).max() == 0
+    tilted = warp(_turned(src, 12, 1.1))
+    assert not tilted.clamped
+    d = tilted.displacement
+    corners = np.abs(d[[0, 0, -1, -1], [0, -1, 0, -1]])
+    assert corners.max() < 1e-6  # the region's corners: background beyond the head's outline stays put
+    centre = d.shape[0] // 2
+    assert np.linalg.norm(d[centre, centre]) < np.linalg.norm(d[centre - 12, centre])  # rotation about the face
+
+
+def test_head_warp_clamps_a_turn_it_cannot_follow(face):
+    from reenact.engine.warp import HeadWarp
+
+    warp = HeadWarp(face.landmarks, 256)
+    src = face.landmarks[:, :2]
+    far = warp(_turned(src, 70))
+    assert far.clamped and np.isfinite(far.displacement).all()
+    assert warp(_turned(src, 25)).clamped is False

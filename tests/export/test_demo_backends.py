@@ -10,6 +10,7 @@ import pytest
 from reenact.app.cli import main
 from reenact.app.sources import VideoFileSource
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
+from reenact.engine.backends.onnx_export import EXPORT_FORMAT
 from reenact.engine.backends.tolerance import VIDEO_FRAME_TOLERANCE
 
 FRAMES = 4
@@ -45,7 +46,7 @@ def test_onnxruntime_and_torch_demos_match(full_checkpoint: Path, tmp_path: Path
             diff.max(), diff.mean())
     # the ONNX graphs were exported on first use into the cache, and a second run reuses them
     exports = sorted((cache_dir / "onnx").iterdir())
-    assert exports and all(p.name.endswith("-v1") for p in exports)
+    assert exports and all(p.name.endswith(f"-v{EXPORT_FORMAT}") for p in exports)
     stamp = {p: p.stat().st_mtime_ns for e in exports for p in e.iterdir()}
     _demo(full_checkpoint, "onnxruntime", tmp_path / "ort2.mp4", capsys)
     assert {p: p.stat().st_mtime_ns for e in sorted((cache_dir / "onnx").iterdir()) for p in e.iterdir()} == stamp

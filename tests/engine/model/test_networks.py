@@ -1,7 +1,13 @@
 import torch
 
 from reenact.engine.config import ModelConfig
-from reenact.engine.model.networks import ENCODER_OUTPUTS, FRAME_INPUTS, ReenactModel, identity_grid, num_keypoints
+from reenact.engine.model.networks import (
+    ENCODER_OUTPUTS,
+    FRAME_INPUTS,
+    ReenactModel,
+    identity_grid,
+    num_keypoints,
+)
 
 
 def _inputs(n: int, size: int, k: int):
@@ -19,10 +25,16 @@ def test_default_model_shapes_and_size():
     source, grid, kp_s, kp_d = _inputs(1, cfg.size, k)
     with torch.no_grad():
         feats = model.encoder(source)
-        image, mask = model.frame(source, *feats, grid, kp_s, kp_d)
+        image, mask, flow, generated = model.frame(source, *feats, grid, kp_s, kp_d)
     assert len(feats) == len(ENCODER_OUTPUTS)
     assert [f.shape[-1] for f in feats] == [128, 64, 32]
     assert image.shape == (1, 3, 256, 256) and mask.shape == (1, 1, 256, 256)
+    assert flow.shape == (1, 64, 64, 2) and generated.shape == (1, 3, 256, 256)
+    # the image is made of its layers: the full-resolution renderer relies on it
+    flow256 = torch.nn.functional.interpolate(flow.permute(0, 3, 1, 2), size=256, mode="bilinear",
+                                              align_corners=False).permute(0, 2, 3, 1)
+    warped = torch.nn.functional.grid_sample(source, grid + flow256, padding_mode="border", align_corners=False)
+    assert torch.allclose(image, mask * warped + (1 - mask) * generated, atol=1e-5)
     assert torch.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
     assert len(FRAME_INPUTS) == 7
     frame_params = sum(p.numel() for p in model.frame.parameters())

@@ -1,0 +1,127 @@
+"""Rendering the animated face at the avatar's own resolution: one resampling of the original pixels per frame.
+
+The motion is a smooth field (the head-first analytic warp, refined by the network's residual flow), so it is
+computed small and upsampled as a *field*; the full-resolution avatar is then sampled once, inside the warped region
+only. Cutting the face out at 256 px, warping it and scaling it back would resample twice (once a downscale for any
+face larger than about 130 px) and lose skin texture, hair and eyelashes. What the network invents (new content,
+at its own size) is blended on top where its mask says so, faded out towards the crop's edge; everywhere else the
+detail is the avatar's own (the Bi-layer idea: Zakharov et al., ECCV 2020).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from reenact.engine.face import CropBox
+
+
+def _smoothstep(t: NDArray[np.float64]) -> NDArray[np.float64]:
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """The avatar pixels the warp may change: a box around the face crop, clipped to the image."""
+
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.y1 - self.y0, self.x1 - self.x0
+
+
+@dataclass(slots=True)
+class FullResRenderer:
+    """Per-avatar geometry between the face crop's normalised coordinates and the avatar's pixels. Built once."""
+
+    image: NDArray[np.uint8]  # the full avatar, RGB
+    low: NDArray[np.uint8]  # the avatar blurred: sampled with cubic interpolation
+    high: NDArray[np.int16]  # avatar − low: its finest detail, sampled at the nearest pixel (no blur)
+    box: CropBox  # the face crop in avatar pixels
+    extent: float  # the warped region's half-side, in normalised crop units
+    region: Region
+    crop_weight: NDArray[np.float32]  # region h×w: 1 inside the crop, feathered to 0 at its edge (network content)
+    base: NDArray[np.float32]  # region h×w×2: each pixel's own avatar coordinates (the identity map)
+    _matrices: dict[tuple[int, bool], NDArray[np.float64]] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, image: NDArray[np.uint8], box: CropBox, extent: float, feather: float,
+              detail_sigma: float = 1.2) -> FullResRenderer:
+        h, w = image.shape[:2]
+        half = extent * box.side / 2
+        region = Region(max(0, int(np.floor(box.cx - half))), max(0, int(np.floor(box.cy - half))),
+                        min(w, int(np.ceil(box.cx + half))), min(h, int(np.ceil(box.cy + half))))
+        xs = np.arange(region.x0, region.x1, dtype=np.float32)
+        ys = np.arange(region.y0, region.y1, dtype=np.float32)
+        base = np.stack(np.meshgrid(xs, ys), axis=-1)
+
+        def ramp(idx: NDArray[np.float32], centre: float) -> NDArray[np.float64]:
+            n = ((idx + 0.5) - (centre - box.side / 2)) * (2.0 / box.side) - 1.0
+            return _smoothstep(np.minimum(n + 1.0, 1.0 - n) / max(2.0 * feather, 1e-6))
+
+        weight = np.outer(ramp(ys, box.cy), ramp(xs, box.cx)).astype(np.float32)
+        low = cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
+        high = image.astype(np.int16) - low
+        return cls(image, low, high, box, extent, region, weight, base)
+
+    def _to_field(self, cells: int, over_region: bool) -> NDArray[np.float64]:
+        """2×3 affine from region pixel indices to the cell coordinates of a cells×cells field laid over the region
+        (±extent) or over the crop (±1): what cv2.warpAffine needs to upsample that field (WARP_INVERSE_MAP)."""
+        key = (cells, over_region)
+        if key not in self._matrices:
+            e = self.extent if over_region else 1.0
+            a = cells / (e * self.box.side)  # field cells per avatar pixel
+            left, top = self.box.cx - self.box.side / 2, self.box.cy - self.box.side / 2
+
+            def offset(origin: int, start: float) -> float:
+                n0 = (origin + 0.5 - start) * (2.0 / self.box.side) - 1.0
+                return (n0 + e) / (2 * e) * cells - 0.5
+
+            self._matrices[key] = np.array([[a, 0.0, offset(self.region.x0, left)],
+                                            [0.0, a, offset(self.region.y0, top)]])
+        return self._matrices[key]
+
+    def upsample(self, values: NDArray[np.float32], over_region: bool) -> NDArray[np.float32]:
+        """A cell-centred field (F×F×C) over the region or the crop, bilinear at every region pixel."""
+        h, w = self.region.shape
+        out = cv2.warpAffine(np.ascontiguousarray(values, dtype=np.float32), self._to_field(values.shape[0], over_region),
+                             (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        return out.reshape(h, w, -1)
+
+    def sample(self, displacement: NDArray[np.float32], flow: NDArray[np.float32] | None = None) -> NDArray[np.uint8]:
+        """The region warped backward by `displacement` (region field, normalised crop units) plus the network's
+        residual `flow` (crop field, same units; faded out at the crop's edge). Zero motion returns the avatar's
+        pixels unchanged: a still driver costs no detail at all."""
+        d = self.upsample(displacement, over_region=True)
+        if flow is not None:
+            d += self.crop_weight[..., None] * self.upsample(flow, over_region=False)
+        d *= self.box.side / 2.0  # normalised crop units → avatar pixels
+        d += self.base
+        # Two layers: any interpolation between pixels averages away the finest detail (a half-pixel shift halves
+        # the Laplacian variance of fine texture), so only the smooth layer is interpolated; the detail layer is
+        # moved to the nearest pixel, at most half a pixel from where it belongs, with its contrast intact.
+        low = cv2.remap(self.low, d, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+        high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
+        return cv2.add(low, high, dtype=cv2.CV_8U)  # saturating: no int16 image in between
+
+    def compose(self, warped: NDArray[np.uint8], generated: NDArray[np.float32] | None = None,
+                mask: NDArray[np.float32] | None = None) -> NDArray[np.uint8]:
+        """The full avatar with the warped region in place; where the network's `mask` (crop-sized, 1 = the warped
+        avatar) falls below 1, its `generated` RGB (crop-sized H×W×3 in [0, 1]) shows instead."""
+        r = self.region
+        if generated is not None and mask is not None:
+            up = self.upsample(np.concatenate([generated, mask[..., None]], axis=2), over_region=False)
+            new = self.crop_weight * (1.0 - up[..., 3])  # the generated share, 0 outside the crop
+            warped = cv2.blendLinear(np.ascontiguousarray(np.clip(up[..., :3] * 255.0 + 0.5, 0, 255).astype(np.uint8)),
+                                     warped, new, 1.0 - new)
+        out = self.image.copy()
+        out[r.y0 : r.y1, r.x0 : r.x1] = warped
+        return out
