@@ -567,9 +567,7 @@ def write_json(report: BenchReport, path: Path, overwrite: bool = False) -> None
 
 def write_plot(report: BenchReport, path: Path, overwrite: bool = False) -> None:
     """Stacked per-stage medians per backend (with fps and p95), and model step against the reference."""
-    with warnings.catch_warnings():  # numpy's float info, read under flushed denormals, warns needlessly
-        warnings.filterwarnings("ignore", message="The value of the smallest subnormal")
-        _draw(report, path, overwrite)
+    _draw(report, path, overwrite)
 
 
 def _draw(report: BenchReport, path: Path, overwrite: bool) -> None:

@@ -43,12 +43,13 @@ class FullResRenderer:
     """Per-avatar geometry between the face crop's normalised coordinates and the avatar's pixels. Built once."""
 
     image: NDArray[np.uint8]  # the full avatar, RGB
-    low: NDArray[np.uint8]  # the avatar blurred: sampled with cubic interpolation
+    low: NDArray[np.uint8]  # the avatar blurred: sampled with bilinear interpolation
     high: NDArray[np.int16]  # avatar − low: its finest detail, sampled at the nearest pixel (no blur)
     box: CropBox  # the face crop in avatar pixels
     extent: float  # the warped region's half-side, in normalised crop units
     region: Region
-    crop_weight: NDArray[np.float32]  # region h×w: 1 inside the crop, feathered to 0 at its edge (network content)
+    crop_weight: NDArray[np.float32]  # the window's h×w: 1 inside the crop, feathered to 0 at its edge
+    window: tuple[slice, slice]  # the part of the region the crop covers (network content exists only there)
     base: NDArray[np.float32]  # region h×w×2: each pixel's own avatar coordinates (the identity map)
     _matrices: dict[tuple[int, bool], NDArray[np.float64]] = field(default_factory=dict)
 
@@ -67,10 +68,13 @@ class FullResRenderer:
             n = ((idx + 0.5) - (centre - box.side / 2)) * (2.0 / box.side) - 1.0
             return _smoothstep(np.minimum(n + 1.0, 1.0 - n) / max(2.0 * feather, 1e-6))
 
-        weight = np.outer(ramp(ys, box.cy), ramp(xs, box.cx)).astype(np.float32)
+        wy, wx = ramp(ys, box.cy), ramp(xs, box.cx)
+        rows, cols = np.flatnonzero(wy > 0), np.flatnonzero(wx > 0)
+        window = (slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1))
+        weight = np.ascontiguousarray(np.outer(wy[window[0]], wx[window[1]]).astype(np.float32))
         low = cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
         high = image.astype(np.int16) - low
-        return cls(image, low, high, box, extent, region, weight, base)
+        return cls(image, low, high, box, extent, region, weight, window, base)
 
     def _to_field(self, cells: int, over_region: bool) -> NDArray[np.float64]:
         """2×3 affine from region pixel indices to the cell coordinates of a cells×cells field laid over the region
@@ -90,10 +94,17 @@ class FullResRenderer:
         return self._matrices[key]
 
     def upsample(self, values: NDArray[np.float32], over_region: bool) -> NDArray[np.float32]:
-        """A cell-centred field (F×F×C) over the region or the crop, bilinear at every region pixel."""
-        h, w = self.region.shape
-        out = cv2.warpAffine(np.ascontiguousarray(values, dtype=np.float32), self._to_field(values.shape[0], over_region),
-                             (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        """A cell-centred field (F×F×C) bilinear at every pixel: of the region for a field over the region (±extent),
+        of the crop's window for a field over the crop (±1)."""
+        m = self._to_field(values.shape[0], over_region).copy()
+        if over_region:
+            h, w = self.region.shape
+        else:
+            rows, cols = self.window
+            h, w = rows.stop - rows.start, cols.stop - cols.start
+            m[:, 2] += m[0, 0] * np.array([cols.start, rows.start])
+        out = cv2.warpAffine(np.ascontiguousarray(values, dtype=np.float32), m, (w, h),
+                             flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape(h, w, -1)
 
     def sample(self, displacement: NDArray[np.float32], flow: NDArray[np.float32] | None = None) -> NDArray[np.uint8]:
@@ -102,13 +113,13 @@ class FullResRenderer:
         pixels unchanged: a still driver costs no detail at all."""
         d = self.upsample(displacement, over_region=True)
         if flow is not None:
-            d += self.crop_weight[..., None] * self.upsample(flow, over_region=False)
+            d[self.window] += self.crop_weight[..., None] * self.upsample(flow, over_region=False)
         d *= self.box.side / 2.0  # normalised crop units → avatar pixels
         d += self.base
         # Two layers: any interpolation between pixels averages away the finest detail (a half-pixel shift halves
         # the Laplacian variance of fine texture), so only the smooth layer is interpolated; the detail layer is
         # moved to the nearest pixel, at most half a pixel from where it belongs, with its contrast intact.
-        low = cv2.remap(self.low, d, None, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101)
+        low = cv2.remap(self.low, d, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
         return cv2.add(low, high, dtype=cv2.CV_8U)  # saturating: no int16 image in between
 
@@ -120,8 +131,9 @@ class FullResRenderer:
         if generated is not None and mask is not None:
             up = self.upsample(np.concatenate([generated, mask[..., None]], axis=2), over_region=False)
             new = self.crop_weight * (1.0 - up[..., 3])  # the generated share, 0 outside the crop
-            warped = cv2.blendLinear(np.ascontiguousarray(np.clip(up[..., :3] * 255.0 + 0.5, 0, 255).astype(np.uint8)),
-                                     warped, new, 1.0 - new)
+            rgb = cv2.convertScaleAbs(up[..., :3], alpha=255.0)  # rounded and saturated to uint8 in one pass
+            part = warped[self.window]
+            warped[self.window] = cv2.blendLinear(rgb, np.ascontiguousarray(part), new, 1.0 - new)
         out = self.image.copy()
         out[r.y0 : r.y1, r.x0 : r.x1] = warped
         return out

@@ -21,11 +21,16 @@ def flush_denormals() -> None:
     flushed denormals it finds a smallest subnormal of zero and warns about it every time. Asked first here,
     the limits are right and cached.
     """
+    import warnings
+
     import numpy as np
     import torch
 
     for dtype in (np.float16, np.float32, np.float64, np.longdouble):
         np.finfo(dtype)
+    # Some libraries build their own float info later (new finfo objects): the warning it gives under flushed
+    # denormals is about this very setting, so it is silenced where the setting is made.
+    warnings.filterwarnings("ignore", message="The value of the smallest subnormal", category=UserWarning)
     torch.set_flush_denormal(True)
 
 

@@ -186,7 +186,7 @@ class HeadWarp:
         self.size = size
         self.src = to_normalized(np.asarray(source)[:, :2], size).astype(np.float64)
         self.extent = cfg.region_scale
-        self.cells = max(2, cfg.grid_size)
+        self.cells = max(2, round(cfg.grid_size * 1.25))
         self.points = (_grid_points(self.cells) * self.extent).astype(np.float32)
         oval = self.src[list(FACE_OVAL)]
         lo, hi = oval.min(0), oval.max(0)
@@ -228,9 +228,12 @@ class HeadWarp:
         ctrl, coef = _solve_tps(self.src[_SUBSET], back.apply(dst[_SUBSET]), self.config)
         pts = self.points
         rigid_back = back.apply(pts).astype(np.float32)  # each output point, carried back with the head
-        spline = _eval_tps(ctrl, coef, rigid_back, _kernel_to(rigid_back, ctrl.astype(np.float32)))
         w = self.head_weight(rigid_back)
-        displacement = w * (spline - pts)  # (1 − w) · (pts − pts): the background does not move
+        inside = w[:, 0] > 0  # beyond the outline's soft edge the background does not move: no spline needed there
+        y = np.ascontiguousarray(rigid_back[inside])
+        displacement = np.zeros_like(pts)
+        displacement[inside] = w[inside] * (_eval_tps(ctrl, coef, y, _kernel_to(y, ctrl.astype(np.float32)))
+                                            - pts[inside])
         return HeadField(displacement.reshape(self.cells, self.cells, 2), clamped)
 
     def crop_grid(self, field: HeadField) -> NDArray[np.float32]:
