@@ -19,7 +19,7 @@ quiet_native_logs()  # before anything loads OpenCV, MediaPipe or TensorFlow Lit
 
 from reenact.engine.arguments import frame_size, positive_int  # noqa: E402
 from reenact.engine.assets import DEFAULT_AVATAR, DEFAULT_CLIP, DEFAULT_WEIGHTS  # noqa: E402
-from reenact.engine.atomic import created_folders_removed_on_failure  # noqa: E402
+from reenact.engine.atomic import created_folders_removed_on_failure, remove_leftover_temp_files  # noqa: E402
 from reenact.engine.errors import ReenactError  # noqa: E402
 
 Command = Callable[[argparse.Namespace], int]
@@ -145,9 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"reenact: error: {exc}", file=sys.stderr)
         return 2
     except Terminated:
+        remove_leftover_temp_files()
         print("reenact: terminated", file=sys.stderr)
         return 128 + signal.SIGTERM
     except KeyboardInterrupt:
+        remove_leftover_temp_files()
         print("reenact: interrupted", file=sys.stderr)
         return 130
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
@@ -38,12 +39,38 @@ def _with_umask(path: Path, folder: bool) -> Path:
     return path
 
 
+_made_here: set[Path] = set()  # every temporary file this process made: see remove_leftover_temp_files
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C and SIGTERM wait for the block to end, so a file is never made without being recorded."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 def temp_file_beside(path: str | Path, suffix: str = ".tmp") -> Path:
     """An empty hidden file in the target's folder, with the permissions a plain `open(path, "w")` would give."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    with _signals_held():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+        _made_here.add(Path(tmp))
     os.close(fd)
     return _with_umask(Path(tmp), folder=False)
+
+
+def remove_leftover_temp_files() -> None:
+    """On an interrupted run: remove the temporary files still there. Writers clean up after themselves when the
+    interruption reaches them, but a signal can land between making a file and handing it to its writer."""
+    for tmp in list(_made_here):
+        tmp.unlink(missing_ok=True)
+    _made_here.clear()
 
 
 def temp_dir_beside(path: str | Path, inside: bool = False) -> Path:

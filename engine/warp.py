@@ -186,7 +186,7 @@ class HeadWarp:
         self.size = size
         self.src = to_normalized(np.asarray(source)[:, :2], size).astype(np.float64)
         self.extent = cfg.region_scale
-        self.cells = max(2, round(cfg.grid_size * 1.25))
+        self.cells = max(2, round(cfg.grid_size * 1.25))  # 80 cells: the crop gets 50 of them across
         self.points = (_grid_points(self.cells) * self.extent).astype(np.float32)
         oval = self.src[list(FACE_OVAL)]
         lo, hi = oval.min(0), oval.max(0)

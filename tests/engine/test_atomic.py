@@ -75,3 +75,17 @@ def test_an_output_that_is_an_input_is_refused_through_links(tmp_path: Path) -> 
         with pytest.raises(ReenactError, match="--driving"):
             check_not_an_input(tmp_path / name, {"--source": tmp_path / "face.jpg", "--driving": clip})
     check_not_an_input(tmp_path / "new.mp4", {"--driving": clip})
+
+
+def test_an_interrupted_run_removes_every_temporary_file_it_made(tmp_path: Path) -> None:
+    """A signal can land between making a temporary file and handing it to the writer that would clean it up:
+    the command line's interrupt handling removes what is left, and only that."""
+    from reenact.engine.atomic import remove_leftover_temp_files, temp_file_beside
+
+    left = temp_file_beside(tmp_path / "a.mp4", suffix=".partial.mp4")
+    finished = temp_file_beside(tmp_path / "b.mp4")
+    finished.rename(tmp_path / "b.mp4")
+    mine = tmp_path / "user.txt"
+    mine.write_text("keep")
+    remove_leftover_temp_files()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.mp4", "user.txt"] and not left.exists()
