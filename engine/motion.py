@@ -58,6 +58,12 @@ class Similarity:
         return float(np.arctan2(self.rotation[1, 0], self.rotation[0, 0]))
 
 
+def rotation(angle: float) -> NDArray[np.float64]:
+    """The 2×2 rotation by `angle` radians (counter-clockwise in x-right, y-up axes)."""
+    c, s = np.cos(angle), np.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
 def fit_similarity(src: NDArray, dst: NDArray) -> Similarity:
     """Least-squares similarity taking src points onto dst points (Umeyama 1991), no reflection."""
     a = np.asarray(src, dtype=np.float64)[:, :2]
@@ -145,7 +151,7 @@ class MotionTransfer:
         angle = float(np.sign(rigid.angle) * max(0.0, abs(rigid.angle) - t / size))  # t/size radians at the rim
         log_scale = float(np.sign(np.log(rigid.scale)) * max(0.0, abs(np.log(rigid.scale)) - t / size))
         scale = float(np.exp(log_scale))
-        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        rot = rotation(angle)
         return Similarity(scale, rot, centre + shift - scale * rot @ centre), expression
 
 

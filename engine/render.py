@@ -17,11 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.face import CropBox
-
-
-def _smoothstep(t: NDArray[np.float64]) -> NDArray[np.float64]:
-    t = np.clip(t, 0.0, 1.0)
-    return t * t * (3.0 - 2.0 * t)
+from reenact.engine.warp import smoothstep
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +62,7 @@ class FullResRenderer:
 
         def ramp(idx: NDArray[np.float32], centre: float) -> NDArray[np.float64]:
             n = ((idx + 0.5) - (centre - box.side / 2)) * (2.0 / box.side) - 1.0
-            return _smoothstep(np.minimum(n + 1.0, 1.0 - n) / max(2.0 * feather, 1e-6))
+            return smoothstep(np.minimum(n + 1.0, 1.0 - n) / max(2.0 * feather, 1e-6))
 
         wy, wx = ramp(ys, box.cy), ramp(xs, box.cx)
         rows, cols = np.flatnonzero(wy > 0), np.flatnonzero(wx > 0)

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from reenact.engine.config import WarpConfig
 from reenact.engine.landmarks import FACE_OVAL, RIGID, WARP_SUBSET
-from reenact.engine.motion import Similarity, fit_similarity
+from reenact.engine.motion import Similarity, fit_similarity, rotation
 
 _SUBSET = np.array(WARP_SUBSET)
 
@@ -71,17 +71,9 @@ def _grid_points32(n: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
 
 
 def _grid_kernel(n: int, ctrl: NDArray[np.float32]) -> NDArray[np.float32]:
-    """`_kernel` from the n×n evaluation grid to the control points, in place on one float32 buffer.
-
-    The per-frame hot spot of the warp: no broadcast temporaries, OpenCV's vectorised log.
-    """
+    """`_kernel` from the n×n evaluation grid to the control points (the grid's squared norms cached)."""
     pts, sq = _grid_points32(n)
-    d2 = pts @ (ctrl.T * -2.0)
-    d2 += sq
-    d2 += (ctrl * ctrl).sum(1)[None, :]
-    np.maximum(d2, 1e-12, out=d2)
-    log = cv2.log(d2)
-    return cv2.multiply(d2, log, dst=log, scale=0.5)
+    return _kernel_to(pts, ctrl, sq)
 
 
 def _solve_tps(src: NDArray[np.float64], dst: NDArray[np.float64], cfg: WarpConfig
@@ -141,14 +133,22 @@ def warp_image(image: NDArray[np.uint8], grid: NDArray[np.float32]) -> NDArray[n
     return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
-def _kernel_to(pts: NDArray[np.float32], ctrl: NDArray[np.float32]) -> NDArray[np.float32]:
-    """`_kernel` from any points to the control points, float32, in place (as `_grid_kernel`)."""
+def _kernel_to(pts: NDArray[np.float32], ctrl: NDArray[np.float32], sq: NDArray[np.float32] | None = None
+               ) -> NDArray[np.float32]:
+    """`_kernel` from points to the control points, in place on one float32 buffer: the per-frame hot spot of the
+    warp, so no broadcast temporaries and OpenCV's vectorised log. `sq`: the points' squared norms, if known."""
     d2 = pts @ (ctrl.T * -2.0)
-    d2 += (pts * pts).sum(1, keepdims=True)
+    d2 += (pts * pts).sum(1, keepdims=True) if sq is None else sq
     d2 += (ctrl * ctrl).sum(1)[None, :]
     np.maximum(d2, 1e-12, out=d2)
     log = cv2.log(d2)
     return cv2.multiply(d2, log, dst=log, scale=0.5)
+
+
+def smoothstep(t: NDArray) -> NDArray:
+    """0 below 0, 1 above 1, a smooth S between: the soft edges of the head outline and the crop feather."""
+    t = np.clip(t, 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
 
 
 def fit_head_motion(src: NDArray, dst: NDArray) -> Similarity:
@@ -200,8 +200,7 @@ class HeadWarp:
     def head_weight(self, points: NDArray[np.float32]) -> NDArray[np.float32]:
         """1 inside the avatar's head outline, smoothly 0 beyond its soft edge (points in the avatar's frame)."""
         rho = np.sqrt((((points - self._centre) / self._axes) ** 2).sum(1, keepdims=True))
-        t = np.clip((rho - 1.0) / self.config.head_falloff, 0.0, 1.0)
-        return (1.0 - t * t * (3.0 - 2.0 * t)).astype(np.float32)
+        return (1.0 - smoothstep((rho - 1.0) / self.config.head_falloff)).astype(np.float32)
 
     def _clamp(self, motion: Similarity) -> tuple[Similarity, bool]:
         cfg = self.config
@@ -217,7 +216,7 @@ class HeadWarp:
             return motion, False
         angle = float(np.clip(angle, -limit, limit))
         shift = shift * min(1.0, most / max(norm, 1e-12))
-        rot = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        rot = rotation(angle)
         return Similarity(scale, rot, centre + shift - scale * rot @ centre), True
 
     def __call__(self, target: NDArray) -> HeadField:
