@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from reenact.app.containers import container_for
+from reenact.app.framing import fill_around
 from reenact.app.sinks import TimedSink, VideoFileSink
 from reenact.app.sources import VideoFileSource
 from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
@@ -89,18 +90,6 @@ def output_size(avatar_shape: tuple[int, ...], size: tuple[int, int] | None, nam
     return capped
 
 
-def fit_frame(image: NDArray[np.uint8], size: tuple[int, int], centre: tuple[float, float]) -> NDArray[np.uint8]:
-    """`image` scaled to fill `size` (w, h), cut around `centre` (the face) where the aspect ratios differ."""
-    w, h = size
-    ih, iw = image.shape[:2]
-    scale = max(w / iw, h / ih)
-    sw, sh = max(w, round(iw * scale)), max(h, round(ih * scale))
-    resized = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
-    x0 = int(np.clip(round(centre[0] * scale - w / 2), 0, sw - w))
-    y0 = int(np.clip(round(centre[1] * scale - h / 2), 0, sh - h))
-    return resized[y0 : y0 + h, x0 : x0 + w]
-
-
 def resolve_mode(mode: str, weights: Path) -> str:
     if mode not in ("auto", "model", "warp"):
         raise ReenactError(f"--mode must be auto, model or warp, not {mode!r}")
@@ -162,7 +151,7 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
                 result = pipe.step(frame.image, frame.timestamp_ms / 1000.0)
                 for k, v in result.timings_ms.items():
                     totals[k] += v
-                image = result.image if size is None else fit_frame(result.image, size, (box.cx, box.cy))
+                image = result.image if size is None else fill_around(result.image, size, (box.cx, box.cy))
                 image = side_by_side(source_image, frame.image, image) if opts.side_by_side else image
                 timed.write(image, frame.timestamp_ms / 1000.0)
                 bar.update(1)

@@ -32,3 +32,15 @@ def fit_to_frame(image: NDArray[np.uint8], width: int, height: int) -> NDArray[n
     y, x = (height - fh) // 2, (width - fw) // 2
     out[y:y + fh, x:x + fw] = scaled
     return out
+
+
+def fill_around(image: NDArray[np.uint8], size: tuple[int, int], centre: tuple[float, float]) -> NDArray[np.uint8]:
+    """`image` scaled to fill `size` (w, h), cut around `centre` (the face) where the aspect ratios differ."""
+    w, h = size
+    ih, iw = image.shape[:2]
+    scale = max(w / iw, h / ih)
+    sw, sh = max(w, round(iw * scale)), max(h, round(ih * scale))
+    resized = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+    x0 = int(np.clip(round(centre[0] * scale - w / 2), 0, sw - w))
+    y0 = int(np.clip(round(centre[1] * scale - h / 2), 0, sh - h))
+    return resized[y0 : y0 + h, x0 : x0 + w]

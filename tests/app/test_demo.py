@@ -272,3 +272,18 @@ def test_an_image_as_driving_is_refused(tmp_path):
     proc = _reenact("demo", "--source", str(AVATAR), "--driving", str(image), "--out", str(out), "--mode", "warp")
     _one_line_error(proc, str(image), "not a video")
     assert not out.exists()
+
+
+def test_size_sets_the_output_frame_and_the_default_is_the_avatars_own(tmp_path: Path) -> None:
+    from reenact.app.sources import VideoFileSource
+    from reenact.engine.assets import load_image
+
+    sized, own = tmp_path / "sized.mp4", tmp_path / "own.mp4"
+    common = ["demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--quiet", "--mode", "warp",
+              "--max-frames", "3"]
+    assert main([*common, "--out", str(sized), "--size", "320x240"]) == 0
+    assert main([*common, "--out", str(own)]) == 0
+    h, w = load_image(AVATAR).shape[:2]
+    with VideoFileSource(sized) as a, VideoFileSource(own) as b:
+        assert a.read().image.shape == (240, 320, 3)
+        assert b.read().image.shape == (h - h % 2, w - w % 2, 3)

@@ -28,3 +28,17 @@ def test_portrait_is_fitted_whole_and_centred(mona_lisa: np.ndarray, size: tuple
 def test_same_size_passes_through(astronaut: np.ndarray) -> None:
     h, w = astronaut.shape[:2]
     assert np.array_equal(fit_to_frame(astronaut, w, h), astronaut)
+
+
+def test_fill_around_fills_the_size_and_keeps_the_face_in_view(mona_lisa) -> None:
+    from reenact.app.framing import fill_around
+
+    h, w = mona_lisa.shape[:2]
+    face = (w * 0.45, h * 0.25)  # the Mona Lisa's face sits high in the portrait
+    out = fill_around(mona_lisa, (1280, 720), face)
+    assert out.shape == (720, 1280, 3)
+    scale = 1280 / w  # a portrait fills a wide frame by its width: the top and bottom are cut
+    top = round(face[1] * scale - 360)
+    assert top > 0  # cut around the face, not in the middle of the portrait
+    expected = cv2.resize(mona_lisa, (1280, round(h * scale)), interpolation=cv2.INTER_CUBIC)[top : top + 720]
+    assert np.abs(out.astype(int) - expected).mean() < 1.0
