@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also show progress notes and the logs of MediaPipe, TensorFlow Lite and FFmpeg")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = sub.add_parser("demo", help="animate an image from a driving video, offline, into an mp4")
+    demo = sub.add_parser("demo", help="animate an image from a driving video, offline, into a video file")
     demo.add_argument("--source", default=str(DEFAULT_AVATAR),
                       help="avatar image (any portrait); default: the bundled Mona Lisa")
     demo.add_argument("--driving", default=str(DEFAULT_CLIP),

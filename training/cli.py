@@ -95,7 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "samples; without it such a folder is refused, see --resume); with --ship: replace PATH")
     p.set_defaults(func=_train)
 
-    e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model")
+    e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model; --sharpness")
     e.add_argument("--videos", required=True, help="folder of videos (or frame folders); each is its own driver")
     e.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
     e.add_argument("--frames", type=frame_range, default=(0, None), help="START:STOP frame range of every video (first = source)")
