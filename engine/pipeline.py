@@ -45,6 +45,14 @@ class PreparedAvatar:
     kp_source: NDArray[np.float32] | None = None  # 1×K×2 normalised
 
 
+@dataclass(frozen=True, slots=True)
+class DrivingFace:
+    """A driving frame and its face's landmarks (that frame's pixels)."""
+
+    image: NDArray[np.uint8]
+    landmarks: Landmarks
+
+
 @dataclass(slots=True)
 class StepResult:
     image: NDArray[np.uint8]  # the animated avatar: full image, or the crop when paste-back is off
@@ -172,6 +180,18 @@ class Pipeline:
             else:
                 self.frames_without_face += 1
             target = self.target
+        rendered = self.render(target, None if driving is None else DrivingFace(frame, driving), timings)
+        return replace(rendered, face_found=driving is not None, driving_landmarks=driving)
+
+    def render(self, target: NDArray, driving: DrivingFace | None = None, timings: dict[str, float] | None = None
+               ) -> StepResult:
+        """The avatar with its landmarks moved to `target` (avatar crop pixels); `driving` (the frame those
+        landmarks were transferred from) lends its mouth interior. The second half of `step`, and what a
+        reconstruction evaluation drives directly with known landmarks."""
+        avatar = self.avatar
+        if avatar is None:
+            raise RuntimeError("prepare() an avatar before render()")
+        timings = {} if timings is None else timings
         full = self.config.paste.enabled
         with _timed(timings, "warp"):
             motion = avatar.warp(target)
@@ -186,7 +206,8 @@ class Pipeline:
             else:
                 assert grid is not None
                 image = crop = warp_image(avatar.crop.image, grid) if layers is None else _to_uint8(layers["image"][0])
-        return StepResult(image, crop, driving is not None, driving, timings, motion.clamped)
+        return StepResult(image, crop, driving is not None, None if driving is None else driving.landmarks, timings,
+                          motion.clamped)
 
     @property
     def target(self) -> NDArray:
