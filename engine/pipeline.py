@@ -94,11 +94,14 @@ class Pipeline:
         return self.config.face.crop.size if self.backend is None else self.backend.meta.input_size
 
     # Once per avatar ------------------------------------------------------------------------------------------
-    def prepare(self, image: NDArray[np.uint8], name: str | Path = "avatar") -> PreparedAvatar:
-        """Find the face, crop it, encode it once; raises ReenactError naming `name` when there is no face."""
-        if self._avatar_tracker is None:
-            self._avatar_tracker = FaceTracker(self.config.face, static=True)
-        landmarks = self._avatar_tracker.detect(image)
+    def prepare(self, image: NDArray[np.uint8], name: str | Path = "avatar", landmarks: Landmarks | None = None
+                ) -> PreparedAvatar:
+        """Find the face (unless its `landmarks` are known), crop it, encode it once; raises ReenactError naming
+        `name` when there is no face."""
+        if landmarks is None:
+            if self._avatar_tracker is None:
+                self._avatar_tracker = FaceTracker(self.config.face, static=True)
+            landmarks = self._avatar_tracker.detect(image)
         if landmarks is None:
             raise ReenactError("no face found in the avatar image", name)
         _warn_if_poor(image, landmarks, name)
