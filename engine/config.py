@@ -65,6 +65,8 @@ class MotionConfig:
     # Landmark jitter of a still face, as a share of the face's size: motion below it is dropped, motion above it
     # shrunk by it, so a driver who holds still leaves the avatar exactly as it is.
     dead_zone: float = setting(0.006, min=0, max=0.1)
+    # Mouth and lids open as far as the driver's (not by his change), the irises follow his gaze (engine.expression).
+    openings: bool = True
 
     def __post_init__(self) -> None:  # also when built in code (the app switches modes at run time)
         problem = setting_problem(MotionConfig, "mode", self.mode)

@@ -33,6 +33,23 @@ LIP_PAIRS = tuple(zip(LIPS_INNER_TOP, LIPS_INNER_BOTTOM, strict=True))
 RIGHT_EYE_LID_PAIRS = ((159, 145), (158, 153), (160, 144), (157, 154), (161, 163))
 LEFT_EYE_LID_PAIRS = ((386, 374), (385, 380), (387, 373), (384, 381), (388, 390))
 
+# Closed contours, in order around, for the mouth and eye layers: the outer and inner lip contours run side by
+# side (the i-th points of both face each other across the lip), as do the eye openings' upper and lower lids.
+MOUTH_OUTER_RING = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+MOUTH_INNER_RING = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
+RIGHT_EYE_RING = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7)
+LEFT_EYE_RING = (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249)
+RIGHT_EYE_CORNERS = (33, 133)  # outer, inner
+LEFT_EYE_CORNERS = (263, 362)
+IRISES = ((468, 469, 470, 471, 472), (473, 474, 475, 476, 477))  # centre first, then the rim
+
+
+def ring_pairs(ring: tuple[int, ...]) -> tuple[tuple[int, int], ...]:
+    """(upper, lower) pairs across a closed contour that starts at one corner and has the other half-way round."""
+    half = len(ring) // 2
+    return tuple((ring[i], ring[len(ring) - i]) for i in range(1, half))
+
+
 # Eye and mouth measures for tests and evaluation: upper/lower lid and lip pairs, and eye corners.
 RIGHT_EYE_LIDS = (159, 145)
 LEFT_EYE_LIDS = (386, 374)

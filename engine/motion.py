@@ -17,8 +17,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.config import MotionConfig
+from reenact.engine.expression import FaceFrames, set_openings
 from reenact.engine.landmarks import (
     EYE_OUTER_CORNERS,
+    IRISES,
     LEFT_EYE_LID_PAIRS,
     LIP_PAIRS,
     RIGHT_EYE_LID_PAIRS,
@@ -121,10 +123,14 @@ class MotionTransfer:
 
         # Rigid head motion of the driving face since the reference, and the expression left after removing it.
         rigid = fit_similarity(self._reference[_RIGID], drv[_RIGID])
-        expression = rigid.inverse().apply(drv) - self._reference
+        aligned = rigid.inverse().apply(drv)
+        expression = aligned - self._reference
         if cfg.dead_zone > 0:  # a still driver's landmark jitter must not move the avatar's pixels at all
             rigid, expression = self._dead_zone(rigid, expression)
         target = self.source + cfg.expression_gain * (expression @ to_src.linear.T)
+        if cfg.openings and len(target) > max(IRISES[1]):
+            frames = FaceFrames(aligned, self._reference, self.source, to_src.scale)
+            target = set_openings(target, frames, cfg.dead_zone, cfg.expression_gain)
 
         # The same rigid motion, expressed in the avatar's frame: S ∘ T ∘ S⁻¹.
         if cfg.rotation:

@@ -19,9 +19,9 @@ from numpy.typing import NDArray
 from reenact.engine.backends.base import Backend
 from reenact.engine.config import MotionConfig, OneEuroConfig, PipelineConfig
 from reenact.engine.errors import ReenactError
-from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face
+from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face, transform_points
 from reenact.engine.motion import MotionTransfer
-from reenact.engine.render import FullResRenderer
+from reenact.engine.render import Driving, FullResRenderer
 from reenact.engine.runtime import configure_numpy
 from reenact.engine.warp import HeadField, HeadWarp, to_normalized, warp_image
 
@@ -80,6 +80,7 @@ class Pipeline:
         self.motion: MotionTransfer | None = None
         self._last_target: NDArray[np.float32] | None = None
         self._last_driving: Landmarks | None = None
+        self._last_face: DrivingFace | None = None
         self._reference: Landmarks | None = None  # the driving pose the avatar's own pose stands for
         self.frames = 0
         self.frames_without_face = 0
@@ -110,7 +111,8 @@ class Pipeline:
         crop = crop_face(image, landmarks, box, size)
         warp = HeadWarp(crop.landmarks, size, self.config.warp)
         paste = self.config.paste
-        renderer = FullResRenderer.build(image, box, warp.extent, paste.feather, paste.detail_sigma)
+        renderer = FullResRenderer.build(image, box, warp.extent, paste.feather, paste.detail_sigma,
+                                         _index_coords(landmarks))
         avatar = PreparedAvatar(image, crop, warp, renderer)
         if self.backend is not None:
             avatar.source_tensor = (crop.image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
@@ -159,6 +161,7 @@ class Pipeline:
         if self._tracker is not None:
             self._tracker.reset()
         self._last_driving = None
+        self._last_face = None
         self._last_target = None
         self._reference = None
         if self.motion is not None:
@@ -170,7 +173,7 @@ class Pipeline:
             raise RuntimeError("prepare() an avatar before step()")
         if self._tracker is None:
             self._tracker = FaceTracker(self.config.face, static=False)
-        avatar, timings = self.avatar, {}
+        timings: dict[str, float] = {}
         self.frames += 1
         with _timed(timings, "landmarks"):
             driving = self._tracker.detect(frame, timestamp_s if timestamp_s is not None else self.frames / 30.0)
@@ -183,7 +186,9 @@ class Pipeline:
             else:
                 self.frames_without_face += 1
             target = self.target
-        rendered = self.render(target, None if driving is None else DrivingFace(frame, driving), timings)
+        if driving is not None:
+            self._last_face = DrivingFace(frame, driving)
+        rendered = self.render(target, self._last_face, timings)  # a lost face holds its last mouth, too
         return replace(rendered, face_found=driving is not None, driving_landmarks=driving)
 
     def render(self, target: NDArray, driving: DrivingFace | None = None, timings: dict[str, float] | None = None
@@ -204,7 +209,9 @@ class Pipeline:
             layers = self._run_model(grid, target) if grid is not None and self.backend is not None else None
         with _timed(timings, "paste"):
             if full:
-                image = self._render_full(avatar, motion, layers)
+                points = _index_coords(transform_points(target, avatar.crop.to_frame))
+                image = self._render_full(avatar, motion, layers, points,
+                                          None if driving is None else (driving.image, _index_coords(driving.landmarks)))
                 crop = None if layers is None else _to_uint8(layers["image"][0])
             else:
                 assert grid is not None
@@ -234,15 +241,16 @@ class Pipeline:
         return self.backend.run("frame", self.frame_feeds(grid, target))  # type: ignore[union-attr]
 
     @staticmethod
-    def _render_full(avatar: PreparedAvatar, motion: HeadField, layers: dict[str, NDArray[np.float32]] | None
-                     ) -> NDArray[np.uint8]:
+    def _render_full(avatar: PreparedAvatar, motion: HeadField, layers: dict[str, NDArray[np.float32]] | None,
+                     points: NDArray[np.float64], driving: Driving | None) -> NDArray[np.uint8]:
         """The avatar at its own resolution: the analytic field (and the network's residual flow) sample its pixels
-        once; the network's generated content shows where its mask says."""
+        once, the mouth and eyes with meshes of their own; the network's generated content shows where its mask
+        says; the driver's mouth interior and the eyeballs show behind lips and lids."""
         r = avatar.renderer
         if layers is None:
-            return r.compose(r.sample(motion.displacement))
-        warped = r.sample(motion.displacement, layers["flow"][0])
-        return r.compose(warped, layers["generated"][0].transpose(1, 2, 0), layers["mask"][0, 0])
+            return r.compose(r.sample(motion.displacement, points=points), points=points, driving=driving)
+        warped = r.sample(motion.displacement, layers["flow"][0], points)
+        return r.compose(warped, layers["generated"][0].transpose(1, 2, 0), layers["mask"][0, 0], points, driving)
 
     def close(self) -> None:
         for tracker in (self._tracker, self._avatar_tracker):
@@ -267,6 +275,11 @@ def _warn_if_poor(image: NDArray[np.uint8], landmarks: Landmarks, name: str | Pa
     if face < MIN_FACE_PX:
         log.warning("%s: the face is only %d px tall, under %d: the animation will be blurry; a larger or closer "
                     "photo works better", name, round(face), MIN_FACE_PX)
+
+
+def _index_coords(points: NDArray) -> NDArray[np.float64]:
+    """Continuous pixel coordinates (pixel i spans [i, i+1)) → pixel index coordinates (centres at integers)."""
+    return np.asarray(points, np.float64)[:, :2] - 0.5
 
 
 def _to_uint8(image: NDArray[np.float32]) -> NDArray[np.uint8]:

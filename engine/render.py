@@ -11,13 +11,29 @@ detail is the avatar's own (the Bi-layer idea: Zakharov et al., ECCV 2020).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from reenact.engine.eyes import EyesLayer
 from reenact.engine.face import CropBox
+from reenact.engine.mouth import MouthLayer
 from reenact.engine.warp import smoothstep
+
+Driving = tuple[NDArray[np.uint8], NDArray]  # a driving frame and its landmarks (index coords of that frame)
+
+
+class FaceLayer(Protocol):
+    """A part of the face with exact boundaries of its own (engine.mouth, engine.eyes): it rewrites the map before
+    the avatar is sampled and paints what lies behind it afterwards. Points are the target landmarks in avatar
+    pixel index coordinates; `origin` is the region's top-left pixel."""
+
+    def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None: ...
+
+    def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray,
+              driving: Driving | None) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +63,13 @@ class FullResRenderer:
     crop_weight: NDArray[np.float32]  # the window's h×w: 1 inside the crop, feathered to 0 at its edge
     window: tuple[slice, slice]  # the part of the region the crop covers (network content exists only there)
     base: NDArray[np.float32]  # region h×w×2: each pixel's own avatar coordinates (the identity map)
+    layers: tuple[FaceLayer, ...] = ()  # mouth and eyes, drawn with their own meshes
     _matrices: dict[tuple[int, bool], NDArray[np.float64]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, image: NDArray[np.uint8], box: CropBox, extent: float, feather: float,
-              detail_sigma: float = 1.2) -> FullResRenderer:
+              detail_sigma: float = 1.2, landmarks: NDArray | None = None) -> FullResRenderer:
+        """`landmarks`: the avatar's, in its pixel index coordinates; with them the mouth and eyes are layers."""
         h, w = image.shape[:2]
         half = extent * box.side / 2
         region = Region(max(0, int(np.floor(box.cx - half))), max(0, int(np.floor(box.cy - half))),
@@ -70,7 +88,12 @@ class FullResRenderer:
         weight = np.ascontiguousarray(np.outer(wy[window[0]], wx[window[1]]).astype(np.float32))
         low = cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
         high = image.astype(np.int16) - low
-        return cls(image, low, high, box, extent, region, weight, window, base)
+        layers = () if landmarks is None else (MouthLayer(image, landmarks), EyesLayer(image, landmarks))
+        return cls(image, low, high, box, extent, region, weight, window, base, layers)
+
+    @property
+    def origin(self) -> NDArray[np.float64]:
+        return np.array([self.region.x0, self.region.y0], np.float64)
 
     def _to_field(self, cells: int, over_region: bool) -> NDArray[np.float64]:
         """2×3 affine from region pixel indices to the cell coordinates of a cells×cells field laid over the region
@@ -103,15 +126,19 @@ class FullResRenderer:
                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape(h, w, -1)
 
-    def sample(self, displacement: NDArray[np.float32], flow: NDArray[np.float32] | None = None) -> NDArray[np.uint8]:
+    def sample(self, displacement: NDArray[np.float32], flow: NDArray[np.float32] | None = None,
+               points: NDArray[np.float64] | None = None) -> NDArray[np.uint8]:
         """The region warped backward by `displacement` (region field, normalised crop units) plus the network's
-        residual `flow` (crop field, same units; faded out at the crop's edge). Zero motion returns the avatar's
-        pixels unchanged: a still driver costs no detail at all."""
+        residual `flow` (crop field, same units; faded out at the crop's edge), with the mouth and eyes meshed to
+        the target `points`. Zero motion returns the avatar's pixels unchanged: a still driver costs no detail."""
         d = self.upsample(displacement, over_region=True)
         if flow is not None:
             d[self.window] += self.crop_weight[..., None] * self.upsample(flow, over_region=False)
         d *= self.box.side / 2.0  # normalised crop units → avatar pixels
         d += self.base
+        if points is not None:
+            for layer in self.layers:
+                layer.remap(d, points, self.origin)
         # Two layers: any interpolation between pixels averages away the finest detail (a half-pixel shift halves
         # the Laplacian variance of fine texture), so only the smooth layer is interpolated; the detail layer is
         # moved to the nearest pixel, at most half a pixel from where it belongs, with its contrast intact.
@@ -120,9 +147,11 @@ class FullResRenderer:
         return cv2.add(low, high, dtype=cv2.CV_8U)  # saturating: no int16 image in between
 
     def compose(self, warped: NDArray[np.uint8], generated: NDArray[np.float32] | None = None,
-                mask: NDArray[np.float32] | None = None) -> NDArray[np.uint8]:
+                mask: NDArray[np.float32] | None = None, points: NDArray[np.float64] | None = None,
+                driving: Driving | None = None) -> NDArray[np.uint8]:
         """The full avatar with the warped region in place; where the network's `mask` (crop-sized, 1 = the warped
-        avatar) falls below 1, its `generated` RGB (crop-sized H×W×3 in [0, 1]) shows instead."""
+        avatar) falls below 1, its `generated` RGB (crop-sized H×W×3 in [0, 1]) shows instead; then what lies
+        behind the lids and lips at the target `points` (the driver's mouth interior, the eyeballs)."""
         r = self.region
         if generated is not None and mask is not None:
             up = self.upsample(np.concatenate([generated, mask[..., None]], axis=2), over_region=False)
@@ -130,6 +159,9 @@ class FullResRenderer:
             rgb = cv2.convertScaleAbs(up[..., :3], alpha=255.0)  # rounded and saturated to uint8 in one pass
             part = warped[self.window]
             warped[self.window] = cv2.blendLinear(rgb, np.ascontiguousarray(part), new, 1.0 - new)
+        if points is not None:
+            for layer in self.layers:
+                layer.paint(warped, points, self.origin, driving)
         out = self.image.copy()
         out[r.y0 : r.y1, r.x0 : r.x1] = warped
         return out

@@ -16,10 +16,21 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.config import WarpConfig
-from reenact.engine.landmarks import FACE_OVAL, RIGID, WARP_SUBSET
+from reenact.engine.landmarks import (
+    FACE_OVAL,
+    IRIS_CENTRES,
+    LIPS_INNER_BOTTOM,
+    LIPS_INNER_TOP,
+    RIGID,
+    WARP_SUBSET,
+)
 from reenact.engine.motion import Similarity, fit_similarity, rotation
 
 _SUBSET = np.array(WARP_SUBSET)
+# The head warp's spline leaves the irises and the inner lips to the eye and mouth meshes (engine.eyes,
+# engine.mouth): closed lips put two of its points on one spot with different sources, and a moving iris would
+# drag the skin around the eye.
+_SPLINE = np.array([i for i in WARP_SUBSET if i not in {*IRIS_CENTRES, *LIPS_INNER_TOP, *LIPS_INNER_BOTTOM}])
 
 
 def to_normalized(points: NDArray, size: int) -> NDArray[np.float32]:
@@ -224,7 +235,7 @@ class HeadWarp:
         dst = to_normalized(np.asarray(target)[:, :2], self.size).astype(np.float64)
         motion, clamped = self._clamp(fit_head_motion(self.src[self._rigid], dst[self._rigid]))
         back = motion.inverse()
-        ctrl, coef = _solve_tps(self.src[_SUBSET], back.apply(dst[_SUBSET]), self.config)
+        ctrl, coef = _solve_tps(self.src[_SPLINE], back.apply(dst[_SPLINE]), self.config)
         pts = self.points
         rigid_back = back.apply(pts).astype(np.float32)  # each output point, carried back with the head
         w = self.head_weight(rigid_back)

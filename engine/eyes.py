@@ -1,0 +1,154 @@
+"""The eyes as their own layer: lids that close over the eye, an eyeball behind them, an iris that follows the gaze.
+
+The lids are a mesh (engine.mesh) between the eye opening and a ring that joins the spline's map, so a blink pulls
+the avatar's own lid skin down over the eye and closes it completely. Behind the lids an eyeball is built once per
+avatar from its own eye: a sclera plate (the visible white with the iris painted out and the white extended beyond
+the lids) and the iris as a round sprite (its hidden part completed from its visible part). Every frame the eyeball
+is placed by the eye corners, so an eye opened wider than the avatar's shows more eyeball instead of stretched
+lids, and the iris is drawn where the driver's gaze puts it, with white where it moved from.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from reenact.engine.landmarks import (
+    IRISES,
+    LEFT_EYE_CORNERS,
+    LEFT_EYE_RING,
+    RIGHT_EYE_CORNERS,
+    RIGHT_EYE_RING,
+)
+from reenact.engine.mesh import (
+    Box,
+    band_triangles,
+    ellipse_ring,
+    fan_triangles,
+    moved_against,
+    overwrite_map,
+    polygon_mask,
+    sample_map,
+    segment_similarity,
+)
+
+EYES = ((np.array(RIGHT_EYE_RING), np.array(RIGHT_EYE_CORNERS), np.array(IRISES[0])),
+        (np.array(LEFT_EYE_RING), np.array(LEFT_EYE_CORNERS), np.array(IRISES[1])))
+_N = len(RIGHT_EYE_RING)
+_TRIANGLES = np.concatenate([band_triangles(_N, 2), np.where(fan_triangles(_N) == _N, 2 * _N, fan_triangles(_N))])
+RING_AXES = (0.8, 0.5)  # the ring's semi-axes along and across the eye, in eye widths (corner to corner)
+PLATE_MARGIN = 0.35  # the eyeball plate reaches this far beyond the opening, in eye widths
+IRIS_CLEARANCE = 1.15  # the iris painted out of the plate over this times its radius
+FEATHER = 0.05  # the eyeball's soft edge under the lids, in eye widths
+STILL_PX = 0.5  # an eye whose lids and iris moved less than this (px) shows the avatar's own eye, untouched
+
+
+class Eye:
+    """One eye of one avatar: its opening, the eyeball plate and the iris sprite (avatar index coordinates)."""
+
+    def __init__(self, image: NDArray[np.uint8], points: NDArray[np.float64], ring: NDArray, corners: NDArray,
+                 iris: NDArray) -> None:
+        self.ring, self.corners, self.iris = ring, corners, iris
+        self.opening = points[ring]
+        self.corner_pts = points[corners]
+        self.width = float(np.linalg.norm(self.corner_pts[1] - self.corner_pts[0]))
+        self.iris_centre = points[iris[0]]
+        self.iris_radius = float(np.linalg.norm(points[iris[1:]] - self.iris_centre, axis=1).mean())
+        self.box = Box.around(self.opening, image.shape[:2], PLATE_MARGIN * self.width + 2)
+        self.plate: NDArray[np.float32] | None = None
+        if self.box is not None and self.width >= 4:
+            self._build_eyeball(image)
+
+    def _build_eyeball(self, image: NDArray[np.uint8]) -> None:
+        box = self.box
+        assert box is not None
+        patch = image[box.slices]
+        origin = np.array([box.x0, box.y0], np.float64)
+        opening = polygon_mask(self.opening, box, 0) > 0.5
+        if opening.sum() < 6:
+            return  # an eye closed in the avatar has no eyeball to show
+        yy, xx = np.mgrid[0 : box.shape[0], 0 : box.shape[1]]
+        c = self.iris_centre - origin
+        dist = np.hypot(xx - c[0], yy - c[1])
+        known = opening & (dist > self.iris_radius * IRIS_CLEARANCE)
+        if known.sum() < 4:
+            known = opening  # all iris: no white to extend
+        unknown = (~known).astype(np.uint8) * 255
+        self.plate = cv2.inpaint(patch, unknown, max(2.0, self.width * 0.1), cv2.INPAINT_TELEA).astype(np.float32)
+        # The iris as a disk: visible pixels as they are; a hidden one takes its mirror image across the iris's
+        # horizontal line if that is visible, else the visible iris's mean colour.
+        r = self.iris_radius
+        inside = dist <= r + 1.0
+        seen = inside & opening
+        sprite = patch.astype(np.float32).copy()
+        if seen.any():
+            mirror_y = np.clip(np.round(2 * c[1] - yy).astype(int), 0, box.shape[0] - 1)
+            mirrored = seen[mirror_y, xx]
+            fill = inside & ~seen
+            sprite[fill & mirrored] = patch[mirror_y, xx][fill & mirrored]
+            sprite[fill & ~mirrored] = patch[seen].astype(np.float32).mean(0)
+        self.sprite = sprite
+        self.sprite_alpha = np.clip(r + 0.5 - dist, 0.0, 1.0).astype(np.float32)
+
+    def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None:
+        opening = points[self.ring] - origin
+        a, b = points[self.corners] - origin
+        width = float(np.linalg.norm(b - a))
+        if width < 2:
+            return
+        ring = ellipse_ring((a + b) / 2, b - a, opening, RING_AXES[0] * width, RING_AXES[1] * width)
+        src_ring = sample_map(mapping, ring)
+        dst = np.concatenate([opening, ring, opening.mean(0, keepdims=True)])
+        src = np.concatenate([self.opening, src_ring, self.opening.mean(0, keepdims=True)])
+        overwrite_map(mapping, dst, src, _TRIANGLES)
+
+    def moved(self, points: NDArray[np.float64]) -> bool:
+        """Whether the lids or the iris moved against the eye corners (a still eye keeps the avatar's pixels)."""
+        now = np.concatenate([points[self.ring], points[self.iris[:1]]])
+        own = np.concatenate([self.opening, self.iris_centre[None]])
+        return moved_against(now, own, points[self.corners], self.corner_pts) > STILL_PX
+
+    def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray) -> None:
+        if self.plate is None or self.box is None or not self.moved(points):
+            return
+        opening = points[self.ring] - origin
+        box = Box.around(opening, region.shape[:2], 1.0)
+        if box is None:
+            return
+        a, b = points[self.corners] - origin
+        width = float(np.linalg.norm(b - a))
+        mask = polygon_mask(opening, box, FEATHER * width)
+        if mask.max() <= 0:
+            return  # a closed eye: the lids cover it
+        # Region pixel → avatar coordinates by the eye corners (no stretch), then into the plate's box.
+        to_avatar = segment_similarity(a, b, *self.corner_pts)
+        yy, xx = np.mgrid[box.y0 : box.y1, box.x0 : box.x1].astype(np.float64)
+        q = to_avatar.apply(np.stack([xx.ravel(), yy.ravel()], 1)) - [self.box.x0, self.box.y0]
+        q = q.reshape(*box.shape, 2).astype(np.float32)
+        iris_at = to_avatar.apply(points[self.iris[0]] - origin) - [self.box.x0, self.box.y0]
+        q_iris = q + (self.iris_centre - [self.box.x0, self.box.y0] - iris_at).astype(np.float32)
+        white = cv2.remap(self.plate, q, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        iris = cv2.remap(self.sprite, q_iris, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        alpha = cv2.remap(self.sprite_alpha, q_iris, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+        eyeball = white * (1.0 - alpha[..., None]) + iris * alpha[..., None]
+        part = region[box.slices].astype(np.float32)
+        m = mask[..., None]
+        region[box.slices] = np.clip(part * (1.0 - m) + eyeball * m + 0.5, 0, 255).astype(np.uint8)
+
+
+class EyesLayer:
+    """Both eyes of one avatar; built once, called twice a frame (remap before sampling, paint after)."""
+
+    def __init__(self, image: NDArray[np.uint8], landmarks: NDArray) -> None:
+        pts = np.asarray(landmarks, np.float64)[:, :2]
+        self.eyes = tuple(Eye(image, pts, ring, corners, iris) for ring, corners, iris in EYES)
+
+    def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None:
+        for eye in self.eyes:
+            eye.remap(mapping, points, origin)
+
+    def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray,
+              driving: object = None) -> None:
+        for eye in self.eyes:
+            eye.paint(region, points, origin)

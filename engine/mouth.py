@@ -1,0 +1,137 @@
+"""The mouth as its own layer: lips that can meet, and an interior that comes from the driver.
+
+The lips are a mesh (engine.mesh) between the inner and outer lip contours, inside a ring that joins the spline's
+map: each lip samples the avatar's own lip, so the inner contour may close to a line (no teeth left between closed
+lips) or open wide (no stretched lip texture). The opening is filled with the driver's own mouth interior (teeth,
+tongue, the dark of the mouth) warped into the avatar's inner-lip shape and matched to the avatar's colours by
+moving its LAB mean and spread from the driver's lips and the skin around them to the avatar's, with a feathered edge; as
+Deep-Live-Cam's mouth mask and Face2Face's mouth transfer do. It works for paintings as for photos: the colours come
+from the avatar's own mouth.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from reenact.engine.landmarks import MOUTH_INNER_RING, MOUTH_OUTER_RING
+from reenact.engine.mesh import (
+    Box,
+    band_triangles,
+    ellipse_ring,
+    fan_triangles,
+    moved_against,
+    overwrite_map,
+    polygon_mask,
+    sample_map,
+)
+
+_INNER = np.array(MOUTH_INNER_RING)
+_OUTER = np.array(MOUTH_OUTER_RING)
+_N = len(_INNER)
+_CORNERS = (0, _N // 2)  # the outer contour's mouth corners
+# Lips (inner → outer contour), the skin ring that joins the spline, and the opening as a fan around its centre.
+_TRIANGLES = np.concatenate([band_triangles(_N, 3), np.where(fan_triangles(_N) == _N, 3 * _N, fan_triangles(_N))])
+_FAN = fan_triangles(_N)
+RING_WIDTH = 1.5  # the ring's half-width, in half mouth widths
+RING_MARGIN = 0.35  # how far the ring reaches beyond the lips above and below, in mouth widths
+FEATHER = 0.04  # the interior's soft edge, in mouth widths
+STILL_PX = 0.5  # inner lips that moved less than this (px) show the avatar's own mouth, untouched
+MAX_SPREAD_RATIO = 2.5  # limits of the colour transfer's spread ratio (a flat-coloured lip would explode it)
+
+
+def mouth_width(points: NDArray[np.float64]) -> float:
+    outer = points[_OUTER]
+    return float(np.linalg.norm(outer[_CORNERS[1]] - outer[_CORNERS[0]]))
+
+
+def ring(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The mouth mesh's outer ring: an ellipse around the lips, clear of them however wide the mouth opens."""
+    outer = points[_OUTER]
+    axis = outer[_CORNERS[1]] - outer[_CORNERS[0]]
+    width = float(np.linalg.norm(axis)) + 1e-9
+    centre = outer.mean(0)
+    u = axis / width
+    across = np.abs((outer - centre) @ np.array([-u[1], u[0]])).max()
+    return ellipse_ring(centre, axis, outer, RING_WIDTH * width / 2, across + RING_MARGIN * width)
+
+
+def lab_stats(image: NDArray[np.uint8], outer: NDArray, inner: NDArray) -> tuple[NDArray, NDArray] | None:
+    """Mean and spread of the LAB colour between two contours (index coords): the lips and the skin around them,
+    whose tones the mouth interior is matched to."""
+    box = Box.around(outer, image.shape[:2], 2.0)
+    if box is None:
+        return None
+    band = polygon_mask(outer, box, 0) - polygon_mask(inner, box, 0)
+    sel = band > 0.5
+    if sel.sum() < 8:
+        return None
+    lab = cv2.cvtColor(image[box.slices].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[sel]
+    return lab.mean(0), lab.std(0) + 1e-3
+
+
+def transfer_colour(rgb: NDArray[np.float32], source: tuple[NDArray, NDArray], target: tuple[NDArray, NDArray]
+                    ) -> NDArray[np.float32]:
+    """`rgb` (float, [0, 255]) moved from the `source` colour statistics to the `target`'s (LAB mean and spread)."""
+    lab = cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    ratio = np.clip(target[1] / source[1], 1.0 / MAX_SPREAD_RATIO, MAX_SPREAD_RATIO)
+    lab = (lab - source[0]) * ratio + target[0]
+    lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
+    return cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0
+
+
+class MouthLayer:
+    """One avatar's mouth; built once, called twice a frame (remap before sampling, paint after)."""
+
+    def __init__(self, image: NDArray[np.uint8], landmarks: NDArray) -> None:
+        """landmarks: the avatar's, in its pixel index coordinates (centres at integers)."""
+        pts = np.asarray(landmarks, np.float64)[:, :2]
+        self._inner, self._outer = pts[_INNER], pts[_OUTER]
+        self._colours = lab_stats(image, ring(pts), self._inner)
+
+    def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None:
+        """Overwrite the backward `mapping` (region pixels → avatar index coords) around the mouth with the lip
+        mesh. `points`: the target landmarks (avatar index coords); `origin`: the region's top-left pixel."""
+        local = points - origin
+        if mouth_width(local) < 2:
+            return
+        inner, outer, around = local[_INNER], local[_OUTER], ring(local)
+        src_ring = sample_map(mapping, around)  # the ring samples where the spline (and network) say: no seam
+        dst = np.concatenate([inner, outer, around, inner.mean(0, keepdims=True)])
+        src = np.concatenate([self._inner, self._outer, src_ring, self._inner.mean(0, keepdims=True)])
+        overwrite_map(mapping, dst, src, _TRIANGLES)
+
+    def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray,
+              driving: tuple[NDArray[np.uint8], NDArray] | None) -> None:
+        """Fill the target mouth opening in `region` (in place) with the driver's mouth interior. `driving`: the
+        driving frame and its landmarks (index coords of that frame)."""
+        if driving is None or self._colours is None:
+            return
+        corners = [_OUTER[_CORNERS[0]], _OUTER[_CORNERS[1]]]
+        if moved_against(points[_INNER], self._inner, points[corners], self._outer[list(_CORNERS)]) < STILL_PX:
+            return  # the avatar's own mouth, as it is
+        inner = points[_INNER] - origin
+        width = mouth_width(points)
+        box = Box.around(inner, region.shape[:2], 2.0)
+        if box is None:
+            return
+        local = inner - [box.x0, box.y0]
+        mask = polygon_mask(inner, box, FEATHER * width)
+        if mask.max() <= 0:
+            return  # closed: the lips meet
+        frame, lms = driving
+        d_pts = np.asarray(lms, np.float64)[:, :2]
+        d_inner = d_pts[_INNER]
+        colours = lab_stats(frame, ring(d_pts), d_inner)
+        if colours is None:
+            return
+        to_driver = np.empty((*box.shape, 2), np.float32)
+        to_driver[:] = d_inner.mean(0)
+        overwrite_map(to_driver, np.concatenate([local, local.mean(0, keepdims=True)]),
+                      np.concatenate([d_inner, d_inner.mean(0, keepdims=True)]), _FAN)
+        interior = cv2.remap(frame, to_driver, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        interior = transfer_colour(interior.astype(np.float32), colours, self._colours)
+        part = region[box.slices].astype(np.float32)
+        m = mask[..., None]
+        region[box.slices] = np.clip(part * (1.0 - m) + interior * m + 0.5, 0, 255).astype(np.uint8)
