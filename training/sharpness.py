@@ -3,7 +3,8 @@
 The figure is the Laplacian variance inside the avatar's face box (OpenCV's Haar detector, found once on the
 avatar) in each output frame, divided by the same figure for the avatar itself. Both go through the same H.264
 encode the demo writes, so codec loss cancels and only what the renderer blurs is left. Two drivers per avatar:
-a still one (the clip's first frame repeated: nothing should change at all) and a moving one (the clip itself).
+a still one (the clip's frame whose expression is closest to the avatar's, repeated: nothing should change, as the
+mouth and eyes open as far as the driver's) and a moving one (the clip itself).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from numpy.typing import NDArray
 from reenact.engine.assets import load_image
 from reenact.engine.errors import ReenactError
 from reenact.engine.pipeline import Pipeline
-from reenact.engine.reference import neutral_reference
+from reenact.engine.reference import neutral_frame, neutral_reference
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 CRF = 18  # the demo's own encode (app.sinks.VideoFileSink)
@@ -89,7 +90,8 @@ def _ratio(outputs: list[NDArray[np.uint8]], reference: float, box: Box) -> floa
 
 def measure_avatar(path: Path, driving: list[NDArray[np.uint8]], make_pipeline: Callable[[], Pipeline],
                    still_frames: int = 24) -> Sharpness:
-    """Sharpness ratios of one avatar driven by `driving` (moving) and by its first frame repeated (still)."""
+    """Sharpness ratios of one avatar driven by `driving` (moving) and by its frame closest to the avatar's
+    expression, repeated (still)."""
     image = load_image(path)
     box = haar_face_box(image) or _landmark_box(image)
     if box is None:
@@ -100,10 +102,12 @@ def measure_avatar(path: Path, driving: list[NDArray[np.uint8]], make_pipeline: 
         with make_pipeline() as pipe:
             avatar = pipe.prepare(image, path)
             if still:  # as a user holding still does: let the tracker settle, calibrate, then measure
+                best = neutral_frame(driving, avatar.crop.landmarks)
+                frame = driving[0 if best is None else best[0]]  # the avatar's expression: nothing need move
                 for i in range(still_frames):
-                    pipe.step(driving[0], i / 24.0)
+                    pipe.step(frame, i / 24.0)
                 pipe.calibrate()
-                outputs = [pipe.step(driving[0], (still_frames + i) / 24.0).image for i in range(still_frames)]
+                outputs = [pipe.step(frame, (still_frames + i) / 24.0).image for i in range(still_frames)]
             else:  # as `reenact demo` does: the driving frame closest to the avatar's expression is the neutral one
                 reference = neutral_reference(driving, avatar.crop.landmarks)
                 if reference is not None:
