@@ -94,6 +94,7 @@ def _set_mouth(out: NDArray[np.float64], f: FaceFrames, down: NDArray[np.float64
     driven = np.maximum(0.0, _gaps(f.driving, _INNER, _down(f.driving))) * f.scale * gain
     own = _gaps(f.avatar, _INNER, down)
     wanted = np.maximum(0.0, own + _soft(driven - own, jitter))
+    wanted *= np.clip(driven / (2 * jitter + 1e-9), 0.0, 1.0)  # closed is closed: the dead zone leaves no slit
     delta = wanted - _gaps(out, _INNER, down)
     # Each lip moves as a whole (outer contour with the inner one), so lips keep their thickness.
     for upper, lower in ((_INNER[:, 0], _INNER[:, 1]), (_OUTER[:, 0], _OUTER[:, 1])):
@@ -108,6 +109,7 @@ def _set_lids(out: NDArray[np.float64], f: FaceFrames, pairs: NDArray, down: NDA
     ratio = float(np.clip(drv / max(ref, MIN_REFERENCE_EYE * face_size(f.reference)), 0.0, MAX_EYE_RATIO))
     own = np.maximum(0.0, _gaps(f.avatar, pairs, down))
     wanted = np.maximum(0.0, own + _soft(own * ratio - own, jitter))
+    wanted *= np.clip(own * ratio / (2 * jitter + 1e-9), 0.0, 1.0)  # closed is closed: the dead zone leaves no slit
     _move_pairs(out, pairs[:, 0], pairs[:, 1], wanted - _gaps(out, pairs, down), down, 1.0 - UPPER_LID_SHARE)
 
 

@@ -36,7 +36,8 @@ from reenact.engine.mesh import (
 EYES = ((np.array(RIGHT_EYE_RING), np.array(RIGHT_EYE_CORNERS), np.array(IRISES[0])),
         (np.array(LEFT_EYE_RING), np.array(LEFT_EYE_CORNERS), np.array(IRISES[1])))
 _N = len(RIGHT_EYE_RING)
-_TRIANGLES = np.concatenate([band_triangles(_N, 2), np.where(fan_triangles(_N) == _N, 2 * _N, fan_triangles(_N))])
+# The fan first: a closed, arched lid line still leaves its fan triangles some area, and the lids drawn after win.
+_TRIANGLES = np.concatenate([np.where(fan_triangles(_N) == _N, 2 * _N, fan_triangles(_N)), band_triangles(_N, 2)])
 RING_AXES = (0.8, 0.5)  # the ring's semi-axes along and across the eye, in eye widths (corner to corner)
 PLATE_MARGIN = 0.35  # the eyeball plate reaches this far beyond the opening, in eye widths
 IRIS_CLEARANCE = 1.15  # the iris painted out of the plate over this times its radius
@@ -97,7 +98,10 @@ class Eye:
         width = float(np.linalg.norm(b - a))
         if width < 2:
             return
-        ring = ellipse_ring((a + b) / 2, b - a, opening, RING_AXES[0] * width, RING_AXES[1] * width)
+        # The ring's directions come from the avatar's own opening placed by the corners: a closed, arched lid
+        # line lies on one side of the corners' midpoint and would fold the mesh.
+        own = segment_similarity(*self.corner_pts, a, b).apply(self.opening)
+        ring = ellipse_ring((a + b) / 2, b - a, own, RING_AXES[0] * width, RING_AXES[1] * width)
         src_ring = sample_map(mapping, ring)
         dst = np.concatenate([opening, ring, opening.mean(0, keepdims=True)])
         src = np.concatenate([self.opening, src_ring, self.opening.mean(0, keepdims=True)])

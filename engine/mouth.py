@@ -32,7 +32,8 @@ _OUTER = np.array(MOUTH_OUTER_RING)
 _N = len(_INNER)
 _CORNERS = (0, _N // 2)  # the outer contour's mouth corners
 # Lips (inner → outer contour), the skin ring that joins the spline, and the opening as a fan around its centre.
-_TRIANGLES = np.concatenate([band_triangles(_N, 3), np.where(fan_triangles(_N) == _N, 3 * _N, fan_triangles(_N))])
+# The fan first: a closed, arched lip line still leaves its fan triangles some area, and the lips drawn after win.
+_TRIANGLES = np.concatenate([np.where(fan_triangles(_N) == _N, 3 * _N, fan_triangles(_N)), band_triangles(_N, 3)])
 _FAN = fan_triangles(_N)
 RING_WIDTH = 1.5  # the ring's half-width, in half mouth widths
 RING_MARGIN = 0.35  # how far the ring reaches beyond the lips above and below, in mouth widths
