@@ -14,6 +14,10 @@ from numpy.typing import NDArray
 
 from reenact.engine.errors import ReenactError
 
+# dlib's 68-point layout, 0-based: the parts of the face the engine's mouth and eye rendering is judged on.
+MOUTH = slice(48, 68)  # outer and inner lips
+EYES = slice(36, 48)  # both eyes, six points each
+
 
 @dataclass(frozen=True, slots=True)
 class FaceReading:
@@ -61,9 +65,9 @@ class DlibJudge:
         return FaceReading(pts, desc), rect
 
 
-def keypoint_distance(a: FaceReading, b: FaceReading) -> float:
-    """AKD: mean Euclidean distance of the 68 points, in pixels."""
-    return float(np.linalg.norm(a.points - b.points, axis=1).mean())
+def keypoint_distance(a: FaceReading, b: FaceReading, part: slice = slice(None)) -> float:
+    """AKD: mean Euclidean distance of the 68 points (or of one `part`, e.g. MOUTH), in pixels."""
+    return float(np.linalg.norm(a.points[part] - b.points[part], axis=1).mean())
 
 
 def identity_distance(a: FaceReading, b: FaceReading) -> float:

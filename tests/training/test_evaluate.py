@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reenact.app.cli import main
@@ -15,6 +16,7 @@ from reenact.engine.config import ModelConfig
 from reenact.engine.model.checkpoint import Checkpoint, save_checkpoint
 from reenact.engine.model.networks import ReenactModel
 from reenact.training.evaluate import METHODS, METRICS, EvalOptions, evaluate, format_table
+from reenact.training.face_metrics import EYES, MOUTH, FaceReading, keypoint_distance
 
 
 @pytest.fixture()
@@ -39,6 +41,17 @@ def test_eval_on_ten_frames_gives_finite_metrics_for_all_methods(tiny_data: dict
     # the warp must follow the face better than the copied source (the independent detector says so).
     assert overall["warp"]["akd"] < overall["none"]["akd"]
     assert "franck_talk" in format_table(report)
+
+
+def test_keypoint_distance_of_the_mouth_and_the_eyes() -> None:
+    rng = np.random.default_rng(0)
+    real = FaceReading(rng.uniform(0, 256, (68, 2)), np.zeros(128))
+    moved = real.points.copy()
+    moved[MOUTH] += (3.0, 4.0)  # the mouth alone is 5 px off
+    pred = FaceReading(moved, np.zeros(128))
+    assert keypoint_distance(pred, real, MOUTH) == pytest.approx(5.0)
+    assert keypoint_distance(pred, real, EYES) == 0.0
+    assert keypoint_distance(pred, real) == pytest.approx(5.0 * 20 / 68)
 
 
 def test_eval_cli_writes_json(tiny_data: dict, fresh_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
