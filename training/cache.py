@@ -77,6 +77,15 @@ def read_frames(path: Path) -> Iterator[NDArray[np.uint8]]:
         cap.release()
 
 
+def read_range(path: Path, start: int, stop: int | None) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    """(index, frame) of the frames start ≤ index < stop (to the end when stop is None)."""
+    for i, frame in enumerate(read_frames(path)):
+        if stop is not None and i >= stop:
+            return
+        if i >= start:
+            yield i, frame
+
+
 def _key(path: Path, size: int, crop: CropConfig) -> str:
     st = path.stat()
     ident = json.dumps([CACHE_VERSION, str(path.resolve()), st.st_size, int(st.st_mtime), size, to_dict(crop)])

@@ -57,10 +57,12 @@ def test_keypoint_distance_of_the_mouth_and_the_eyes() -> None:
 def test_eval_cli_writes_json(tiny_data: dict, fresh_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "metrics.json"
     rc = main(["eval", "--videos", str(tiny_data["videos"]), "--weights", str(fresh_weights), "--frames", "0:6",
-               "--stride", "2", "--cache-dir", str(tiny_data["cache"]), "--json", str(out), "--quiet"])
+               "--stride", "2", "--cache-dir", str(tiny_data["cache"]), "--json", str(out),
+               "--quiet"])
     assert rc == 0
     data = json.loads(out.read_text())
     assert set(data["videos"]["franck_talk"]) == set(METHODS)
+    assert set(data["overall"]["warp"]) == set(METRICS)
     assert "model" in capsys.readouterr().out
 
 
