@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reenact.engine.arguments import positive_int
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS
-from reenact.engine.errors import require_file
+from reenact.engine.errors import ReenactError, require_file
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -48,10 +48,20 @@ def frame_range(text: str) -> tuple[int, int | None]:
     return start, stop
 
 
+def clip_length(text: str) -> int:
+    """A clip's length in frames: at least a source and one frame it drives."""
+    n = positive_int(text)
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (a source and a frame it drives), got {n}")
+    return n
+
+
 def _eval(args: argparse.Namespace) -> int:
     from reenact.training.evaluate import EvalOptions, evaluate, format_table, write_json
 
     start, stop = args.frames
+    if args.clip_length is not None and args.sharpness:
+        raise ReenactError("--clip-length splits a reconstruction: it does not go with --sharpness")
     if not args.sharpness:  # reconstruction needs a checkpoint; --sharpness also runs without weights
         require_file(args.weights, "checkpoint")
     if args.json:
@@ -61,7 +71,8 @@ def _eval(args: argparse.Namespace) -> int:
     if args.sharpness:
         return _eval_sharpness(args, start, stop)
     report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,
-                                  stride=args.stride, cache_dir=Path(args.cache_dir), progress=not args.quiet))
+                                  stride=args.stride, clip_length=args.clip_length, cache_dir=Path(args.cache_dir),
+                                  progress=not args.quiet))
     print(format_table(report))
     if args.json:
         write_json(report, Path(args.json), args.overwrite)
@@ -100,6 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
     e.add_argument("--frames", type=frame_range, default=(0, None), help="START:STOP frame range of every video (first = source)")
     e.add_argument("--stride", type=positive_int, default=1, help="score every Nth frame (all frames are still tracked)")
+    e.add_argument("--clip-length", type=clip_length, default=None, metavar="N",
+                   help="split the frame range into clips of N frames, each driving its own first frame, and "
+                   "report every clip")
     e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     e.add_argument("--overwrite", action="store_true", help="replace the JSON file if it exists")
     e.add_argument("--cache-dir", default="runs/cache", help="where tracked landmarks are cached")

@@ -1,7 +1,7 @@
 """Reconstruction evaluation, the FOMM / TPSMM protocol: a video drives its own first frame.
 
-For each video (optionally a frame range of it) the first frame is the source; every frame is the driving frame and
-the target. The warp and the model are rendered by the engine itself
+For each video (optionally a frame range of it, optionally split into clips) the first frame is the source; every
+frame is the driving frame and the target. The warp and the model are rendered by the engine itself
 (`Pipeline.render`, at the frame's full resolution, the path the demo and the app take), each frame's own MediaPipe
 landmarks as the target (same-identity reconstruction), so what is scored is what a user sees. Every result and
 every real frame is then cut with the SOURCE frame's crop box at 256×256, so head motion stays visible. Three
@@ -53,13 +53,14 @@ class EvalOptions:
     start: int = 0
     stop: int | None = None
     stride: int = 1
+    clip_length: int | None = None  # consecutive clips of this many frames, each driving its own first frame
     cache_dir: Path = Path("runs/cache")
     progress: bool = True
 
 
 @dataclass(slots=True)
 class Scores:
-    """Per-frame scores of one video: method → metric → values."""
+    """Per-frame scores of one video or clip: method → metric → values."""
 
     frames: int = 0
     skipped: int = 0
@@ -69,19 +70,33 @@ class Scores:
     def means(self) -> dict[str, dict[str, float]]:
         return {m: {k: _mean(v) for k, v in d.items()} for m, d in self.values.items()}
 
+    def add(self, other: Scores) -> None:
+        """Pool another clip's frames into these."""
+        self.frames += other.frames
+        self.skipped += other.skipped
+        for m, d in other.values.items():
+            for k, v in d.items():
+                self.values[m][k].extend(v)
+
 
 @dataclass(slots=True)
 class EvalReport:
-    videos: dict[str, Scores]
+    videos: dict[str, Scores]  # every video's frames, its clips pooled
     weights: Path
+    clips: dict[str, Scores] = field(default_factory=dict)  # "name[a:b]" → scores; empty without clip_length
 
     def overall(self) -> dict[str, dict[str, float]]:
         """Frame-weighted means over all videos."""
-        return {m: {k: _mean([x for v in self.videos.values() for x in v.values[m][k]]) for k in METRICS}
-                for m in METHODS}
+        pooled = Scores()
+        for v in self.videos.values():
+            pooled.add(v)
+        return pooled.means()
 
     def to_dict(self) -> dict[str, dict]:
-        return {"overall": self.overall(), "videos": {n: v.means() for n, v in self.videos.items()}}
+        data = {"overall": self.overall(), "videos": {n: v.means() for n, v in self.videos.items()}}
+        if self.clips:
+            data["clips"] = {n: c.means() for n, c in self.clips.items()}
+        return data
 
 
 def _mean(values: list[float]) -> float:
@@ -91,6 +106,21 @@ def _mean(values: list[float]) -> float:
 
 def _psnr(mse: float) -> float:
     return 10.0 * math.log10(1.0 / max(mse, 1e-10))
+
+
+def clip_bounds(start: int, stop: int, length: int | None) -> list[tuple[int, int]]:
+    """[start, stop) as consecutive clips of `length` frames (one clip without a length). A leftover of one frame
+    joins the clip before it: alone it would be its own source, a perfect score that says nothing."""
+    if length is None:
+        return [(start, stop)]
+    bounds = [(a, min(a + length, stop)) for a in range(start, stop, length)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < 2:
+        bounds[-2:] = [(bounds[-2][0], stop)]
+    return bounds
+
+
+def clip_name(video: str, bounds: tuple[int, int]) -> str:
+    return f"{video}[{bounds[0]}:{bounds[1]}]"
 
 
 def _score(pred: NDArray[np.uint8], real: NDArray[np.uint8], real_face: FaceReading, real_box: object,
@@ -108,7 +138,7 @@ def _score(pred: NDArray[np.uint8], real: NDArray[np.uint8], real_face: FaceRead
 
 @dataclass(slots=True)
 class _Source:
-    """The source frame: its crop box (every frame is cut with it), crop and dlib reading."""
+    """A clip's first frame: its crop box (every frame of the clip is cut with it), crop and dlib reading."""
 
     box: CropBox
     crop: NDArray[np.uint8]
@@ -149,58 +179,94 @@ def _score_frame(frame: NDArray[np.uint8], lms: NDArray, source: _Source, pipes:
             scores.values[method][k].append(v)
 
 
-def evaluate_video(path: Path, opts: EvalOptions, pipes: dict[str, Pipeline], judge: DlibJudge) -> Scores:
+def evaluate_video(path: Path, opts: EvalOptions, pipes: dict[str, Pipeline], judge: DlibJudge
+                   ) -> dict[tuple[int, int], Scores]:
+    """Scores of every clip of one video, by its frame bounds."""
     all_lms = tracked_landmarks(path, opts.cache_dir)
     stop = len(all_lms) if opts.stop is None else min(opts.stop, len(all_lms))
     if stop - opts.start < 2:
         raise ReenactError(f"frame range {opts.start}:{stop} holds fewer than two frames", path)
-    if np.isnan(all_lms[opts.start, 0, 0]):
-        raise ReenactError(f"no face in the source frame {opts.start}", path)
-    scores = Scores()
+    bounds = clip_bounds(opts.start, stop, opts.clip_length)
+    for a, _ in bounds:
+        if np.isnan(all_lms[a, 0, 0]):
+            raise ReenactError(f"no face in the source frame {a}", path)
+    clips = {b: Scores() for b in bounds}
+    firsts = {a: (a, b) for a, b in bounds}
     from tqdm import tqdm
 
-    bar = tqdm(total=len(range(opts.start, stop, opts.stride)), desc=path.stem, disable=not opts.progress,
-               unit="frame", dynamic_ncols=True)
-    source = None
+    scored = sum(len(range(a, b, opts.stride)) for a, b in bounds)
+    bar = tqdm(total=scored, desc=path.stem, disable=not opts.progress, unit="frame", dynamic_ncols=True)
+    current = source = None
     for i, frame in read_range(path, opts.start, stop):
-        if i == opts.start:
+        if i in firsts:
+            current = firsts[i]
             source = _set_source(frame, all_lms[i], pipes, judge)
-        assert source is not None
-        if (i - opts.start) % opts.stride:
+        assert current is not None and source is not None
+        if (i - current[0]) % opts.stride:
             continue
         bar.update(1)
-        _score_frame(frame, all_lms[i], source, pipes, judge, scores)
+        _score_frame(frame, all_lms[i], source, pipes, judge, clips[current])
     bar.close()
-    return scores
+    return clips
 
 
 def evaluate(opts: EvalOptions) -> EvalReport:
     if opts.stride < 1:
         raise ReenactError("--stride must be at least 1")
+    if opts.clip_length is not None and opts.clip_length < 2:
+        raise ReenactError("--clip-length must be at least 2 (a source and a frame it drives)")
     videos = find_videos(opts.videos)
     judge = DlibJudge()
+    report = EvalReport({}, opts.weights)
     with ExitStack() as stack:
         backend = stack.enter_context(TorchBackend(opts.weights))
         pipes = {"warp": stack.enter_context(Pipeline()), "model": stack.enter_context(Pipeline(None, backend))}
-        return EvalReport({p.stem: evaluate_video(p, opts, pipes, judge) for p in videos}, opts.weights)
+        for path in videos:
+            clips = evaluate_video(path, opts, pipes, judge)
+            pooled = report.videos[path.stem] = Scores()
+            for bounds, scores in clips.items():
+                pooled.add(scores)
+                if opts.clip_length is not None:
+                    report.clips[clip_name(path.stem, bounds)] = scores
+    return report
+
+
+def _beats_none(means: dict[str, dict[str, float]], method: str) -> bool:
+    """Whether a method's L1 is below that of copying the source: the least a reconstruction must do."""
+    return means[method]["l1"] < means["none"]["l1"]
+
+
+def _rows(name: str, frames: int, means: dict[str, dict[str, float]]) -> list[str]:
+    lines = []
+    for m in METHODS:
+        v = means[m]
+        mark = "" if m == "none" else ("yes" if _beats_none(means, m) else "NO")
+        lines.append(f"{name:<24} {m:<6} {frames:>6} {v['l1']:>8.4f} {mark:>6} {v['akd']:>7.3f} "
+                     f"{v['akd_mouth']:>7.3f} {v['akd_eyes']:>7.3f} {v['aed']:>7.4f} {v['psnr']:>8.2f} "
+                     f"{v['ssim']:>7.4f}")
+        name = ""
+    return lines
+
+
+def _clip_summary(clips: dict[str, Scores]) -> str:
+    means = [c.means() for c in clips.values()]
+    counts = ", ".join(f"{m} {sum(_beats_none(x, m) for x in means)}/{len(means)}" for m in RENDERED)
+    return f"clips where L1 beats copying the source (none): {counts}"
 
 
 def format_table(report: EvalReport) -> str:
-    head = (f"{'video':<20} {'method':<6} {'frames':>6} {'L1':>8} {'AKD px':>7} {'mouth':>7} {'eyes':>7} {'AED':>7} "
-            f"{'PSNR dB':>8} {'SSIM':>7}")
+    """Per clip (with clip_length), per video, and overall; `<none` says whether a method's L1 beats none's."""
+    head = (f"{'video / clip':<24} {'method':<6} {'frames':>6} {'L1':>8} {'<none':>6} {'AKD px':>7} {'mouth':>7} "
+            f"{'eyes':>7} {'AED':>7} {'PSNR dB':>8} {'SSIM':>7}")
     lines = [head, "-" * len(head)]
-
-    def rows(name: str, frames: int, means: dict[str, dict[str, float]]) -> None:
-        for m in METHODS:
-            v = means[m]
-            lines.append(f"{name:<20} {m:<6} {frames:>6} {v['l1']:>8.4f} {v['akd']:>7.3f} {v['akd_mouth']:>7.3f} "
-                         f"{v['akd_eyes']:>7.3f} {v['aed']:>7.4f} {v['psnr']:>8.2f} {v['ssim']:>7.4f}")
-            name = ""
-
+    for name, scores in report.clips.items():
+        lines += _rows(name[:24], scores.frames, scores.means())
     for name, scores in report.videos.items():
-        rows(name[:20], scores.frames, scores.means())
+        lines += _rows(name[:24], scores.frames, scores.means())
     if len(report.videos) > 1:
-        rows("overall", sum(s.frames for s in report.videos.values()), report.overall())
+        lines += _rows("overall", sum(s.frames for s in report.videos.values()), report.overall())
+    if report.clips:
+        lines.append(_clip_summary(report.clips))
     skipped = sum(s.skipped for s in report.videos.values())
     if skipped:
         lines.append(f"({skipped} frame(s) without a face in the real frame were left out)")
