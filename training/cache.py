@@ -52,6 +52,17 @@ def find_videos(folder: str | Path) -> list[Path]:
     return items
 
 
+def find_avatars(folder: str | Path) -> list[Path]:
+    """Avatar images directly inside `folder`, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReenactError("not a folder of avatar images", folder)
+    avatars = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not avatars:
+        raise ReenactError(f"no avatar images ({', '.join(IMAGE_SUFFIXES)}) found", folder)
+    return avatars
+
+
 def _frame_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
