@@ -53,6 +53,14 @@ class DlibJudge:
             return None
         return max(rects, key=lambda r: r.width() * r.height())
 
+    def points(self, image: NDArray[np.uint8]) -> NDArray[np.float64] | None:
+        """The 68 points of the largest face, or None: the shape alone, without the costly descriptor."""
+        img = np.ascontiguousarray(image)
+        rect = self.box(img)
+        if rect is None:
+            return None
+        return np.array([(p.x, p.y) for p in self._shape(img, rect).parts()], dtype=np.float64)
+
     def read(self, image: NDArray[np.uint8], fallback_box: object | None = None) -> tuple[FaceReading | None, object | None]:
         """Landmarks and descriptor; the box is detected in this image, else `fallback_box` is used."""
         img = np.ascontiguousarray(image)
