@@ -112,7 +112,7 @@ class Series:
 
 @dataclass(slots=True)
 class CrossReport:
-    frames: str  # the range every video was driven with, e.g. "4000:4800 every 2nd scored"
+    frames: str  # the range every video was driven with, e.g. "4000:4800 (stride 2)"
     pairs: dict[str, dict[str, dict[str, Series]]]  # avatar → video → method → series
 
     def overall(self) -> dict[str, dict[str, float]]:
@@ -138,7 +138,7 @@ def _finite_mean(values: list[float]) -> float:
 
 # Running it ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class _Driver:
+class Driver:
     """A video's frame range, and dlib's points of its scored frames (None where dlib finds no face)."""
 
     path: Path
@@ -158,7 +158,7 @@ def _fps(path: Path) -> float:
     return fps if 1.0 <= fps <= 240.0 else 25.0
 
 
-def read_driver(path: Path, opts: CrossOptions, judge: DlibJudge) -> _Driver:
+def read_driver(path: Path, opts: CrossOptions, judge: DlibJudge) -> Driver:
     """dlib on the driving frames once per video: they are the same for every avatar and method."""
     points, last = {}, opts.start - 1
     for i, frame in read_range(path, opts.start, opts.stop):
@@ -167,10 +167,10 @@ def read_driver(path: Path, opts: CrossOptions, judge: DlibJudge) -> _Driver:
             points[i] = judge.points(frame)
     if last - opts.start < 1:
         raise ReenactError(f"frame range {opts.start}:{opts.stop or ''} holds fewer than two frames", path)
-    return _Driver(path, opts.start, last + 1, _fps(path), points)
+    return Driver(path, opts.start, last + 1, _fps(path), points)
 
 
-def _referenceread_range(driver: _Driver) -> Iterator[NDArray[np.uint8]]:
+def _reference_frames(driver: Driver) -> Iterator[NDArray[np.uint8]]:
     """Up to REFERENCE_FRAMES frames spread evenly over the range, as the demo's reference search takes them."""
     step = max(1, (driver.stop - driver.start) // REFERENCE_FRAMES)
     for i, frame in read_range(driver.path, driver.start, driver.stop):
@@ -178,14 +178,14 @@ def _referenceread_range(driver: _Driver) -> Iterator[NDArray[np.uint8]]:
             yield frame
 
 
-def run_pair(avatar: NDArray[np.uint8], name: Path, avatar_descriptor: NDArray | None, driver: _Driver,
+def run_pair(avatar: NDArray[np.uint8], name: Path, avatar_descriptor: NDArray | None, driver: Driver,
              backend: Backend | None, judge: DlibJudge) -> Series:
     """One avatar driven by one video through Pipeline.step, as `reenact demo` runs it; dlib reads the outputs."""
     series = Series()
     with Pipeline(None, backend) as pipe:
         prepared = pipe.prepare(avatar, name)
         if pipe.config.motion.mode == "relative":
-            reference = neutral_reference(_referenceread_range(driver), prepared.crop.landmarks)
+            reference = neutral_reference(_reference_frames(driver), prepared.crop.landmarks)
             if reference is not None:
                 pipe.set_reference(reference)
         for i, frame in read_range(driver.path, driver.start, driver.stop):
@@ -213,19 +213,20 @@ def _read_output(image: NDArray[np.uint8], driver_points: NDArray | None, avatar
 
 
 def evaluate_cross(opts: CrossOptions) -> CrossReport:
-    """Every avatar × video × method; inputs are checked before the slow work starts."""
+    """Every avatar × video × method; the inputs (folders, images, weights) are read before the slow work starts."""
     if opts.stride < 1:
         raise ReenactError("--stride must be at least 1")
-    avatars, videos = find_avatars(opts.avatars), find_videos(opts.videos)
-    judge = DlibJudge()
-    drivers = [read_driver(p, opts, judge) for p in videos]
+    avatars = {p: load_image(p) for p in find_avatars(opts.avatars)}
+    videos = find_videos(opts.videos)
     from tqdm import tqdm
 
     pairs: dict[str, dict[str, dict[str, Series]]] = {}
-    with TorchBackend(opts.weights) as backend, tqdm(total=len(avatars) * len(drivers) * len(METHODS),
-                                                      desc="cross", unit="run", disable=not opts.progress) as bar:
-        for path in avatars:
-            image = load_image(path)
+    with TorchBackend(opts.weights) as backend:
+        judge = DlibJudge()
+        drivers = [read_driver(p, opts, judge) for p in videos]
+        bar = tqdm(total=len(avatars) * len(drivers) * len(METHODS), desc="cross", unit="run",
+                   disable=not opts.progress)
+        for path, image in avatars.items():
             face, _ = judge.read(image)
             descriptor = None if face is None else face.descriptor
             pairs[path.name] = {}
@@ -234,6 +235,7 @@ def evaluate_cross(opts: CrossOptions) -> CrossReport:
                     m: run_pair(image, path, descriptor, driver, backend if m == "model" else None, judge)
                     for m in METHODS}
                 bar.update(len(METHODS))
+        bar.close()
     stop = "" if opts.stop is None else opts.stop
     return CrossReport(f"{opts.start}:{stop} (stride {opts.stride})", pairs)
 

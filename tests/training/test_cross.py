@@ -112,5 +112,9 @@ def test_cross_bad_inputs_are_one_line(tiny_data: dict, tmp_path: Path, capsys: 
     taken.write_text("{}")
     _one_line_error(capsys, ["eval", "--cross", "--videos", videos, "--json", str(taken)], str(taken), "--overwrite")
     assert taken.read_text() == "{}"
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"PK\x03\x04 this is not a checkpoint" * 10)
+    _one_line_error(capsys, ["eval", "--cross", "--videos", videos, "--weights", str(bad)], str(bad),
+                    "not a reenact checkpoint")
     _one_line_error(capsys, ["eval", "--cross", "--videos", videos, "--clip-length", "10"], "--clip-length")
     _one_line_error(capsys, ["eval", "--cross", "--sharpness", "--videos", videos], "--sharpness")
