@@ -52,6 +52,17 @@ def find_videos(folder: str | Path) -> list[Path]:
     return items
 
 
+def find_avatars(folder: str | Path) -> list[Path]:
+    """Avatar images directly inside `folder`, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ReenactError("not a folder of avatar images", folder)
+    avatars = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not avatars:
+        raise ReenactError(f"no avatar images ({', '.join(IMAGE_SUFFIXES)}) found", folder)
+    return avatars
+
+
 def _frame_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
 
@@ -75,6 +86,15 @@ def read_frames(path: Path) -> Iterator[NDArray[np.uint8]]:
             ok, bgr = cap.read()
     finally:
         cap.release()
+
+
+def read_range(path: Path, start: int, stop: int | None) -> Iterator[tuple[int, NDArray[np.uint8]]]:
+    """(index, frame) of the frames start ≤ index < stop (to the end when stop is None)."""
+    for i, frame in enumerate(read_frames(path)):
+        if stop is not None and i >= stop:
+            return
+        if i >= start:
+            yield i, frame
 
 
 def _key(path: Path, size: int, crop: CropConfig) -> str:

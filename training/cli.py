@@ -7,7 +7,7 @@ from pathlib import Path
 
 from reenact.engine.arguments import positive_int
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS
-from reenact.engine.errors import require_file
+from reenact.engine.errors import ReenactError, require_file
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -48,11 +48,21 @@ def frame_range(text: str) -> tuple[int, int | None]:
     return start, stop
 
 
+def clip_length(text: str) -> int:
+    """A clip's length in frames: at least a source and one frame it drives."""
+    n = positive_int(text)
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 (a source and a frame it drives), got {n}")
+    return n
+
+
 def _eval(args: argparse.Namespace) -> int:
     from reenact.training.evaluate import EvalOptions, evaluate, format_table, write_json
 
     start, stop = args.frames
-    if not args.sharpness:  # reconstruction needs a checkpoint; --sharpness also runs without weights
+    if args.clip_length is not None and (args.sharpness or args.cross):
+        raise ReenactError("--clip-length splits a reconstruction: it does not go with --sharpness or --cross")
+    if not args.sharpness:  # reconstruction and --cross need a checkpoint; --sharpness also runs without weights
         require_file(args.weights, "checkpoint")
     if args.json:
         from reenact.engine.atomic import check_output_path
@@ -60,11 +70,27 @@ def _eval(args: argparse.Namespace) -> int:
         check_output_path(Path(args.json), args.overwrite)
     if args.sharpness:
         return _eval_sharpness(args, start, stop)
+    if args.cross:
+        return _eval_cross(args, start, stop)
     report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,
-                                  stride=args.stride, cache_dir=Path(args.cache_dir), progress=not args.quiet))
+                                  stride=args.stride, clip_length=args.clip_length, cache_dir=Path(args.cache_dir),
+                                  progress=not args.quiet))
     print(format_table(report))
     if args.json:
         write_json(report, Path(args.json), args.overwrite)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _eval_cross(args: argparse.Namespace, start: int, stop: int | None) -> int:
+    from reenact.training.cross import CrossOptions, evaluate_cross, format_cross, write_cross_json
+
+    report = evaluate_cross(CrossOptions(avatars=Path(args.avatars), videos=Path(args.videos),
+                                         weights=Path(args.weights), start=start, stop=stop, stride=args.stride,
+                                         progress=not args.quiet))
+    print(format_cross(report))
+    if args.json:
+        write_cross_json(report, Path(args.json), args.overwrite)
         print(f"wrote {args.json}")
     return 0
 
@@ -95,17 +121,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "samples; without it such a folder is refused, see --resume); with --ship: replace PATH")
     p.set_defaults(func=_train)
 
-    e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model; --sharpness")
+    e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model; "
+                              "--cross: another face driving each avatar; --sharpness")
     e.add_argument("--videos", required=True, help="folder of videos (or frame folders); each is its own driver")
     e.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
     e.add_argument("--frames", type=frame_range, default=(0, None), help="START:STOP frame range of every video (first = source)")
     e.add_argument("--stride", type=positive_int, default=1, help="score every Nth frame (all frames are still tracked)")
+    e.add_argument("--clip-length", type=clip_length, default=None, metavar="N",
+                   help="split the frame range into clips of N frames, each driving its own first frame, and "
+                   "report every clip")
     e.add_argument("--json", default=None, help="also write the metrics to this JSON file")
     e.add_argument("--overwrite", action="store_true", help="replace the JSON file if it exists")
     e.add_argument("--cache-dir", default="runs/cache", help="where tracked landmarks are cached")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
-    e.add_argument("--sharpness", action="store_true",
-                   help="instead of reconstruction: how sharp the animated face of each avatar in --avatars stays "
-                   "(output ÷ avatar), driven still and moving by the first video's --frames (default 0:96)")
-    e.add_argument("--avatars", default=str(AVATARS_DIR), help="with --sharpness: folder of avatar images")
+    mode = e.add_mutually_exclusive_group()
+    mode.add_argument("--cross", action="store_true",
+                      help="instead of reconstruction: every video drives every avatar in --avatars as the demo "
+                      "does; how the output's mouth and eyes follow the driver's (dlib), and how far its identity "
+                      "drifts from the avatar's")
+    mode.add_argument("--sharpness", action="store_true",
+                      help="instead of reconstruction: how sharp the animated face of each avatar in --avatars stays "
+                      "(output ÷ avatar), driven still and moving by the first video's --frames (default 0:96)")
+    e.add_argument("--avatars", default=str(AVATARS_DIR), help="with --cross or --sharpness: folder of avatar images")
     e.set_defaults(func=_eval)

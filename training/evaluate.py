@@ -1,18 +1,21 @@
 """Reconstruction evaluation, the FOMM / TPSMM protocol: a video drives its own first frame.
 
-For each video (optionally a frame range of it) the first frame is the source; every frame is the driving frame and
-the target. All frames are cropped with the SOURCE frame's crop box at 256×256, so head motion stays visible; the
-target landmarks are each frame's own MediaPipe landmarks in that crop (same-identity reconstruction). Three methods
-side by side: no motion (the source copied), the analytic TPS warp, and the trained model. Metrics against the
-real crop: L1 (pixels in [0, 1]), PSNR, SSIM, and with an independent detector (dlib) AKD (68-point distance in
-pixels) and AED (face-descriptor distance). Frames where MediaPipe or dlib finds no face in the real frame are
-left out and counted.
+For each video (optionally a frame range of it, optionally split into clips) the first frame is the source; every
+frame is the driving frame and the target. The warp and the model are rendered by the engine itself
+(`Pipeline.render`, at the frame's full resolution, the path the demo and the app take), each frame's own MediaPipe
+landmarks as the target (same-identity reconstruction), so what is scored is what a user sees. Every result and
+every real frame is then cut with the SOURCE frame's crop box at 256×256, so head motion stays visible. Three
+methods side by side: no motion (the source crop copied), the analytic warp, and the trained model. Metrics
+against the real crop: L1 (pixels in [0, 1]), PSNR, SSIM, and with an independent detector (dlib) AKD (68-point
+distance in pixels; also over the mouth's and the eyes' points alone) and AED (face-descriptor distance). Frames
+where MediaPipe or dlib finds no face in the real frame are left out and counted.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,20 +24,26 @@ import torch
 from numpy.typing import NDArray
 
 from reenact.engine.atomic import atomic_path
-from reenact.engine.config import CropConfig, WarpConfig
+from reenact.engine.backends.torch_backend import TorchBackend
+from reenact.engine.config import CropConfig
 from reenact.engine.errors import ReenactError
-from reenact.engine.face import crop_box, crop_face
-from reenact.engine.landmarks import WARP_SUBSET
-from reenact.engine.model.checkpoint import load_checkpoint
-from reenact.engine.runtime import configure_torch
-from reenact.engine.warp import HeadWarp, to_normalized, warp_image
-from reenact.training.cache import find_videos, read_frames, tracked_landmarks
-from reenact.training.face_metrics import DlibJudge, FaceReading, identity_distance, keypoint_distance
+from reenact.engine.face import CropBox, crop_box, crop_face, transform_points
+from reenact.engine.pipeline import DrivingFace, Pipeline
+from reenact.training.cache import find_videos, read_range, tracked_landmarks
+from reenact.training.face_metrics import (
+    EYES,
+    MOUTH,
+    DlibJudge,
+    FaceReading,
+    identity_distance,
+    keypoint_distance,
+)
 from reenact.training.losses import ssim
 
 METHODS = ("none", "warp", "model")
-METRICS = ("l1", "akd", "aed", "psnr", "ssim")
-_SUBSET = np.array(WARP_SUBSET)
+RENDERED = ("warp", "model")  # the methods the engine renders
+METRICS = ("l1", "akd", "akd_mouth", "akd_eyes", "aed", "psnr", "ssim")
+SIZE = 256  # every result is scored at 256×256, as FOMM's pre-cropped videos are
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +53,14 @@ class EvalOptions:
     start: int = 0
     stop: int | None = None
     stride: int = 1
+    clip_length: int | None = None  # consecutive clips of this many frames, each driving its own first frame
     cache_dir: Path = Path("runs/cache")
     progress: bool = True
-    batch: int = 8
 
 
 @dataclass(slots=True)
-class VideoScores:
-    """Per-frame scores of one video: method → metric → values."""
+class Scores:
+    """Per-frame scores of one video or clip: method → metric → values."""
 
     frames: int = 0
     skipped: int = 0
@@ -61,19 +70,33 @@ class VideoScores:
     def means(self) -> dict[str, dict[str, float]]:
         return {m: {k: _mean(v) for k, v in d.items()} for m, d in self.values.items()}
 
+    def add(self, other: Scores) -> None:
+        """Pool another clip's frames into these."""
+        self.frames += other.frames
+        self.skipped += other.skipped
+        for m, d in other.values.items():
+            for k, v in d.items():
+                self.values[m][k].extend(v)
+
 
 @dataclass(slots=True)
 class EvalReport:
-    videos: dict[str, VideoScores]
+    videos: dict[str, Scores]  # every video's frames, its clips pooled
     weights: Path
+    clips: dict[str, Scores] = field(default_factory=dict)  # "name[a:b]" → scores; empty without clip_length
 
     def overall(self) -> dict[str, dict[str, float]]:
         """Frame-weighted means over all videos."""
-        return {m: {k: _mean([x for v in self.videos.values() for x in v.values[m][k]]) for k in METRICS}
-                for m in METHODS}
+        pooled = Scores()
+        for v in self.videos.values():
+            pooled.add(v)
+        return pooled.means()
 
     def to_dict(self) -> dict[str, dict]:
-        return {"overall": self.overall(), "videos": {n: v.means() for n, v in self.videos.items()}}
+        data = {"overall": self.overall(), "videos": {n: v.means() for n, v in self.videos.items()}}
+        if self.clips:
+            data["clips"] = {n: c.means() for n, c in self.clips.items()}
+        return data
 
 
 def _mean(values: list[float]) -> float:
@@ -85,32 +108,19 @@ def _psnr(mse: float) -> float:
     return 10.0 * math.log10(1.0 / max(mse, 1e-10))
 
 
-class ModelRenderer:
-    """The trained model on a fixed source crop: encoder once per source, frame net on batches of grids."""
+def clip_bounds(start: int, stop: int, length: int | None) -> list[tuple[int, int]]:
+    """[start, stop) as consecutive clips of `length` frames (one clip without a length). A leftover of one frame
+    joins the clip before it: alone it would be its own source, a perfect score that says nothing."""
+    if length is None:
+        return [(start, stop)]
+    bounds = [(a, min(a + length, stop)) for a in range(start, stop, length)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < 2:
+        bounds[-2:] = [(bounds[-2][0], stop)]
+    return bounds
 
-    def __init__(self, weights: Path) -> None:
-        configure_torch()
-        self.model = load_checkpoint(weights).build()
-        self.size = self.model.config.size
-        self._source: tuple[torch.Tensor, tuple[torch.Tensor, ...], torch.Tensor] | None = None
 
-    @torch.inference_mode()
-    def set_source(self, source: NDArray[np.uint8], src_lms: NDArray) -> None:
-        src = torch.from_numpy(source.transpose(2, 0, 1).copy()).float().div(255)[None]
-        self._source = (src, tuple(self.model.encoder(src)),
-                        torch.from_numpy(to_normalized(src_lms[_SUBSET], self.size))[None])
-
-    @torch.inference_mode()
-    def render(self, grids: list[NDArray], targets: list[NDArray]) -> list[NDArray[np.uint8]]:
-        assert self._source is not None, "set_source first"
-        src, feats, kp_s = self._source
-        n = len(grids)
-        kp_d = torch.from_numpy(np.stack([to_normalized(t[_SUBSET], self.size) for t in targets]))
-        grid = torch.from_numpy(np.stack(grids))
-        out = self.model.frame(src.expand(n, -1, -1, -1), *(f.expand(n, -1, -1, -1) for f in feats), grid,
-                               kp_s.expand(n, -1, -1), kp_d)[0]
-        img = (out.clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        return list(img)
+def clip_name(video: str, bounds: tuple[int, int]) -> str:
+    return f"{video}[{bounds[0]}:{bounds[1]}]"
 
 
 def _score(pred: NDArray[np.uint8], real: NDArray[np.uint8], real_face: FaceReading, real_box: object,
@@ -120,94 +130,143 @@ def _score(pred: NDArray[np.uint8], real: NDArray[np.uint8], real_face: FaceRead
     mse = float(((a - b) ** 2).mean())
     scores = {"l1": float((a - b).abs().mean()), "psnr": _psnr(mse), "ssim": float(ssim(a, b)[0])}
     face = pred_face if pred_face is not None else judge.read(pred, real_box)[0]
-    scores["akd"] = keypoint_distance(face, real_face) if face is not None else float("nan")
+    for key, part in (("akd", slice(None)), ("akd_mouth", MOUTH), ("akd_eyes", EYES)):
+        scores[key] = keypoint_distance(face, real_face, part) if face is not None else float("nan")
     scores["aed"] = identity_distance(face, real_face) if face is not None else float("nan")
     return scores
 
 
-def evaluate_video(path: Path, opts: EvalOptions, renderer: ModelRenderer, judge: DlibJudge) -> VideoScores:
-    size = renderer.size
+@dataclass(slots=True)
+class _Source:
+    """A clip's first frame: its crop box (every frame of the clip is cut with it), crop and dlib reading."""
+
+    box: CropBox
+    crop: NDArray[np.uint8]
+    face: FaceReading | None
+
+
+def _set_source(frame: NDArray[np.uint8], lms: NDArray, pipes: dict[str, Pipeline], judge: DlibJudge) -> _Source:
+    """Prepare every renderer with the source frame and its known landmarks (no detection, as in training)."""
+    for pipe in pipes.values():
+        pipe.prepare(frame, "source frame", lms)
+    box = crop_box(lms, CropConfig(size=SIZE))
+    crop = crop_face(frame, lms, box, SIZE).image
+    return _Source(box, crop, judge.read(crop)[0])
+
+
+def _render(pipe: Pipeline, frame: NDArray[np.uint8], lms: NDArray, box: CropBox) -> NDArray[np.uint8]:
+    """The engine's full-resolution result for a frame's own landmarks, cut with the source's box."""
+    assert pipe.avatar is not None
+    target = transform_points(lms, pipe.avatar.crop.to_crop)[:, :2]
+    return crop_face(pipe.render(target, DrivingFace(frame, lms)).image, lms, box, SIZE).image
+
+
+def _score_frame(frame: NDArray[np.uint8], lms: NDArray, source: _Source, pipes: dict[str, Pipeline],
+                 judge: DlibJudge, scores: Scores) -> None:
+    if np.isnan(lms[0, 0]):
+        scores.skipped += 1
+        return
+    real = crop_face(frame, lms, source.box, SIZE).image
+    real_face, real_box = judge.read(real)
+    if real_face is None:
+        scores.skipped += 1
+        return
+    scores.frames += 1
+    results = {"none": (source.crop, source.face)}  # the copied source is the same every frame: read once
+    results.update({m: (_render(pipes[m], frame, lms, source.box), None) for m in RENDERED})
+    for method, (img, known) in results.items():
+        for k, v in _score(img, real, real_face, real_box, judge, known).items():
+            scores.values[method][k].append(v)
+
+
+def evaluate_video(path: Path, opts: EvalOptions, pipes: dict[str, Pipeline], judge: DlibJudge
+                   ) -> dict[tuple[int, int], Scores]:
+    """Scores of every clip of one video, by its frame bounds."""
     all_lms = tracked_landmarks(path, opts.cache_dir)
     stop = len(all_lms) if opts.stop is None else min(opts.stop, len(all_lms))
     if stop - opts.start < 2:
         raise ReenactError(f"frame range {opts.start}:{stop} holds fewer than two frames", path)
-    if np.isnan(all_lms[opts.start, 0, 0]):
-        raise ReenactError(f"no face in the source frame {opts.start}", path)
-    scores = VideoScores()
-    source = src_lms = box = source_face = head = None
-    pending: list[tuple[NDArray, NDArray, NDArray]] = []  # (real crop, target landmarks, grid)
-
-    def flush() -> None:
-        if not pending:
-            return
-        preds = renderer.render([p[2] for p in pending], [p[1] for p in pending])
-        for (real, _, grid), model_img in zip(pending, preds, strict=True):
-            real_face, real_box = judge.read(real)
-            if real_face is None:
-                scores.skipped += 1
-                continue
-            scores.frames += 1
-            for method, img in (("none", source), ("warp", warp_image(source, grid)), ("model", model_img)):
-                known = source_face if method == "none" else None  # the copied source is the same every frame
-                for k, v in _score(img, real, real_face, real_box, judge, known).items():
-                    scores.values[method][k].append(v)
-        pending.clear()
-
+    bounds = clip_bounds(opts.start, stop, opts.clip_length)
+    for a, _ in bounds:
+        if np.isnan(all_lms[a, 0, 0]):
+            raise ReenactError(f"no face in the source frame {a}", path)
+    clips = {b: Scores() for b in bounds}
+    firsts = {a: (a, b) for a, b in bounds}
     from tqdm import tqdm
 
-    bar = tqdm(total=len(range(opts.start, stop, opts.stride)), desc=path.stem, disable=not opts.progress,
-               unit="frame", dynamic_ncols=True)
-    for i, frame in enumerate(read_frames(path)):
-        if i >= stop:
-            break
-        if i < opts.start or (i - opts.start) % opts.stride:
+    scored = sum(len(range(a, b, opts.stride)) for a, b in bounds)
+    bar = tqdm(total=scored, desc=path.stem, disable=not opts.progress, unit="frame", dynamic_ncols=True)
+    current = source = None
+    for i, frame in read_range(path, opts.start, stop):
+        if i in firsts:
+            current = firsts[i]
+            source = _set_source(frame, all_lms[i], pipes, judge)
+        assert current is not None and source is not None
+        if (i - current[0]) % opts.stride:
             continue
         bar.update(1)
-        lms = all_lms[i]
-        if i == opts.start:
-            box = crop_box(lms, CropConfig(size=size))
-        if np.isnan(lms[0, 0]):
-            scores.skipped += 1
-            continue
-        fc = crop_face(frame, lms, box, size)
-        target = fc.landmarks[:, :2]
-        if i == opts.start:
-            source, src_lms = fc.image, target
-            source_face = judge.read(source)[0]
-            renderer.set_source(source, src_lms)
-            head = HeadWarp(src_lms, size, WarpConfig())  # the engine's own analytic motion
-        pending.append((fc.image, target, head.crop_grid(head(target))))
-        if len(pending) >= opts.batch:
-            flush()
-    flush()
+        _score_frame(frame, all_lms[i], source, pipes, judge, clips[current])
     bar.close()
-    return scores
+    return clips
 
 
 def evaluate(opts: EvalOptions) -> EvalReport:
     if opts.stride < 1:
         raise ReenactError("--stride must be at least 1")
+    if opts.clip_length is not None and opts.clip_length < 2:
+        raise ReenactError("--clip-length must be at least 2 (a source and a frame it drives)")
     videos = find_videos(opts.videos)
-    renderer = ModelRenderer(opts.weights)
     judge = DlibJudge()
-    return EvalReport({p.stem: evaluate_video(p, opts, renderer, judge) for p in videos}, opts.weights)
+    report = EvalReport({}, opts.weights)
+    with ExitStack() as stack:
+        backend = stack.enter_context(TorchBackend(opts.weights))
+        pipes = {"warp": stack.enter_context(Pipeline()), "model": stack.enter_context(Pipeline(None, backend))}
+        for path in videos:
+            clips = evaluate_video(path, opts, pipes, judge)
+            pooled = report.videos[path.stem] = Scores()
+            for bounds, scores in clips.items():
+                pooled.add(scores)
+                if opts.clip_length is not None:
+                    report.clips[clip_name(path.stem, bounds)] = scores
+    return report
+
+
+def _beats_none(means: dict[str, dict[str, float]], method: str) -> bool:
+    """Whether a method's L1 is below that of copying the source: the least a reconstruction must do."""
+    return means[method]["l1"] < means["none"]["l1"]
+
+
+def _rows(name: str, frames: int, means: dict[str, dict[str, float]]) -> list[str]:
+    lines = []
+    for m in METHODS:
+        v = means[m]
+        mark = "" if m == "none" else ("yes" if _beats_none(means, m) else "NO")
+        lines.append(f"{name:<24} {m:<6} {frames:>6} {v['l1']:>8.4f} {mark:>6} {v['akd']:>7.3f} "
+                     f"{v['akd_mouth']:>7.3f} {v['akd_eyes']:>7.3f} {v['aed']:>7.4f} {v['psnr']:>8.2f} "
+                     f"{v['ssim']:>7.4f}")
+        name = ""
+    return lines
+
+
+def _clip_summary(clips: dict[str, Scores]) -> str:
+    means = [c.means() for c in clips.values()]
+    counts = ", ".join(f"{m} {sum(_beats_none(x, m) for x in means)}/{len(means)}" for m in RENDERED)
+    return f"clips where L1 beats copying the source (none): {counts}"
 
 
 def format_table(report: EvalReport) -> str:
-    head = f"{'video':<20} {'method':<6} {'frames':>6} {'L1':>8} {'AKD px':>8} {'AED':>7} {'PSNR dB':>8} {'SSIM':>7}"
+    """Per clip (with clip_length), per video, and overall; `<none` says whether a method's L1 beats none's."""
+    head = (f"{'video / clip':<24} {'method':<6} {'frames':>6} {'L1':>8} {'<none':>6} {'AKD px':>7} {'mouth':>7} "
+            f"{'eyes':>7} {'AED':>7} {'PSNR dB':>8} {'SSIM':>7}")
     lines = [head, "-" * len(head)]
-
-    def rows(name: str, frames: int, means: dict[str, dict[str, float]]) -> None:
-        for m in METHODS:
-            v = means[m]
-            lines.append(f"{name:<20} {m:<6} {frames:>6} {v['l1']:>8.4f} {v['akd']:>8.3f} {v['aed']:>7.4f} "
-                         f"{v['psnr']:>8.2f} {v['ssim']:>7.4f}")
-            name = ""
-
+    for name, scores in report.clips.items():
+        lines += _rows(name[:24], scores.frames, scores.means())
     for name, scores in report.videos.items():
-        rows(name[:20], scores.frames, scores.means())
+        lines += _rows(name[:24], scores.frames, scores.means())
     if len(report.videos) > 1:
-        rows("overall", sum(s.frames for s in report.videos.values()), report.overall())
+        lines += _rows("overall", sum(s.frames for s in report.videos.values()), report.overall())
+    if report.clips:
+        lines.append(_clip_summary(report.clips))
     skipped = sum(s.skipped for s in report.videos.values())
     if skipped:
         lines.append(f"({skipped} frame(s) without a face in the real frame were left out)")

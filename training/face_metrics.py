@@ -14,6 +14,10 @@ from numpy.typing import NDArray
 
 from reenact.engine.errors import ReenactError
 
+# dlib's 68-point layout, 0-based: the parts of the face the engine's mouth and eye rendering is judged on.
+MOUTH = slice(48, 68)  # outer and inner lips
+EYES = slice(36, 48)  # both eyes, six points each
+
 
 @dataclass(frozen=True, slots=True)
 class FaceReading:
@@ -49,6 +53,14 @@ class DlibJudge:
             return None
         return max(rects, key=lambda r: r.width() * r.height())
 
+    def points(self, image: NDArray[np.uint8]) -> NDArray[np.float64] | None:
+        """The 68 points of the largest face, or None: the shape alone, without the costly descriptor."""
+        img = np.ascontiguousarray(image)
+        rect = self.box(img)
+        if rect is None:
+            return None
+        return np.array([(p.x, p.y) for p in self._shape(img, rect).parts()], dtype=np.float64)
+
     def read(self, image: NDArray[np.uint8], fallback_box: object | None = None) -> tuple[FaceReading | None, object | None]:
         """Landmarks and descriptor; the box is detected in this image, else `fallback_box` is used."""
         img = np.ascontiguousarray(image)
@@ -61,9 +73,9 @@ class DlibJudge:
         return FaceReading(pts, desc), rect
 
 
-def keypoint_distance(a: FaceReading, b: FaceReading) -> float:
-    """AKD: mean Euclidean distance of the 68 points, in pixels."""
-    return float(np.linalg.norm(a.points - b.points, axis=1).mean())
+def keypoint_distance(a: FaceReading, b: FaceReading, part: slice = slice(None)) -> float:
+    """AKD: mean Euclidean distance of the 68 points (or of one `part`, e.g. MOUTH), in pixels."""
+    return float(np.linalg.norm(a.points[part] - b.points[part], axis=1).mean())
 
 
 def identity_distance(a: FaceReading, b: FaceReading) -> float:

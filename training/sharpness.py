@@ -135,15 +135,10 @@ def format_sharpness(rows: dict[str, list[Sharpness]]) -> str:
 def run_sharpness(avatars_dir: Path, videos: Path, weights: Path, start: int, stop: int,
                   json_path: Path | None = None) -> str:
     """`reenact eval --sharpness`: every avatar in a folder, with the warp and (when weights exist) the model."""
-    from reenact.engine.assets import IMAGE_SUFFIXES
     from reenact.engine.backends import load_backend
-    from reenact.training.cache import find_videos, read_frames
+    from reenact.training.cache import find_avatars, find_videos, read_frames
 
-    if not avatars_dir.is_dir():
-        raise ReenactError("not a folder of avatar images", avatars_dir)
-    avatars = sorted(p for p in avatars_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not avatars:
-        raise ReenactError("no avatar images here", avatars_dir)
+    avatars = find_avatars(avatars_dir)
     video = find_videos(videos)[0]
     driving = [f for i, f in zip(range(stop), read_frames(video), strict=False) if i >= start]
     if len(driving) < 2:

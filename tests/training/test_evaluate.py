@@ -8,13 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reenact.app.cli import main
 from reenact.engine.config import ModelConfig
 from reenact.engine.model.checkpoint import Checkpoint, save_checkpoint
 from reenact.engine.model.networks import ReenactModel
-from reenact.training.evaluate import METHODS, METRICS, EvalOptions, evaluate, format_table
+from reenact.training.evaluate import METHODS, METRICS, EvalOptions, clip_bounds, evaluate, format_table
+from reenact.training.face_metrics import EYES, MOUTH, FaceReading, keypoint_distance
 
 
 @pytest.fixture()
@@ -41,13 +43,52 @@ def test_eval_on_ten_frames_gives_finite_metrics_for_all_methods(tiny_data: dict
     assert "franck_talk" in format_table(report)
 
 
+def test_keypoint_distance_of_the_mouth_and_the_eyes() -> None:
+    rng = np.random.default_rng(0)
+    real = FaceReading(rng.uniform(0, 256, (68, 2)), np.zeros(128))
+    moved = real.points.copy()
+    moved[MOUTH] += (3.0, 4.0)  # the mouth alone is 5 px off
+    pred = FaceReading(moved, np.zeros(128))
+    assert keypoint_distance(pred, real, MOUTH) == pytest.approx(5.0)
+    assert keypoint_distance(pred, real, EYES) == 0.0
+    assert keypoint_distance(pred, real) == pytest.approx(5.0 * 20 / 68)
+
+
+def test_clip_bounds_split_the_range() -> None:
+    assert clip_bounds(4000, 4800, 200) == [(4000, 4200), (4200, 4400), (4400, 4600), (4600, 4800)]
+    assert clip_bounds(0, 10, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert clip_bounds(0, 9, 4) == [(0, 4), (4, 9)]  # a one-frame leftover joins the clip before it
+    assert clip_bounds(3, 10, None) == [(3, 10)]
+
+
+def test_eval_in_clips_gives_each_clip_its_own_source(tiny_data: dict, fresh_weights: Path) -> None:
+    report = evaluate(EvalOptions(videos=tiny_data["videos"], weights=fresh_weights, start=0, stop=12, stride=2,
+                                  clip_length=6, cache_dir=tiny_data["cache"], progress=False))
+    assert list(report.clips) == ["franck_talk[0:6]", "franck_talk[6:12]"]
+    for clip in report.clips.values():
+        assert clip.frames + clip.skipped == 3  # frames 0, 2, 4 of each clip
+        # the clip's first frame is its source: copying it reproduces that frame exactly, landmarks and all
+        assert clip.values["none"]["l1"][0] == 0.0 and clip.values["none"]["akd_mouth"][0] == 0.0
+        for method in METHODS:
+            for metric in ("akd_mouth", "akd_eyes"):
+                assert all(math.isfinite(x) and x >= 0 for x in clip.values[method][metric]), (method, metric)
+    assert report.videos["franck_talk"].frames == sum(c.frames for c in report.clips.values())
+    table = format_table(report)
+    assert "franck_talk[6:12]" in table and "clips where L1 beats copying the source" in table
+
+
 def test_eval_cli_writes_json(tiny_data: dict, fresh_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "metrics.json"
     rc = main(["eval", "--videos", str(tiny_data["videos"]), "--weights", str(fresh_weights), "--frames", "0:6",
-               "--stride", "2", "--cache-dir", str(tiny_data["cache"]), "--json", str(out), "--quiet"])
+               "--stride", "2", "--clip-length", "3", "--cache-dir", str(tiny_data["cache"]), "--json", str(out),
+               "--quiet"])
     assert rc == 0
     data = json.loads(out.read_text())
     assert set(data["videos"]["franck_talk"]) == set(METHODS)
+    assert list(data["clips"]) == ["franck_talk[0:3]", "franck_talk[3:6]"]
+    for scores in (data["overall"], *data["clips"].values()):
+        assert set(scores["warp"]) == set(METRICS)
+        assert math.isfinite(scores["model"]["akd_mouth"]) and math.isfinite(scores["model"]["akd_eyes"])
     assert "model" in capsys.readouterr().out
 
 
@@ -76,6 +117,8 @@ def test_bad_inputs_are_one_line(tiny_data: dict, fresh_weights: Path, tmp_path:
     _one_line_error(capsys, ["eval", "--videos", str(tmp_path), "--weights", str(fresh_weights)], "no videos")
     _one_line_error(capsys, ["eval", "--videos", str(tiny_data["videos"]), "--weights", str(fresh_weights),
                              "--frames", "x:y"], "--frames")
+    _one_line_error(capsys, ["eval", "--videos", str(tiny_data["videos"]), "--weights", str(fresh_weights),
+                             "--clip-length", "1"], "--clip-length")
 
 
 def test_the_face_judge_loads_without_warnings() -> None:
