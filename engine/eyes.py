@@ -36,12 +36,15 @@ from reenact.engine.mesh import (
 EYES = ((np.array(RIGHT_EYE_RING), np.array(RIGHT_EYE_CORNERS), np.array(IRISES[0])),
         (np.array(LEFT_EYE_RING), np.array(LEFT_EYE_CORNERS), np.array(IRISES[1])))
 _N = len(RIGHT_EYE_RING)
+_UPPER = np.arange(1, _N // 2)  # positions in a ring of the upper lid's points, and of the lower ones facing them
+_LOWER = _N - _UPPER
 # The fan first: a closed, arched lid line still leaves its fan triangles some area, and the lids drawn after win.
 _TRIANGLES = np.concatenate([np.where(fan_triangles(_N) == _N, 2 * _N, fan_triangles(_N)), band_triangles(_N, 2)])
 RING_AXES = (0.8, 0.5)  # the ring's semi-axes along and across the eye, in eye widths (corner to corner)
 PLATE_MARGIN = 0.35  # the eyeball plate reaches this far beyond the opening, in eye widths
 IRIS_CLEARANCE = 1.15  # the iris painted out of the plate over this times its radius
 FEATHER = 0.05  # the eyeball's soft edge under the lids, in eye widths
+LASH_LINE = 0.15  # the share of the opening's height, below the upper lid's landmarks, that a closed eye shows
 STILL_PX = 0.5  # an eye whose lids and iris moved less than this (px) shows the avatar's own eye, untouched
 
 
@@ -104,8 +107,19 @@ class Eye:
         ring = ellipse_ring((a + b) / 2, b - a, own, RING_AXES[0] * width, RING_AXES[1] * width)
         src_ring = sample_map(mapping, ring)
         dst = np.concatenate([opening, ring, opening.mean(0, keepdims=True)])
-        src = np.concatenate([self.opening, src_ring, self.opening.mean(0, keepdims=True)])
+        src = np.concatenate([self._lid_sources(opening, own), src_ring, self.opening.mean(0, keepdims=True)])
         overwrite_map(mapping, dst, src, _TRIANGLES)
+
+    def _lid_sources(self, opening: NDArray[np.float64], own: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Where the opening's points sample: the avatar's own contour, with the upper lid's edge taken from inside
+        the opening as the eye closes, so a closed eye shows the lash line where the lids meet (the contour's
+        landmarks lie on the skin just outside the dark lid margin)."""
+        src = self.opening.copy()
+        gap_own = np.linalg.norm(own[_LOWER] - own[_UPPER], axis=1)
+        gap_now = np.linalg.norm(opening[_LOWER] - opening[_UPPER], axis=1)
+        closing = np.clip((1.0 - gap_now / np.maximum(gap_own, 1e-6) - 0.05) / 0.95, 0.0, 1.0)[:, None]  # still: 0
+        src[_UPPER] += closing * LASH_LINE * (self.opening[_LOWER] - self.opening[_UPPER])
+        return src
 
     def moved(self, points: NDArray[np.float64]) -> bool:
         """Whether the lids or the iris moved against the eye corners (a still eye keeps the avatar's pixels)."""

@@ -39,6 +39,7 @@ RING_WIDTH = 1.5  # the ring's half-width, in half mouth widths
 RING_MARGIN = 0.35  # how far the ring reaches beyond the lips above and below, in mouth widths
 FEATHER = 0.04  # the interior's soft edge, in mouth widths
 STILL_PX = 0.5  # inner lips that moved less than this (px) show the avatar's own mouth, untouched
+DRIVER_COLOUR_FRAMES = 10  # the driver's mouth colours are measured once every this many frames
 MAX_SPREAD_RATIO = 2.5  # limits of the colour transfer's spread ratio (a flat-coloured lip would explode it)
 
 
@@ -64,12 +65,15 @@ def lab_stats(image: NDArray[np.uint8], outer: NDArray, inner: NDArray) -> tuple
     box = Box.around(outer, image.shape[:2], 2.0)
     if box is None:
         return None
-    band = polygon_mask(outer, box, 0) - polygon_mask(inner, box, 0)
-    sel = band > 0.5
-    if sel.sum() < 8:
+    band = np.zeros(box.shape, np.uint8)
+    origin = [box.x0, box.y0]
+    cv2.fillPoly(band, [np.round(outer - origin).astype(np.int32)], 1)
+    cv2.fillPoly(band, [np.round(inner - origin).astype(np.int32)], 0)
+    if int(band.sum()) < 8:
         return None
-    lab = cv2.cvtColor(image[box.slices].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[sel]
-    return lab.mean(0), lab.std(0) + 1e-3
+    lab = cv2.cvtColor(image[box.slices].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    mean, std = cv2.meanStdDev(lab, mask=band)
+    return mean.ravel(), std.ravel() + 1e-3
 
 
 def transfer_colour(rgb: NDArray[np.float32], source: tuple[NDArray, NDArray], target: tuple[NDArray, NDArray]
@@ -90,6 +94,15 @@ class MouthLayer:
         pts = np.asarray(landmarks, np.float64)[:, :2]
         self._inner, self._outer = pts[_INNER], pts[_OUTER]
         self._colours = lab_stats(image, ring(pts), self._inner)
+        self._driver: tuple[tuple[NDArray, NDArray] | None, int] = (None, 0)  # its colours, and frames since
+
+    def _driver_colours(self, frame: NDArray[np.uint8], points: NDArray[np.float64]) -> tuple[NDArray, NDArray] | None:
+        """The driver's mouth colours, measured again every few frames (light changes slowly)."""
+        colours, age = self._driver
+        if colours is None or age >= DRIVER_COLOUR_FRAMES:
+            colours, age = lab_stats(frame, ring(points), points[_INNER]), 0
+        self._driver = (colours, age + 1)
+        return colours
 
     def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None:
         """Overwrite the backward `mapping` (region pixels → avatar index coords) around the mouth with the lip
@@ -124,7 +137,7 @@ class MouthLayer:
         frame, lms = driving
         d_pts = np.asarray(lms, np.float64)[:, :2]
         d_inner = d_pts[_INNER]
-        colours = lab_stats(frame, ring(d_pts), d_inner)
+        colours = self._driver_colours(frame, d_pts)
         if colours is None:
             return
         to_driver = np.empty((*box.shape, 2), np.float32)
