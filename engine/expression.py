@@ -71,6 +71,13 @@ def _soft(value: NDArray[np.float64], threshold: float) -> NDArray[np.float64]:
     return np.sign(value) * np.maximum(0.0, np.abs(value) - threshold)
 
 
+def _closing(driven: NDArray[np.float64], own: NDArray[np.float64], jitter: float) -> NDArray[np.float64]:
+    """Closed is closed: the dead zone would leave a slit of its own width when the driver shuts a mouth or an eye
+    that is open in the avatar; this factor takes the rest away as the driver's gap falls to nothing. An avatar's
+    own gap within the dead zone (lips at rest) is left alone, so a still driver changes nothing."""
+    return np.where(own > 2 * jitter, np.clip(driven / (2 * jitter + 1e-9), 0.0, 1.0), 1.0)
+
+
 def set_openings(target: NDArray[np.float64], f: FaceFrames, dead_zone: float, gain: float = 1.0) -> NDArray[np.float64]:
     """`target` (the avatar's landmarks after relative transfer, before the head's rigid motion) with its mouth,
     lids and irises set from the driver as the module says."""
@@ -94,7 +101,7 @@ def _set_mouth(out: NDArray[np.float64], f: FaceFrames, down: NDArray[np.float64
     driven = np.maximum(0.0, _gaps(f.driving, _INNER, _down(f.driving))) * f.scale * gain
     own = _gaps(f.avatar, _INNER, down)
     wanted = np.maximum(0.0, own + _soft(driven - own, jitter))
-    wanted *= np.clip(driven / (2 * jitter + 1e-9), 0.0, 1.0)  # closed is closed: the dead zone leaves no slit
+    wanted *= _closing(driven, own, jitter)
     delta = wanted - _gaps(out, _INNER, down)
     # Each lip moves as a whole (outer contour with the inner one), so lips keep their thickness.
     for upper, lower in ((_INNER[:, 0], _INNER[:, 1]), (_OUTER[:, 0], _OUTER[:, 1])):
@@ -109,7 +116,7 @@ def _set_lids(out: NDArray[np.float64], f: FaceFrames, pairs: NDArray, down: NDA
     ratio = float(np.clip(drv / max(ref, MIN_REFERENCE_EYE * face_size(f.reference)), 0.0, MAX_EYE_RATIO))
     own = np.maximum(0.0, _gaps(f.avatar, pairs, down))
     wanted = np.maximum(0.0, own + _soft(own * ratio - own, jitter))
-    wanted *= np.clip(own * ratio / (2 * jitter + 1e-9), 0.0, 1.0)  # closed is closed: the dead zone leaves no slit
+    wanted *= _closing(own * ratio, own, jitter)
     _move_pairs(out, pairs[:, 0], pairs[:, 1], wanted - _gaps(out, pairs, down), down, 1.0 - UPPER_LID_SHARE)
 
 
