@@ -23,11 +23,11 @@ from reenact.engine.landmarks import (
 )
 from reenact.engine.mesh import (
     Box,
+    Mesh,
     band_triangles,
     ellipse_ring,
     fan_triangles,
     moved_against,
-    overwrite_map,
     polygon_mask,
     sample_map,
     segment_similarity,
@@ -95,12 +95,14 @@ class Eye:
         self.sprite = sprite
         self.sprite_alpha = np.clip(r + 0.5 - dist, 0.0, 1.0).astype(np.float32)
 
-    def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None:
+    def meshes(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> list[Mesh]:
+        if not self.moved(points):
+            return []  # an eye that only travelled with the head: the spline's map carries it well
         opening = points[self.ring] - origin
         a, b = points[self.corners] - origin
         width = float(np.linalg.norm(b - a))
         if width < 2:
-            return
+            return []
         # The ring's directions come from the avatar's own opening placed by the corners: a closed, arched lid
         # line lies on one side of the corners' midpoint and would fold the mesh.
         own = segment_similarity(*self.corner_pts, a, b).apply(self.opening)
@@ -108,7 +110,7 @@ class Eye:
         src_ring = sample_map(mapping, ring)
         dst = np.concatenate([opening, ring, opening.mean(0, keepdims=True)])
         src = np.concatenate([self._lid_sources(opening, own), src_ring, self.opening.mean(0, keepdims=True)])
-        overwrite_map(mapping, dst, src, _TRIANGLES)
+        return [Mesh(dst, src, _TRIANGLES)]
 
     def _lid_sources(self, opening: NDArray[np.float64], own: NDArray[np.float64]) -> NDArray[np.float64]:
         """Where the opening's points sample: the avatar's own contour, with the upper lid's edge taken from inside
@@ -162,9 +164,8 @@ class EyesLayer:
         pts = np.asarray(landmarks, np.float64)[:, :2]
         self.eyes = tuple(Eye(image, pts, ring, corners, iris) for ring, corners, iris in EYES)
 
-    def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None:
-        for eye in self.eyes:
-            eye.remap(mapping, points, origin)
+    def meshes(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> list[Mesh]:
+        return [m for eye in self.eyes for m in eye.meshes(mapping, points, origin)]
 
     def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray,
               driving: object = None) -> None:

@@ -137,6 +137,22 @@ def sample_map(values: NDArray[np.float32], points: NDArray) -> NDArray[np.float
     return top * (1 - fy) + bottom * fy
 
 
+@dataclass(frozen=True, slots=True)
+class Mesh:
+    """Triangles over vertices: where each vertex is in the output (`dst`) and where it samples (`src`)."""
+
+    dst: NDArray[np.float64]
+    src: NDArray[np.float64]
+    triangles: NDArray[np.int32]
+
+    @staticmethod
+    def merge(meshes: list[Mesh]) -> Mesh:
+        """One mesh of several (the mouth and both eyes): the map is then written in one pass."""
+        offsets = np.cumsum([0] + [len(m.dst) for m in meshes[:-1]])
+        return Mesh(np.concatenate([m.dst for m in meshes]), np.concatenate([m.src for m in meshes]),
+                    np.concatenate([m.triangles + o for m, o in zip(meshes, offsets, strict=True)]))
+
+
 def overwrite_map(mapping: NDArray[np.float32], dst: NDArray, src: NDArray, triangles: NDArray[np.int32]
                   ) -> Box | None:
     """Replace `mapping` (h×w×2 backward map: output pixel → where to sample) inside the mesh by the mesh's own

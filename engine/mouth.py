@@ -18,6 +18,7 @@ from numpy.typing import NDArray
 from reenact.engine.landmarks import MOUTH_INNER_RING, MOUTH_OUTER_RING
 from reenact.engine.mesh import (
     Box,
+    Mesh,
     band_triangles,
     ellipse_ring,
     fan_triangles,
@@ -104,17 +105,17 @@ class MouthLayer:
         self._driver = (colours, age + 1)
         return colours
 
-    def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None:
-        """Overwrite the backward `mapping` (region pixels → avatar index coords) around the mouth with the lip
-        mesh. `points`: the target landmarks (avatar index coords); `origin`: the region's top-left pixel."""
+    def meshes(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> list[Mesh]:
+        """The lip mesh that replaces the backward `mapping` (region pixels → avatar index coords) around the
+        mouth. `points`: the target landmarks (avatar index coords); `origin`: the region's top-left pixel."""
         local = points - origin
         if mouth_width(local) < 2:
-            return
+            return []
         inner, outer, around = local[_INNER], local[_OUTER], ring(local)
         src_ring = sample_map(mapping, around)  # the ring samples where the spline (and network) say: no seam
         dst = np.concatenate([inner, outer, around, inner.mean(0, keepdims=True)])
         src = np.concatenate([self._inner, self._outer, src_ring, self._inner.mean(0, keepdims=True)])
-        overwrite_map(mapping, dst, src, _TRIANGLES)
+        return [Mesh(dst, src, _TRIANGLES)]
 
     def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray,
               driving: tuple[NDArray[np.uint8], NDArray] | None) -> None:

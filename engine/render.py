@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from reenact.engine.eyes import EyesLayer
 from reenact.engine.face import CropBox
+from reenact.engine.mesh import Mesh, overwrite_map
 from reenact.engine.mouth import MouthLayer
 from reenact.engine.warp import smoothstep
 
@@ -26,11 +27,11 @@ Driving = tuple[NDArray[np.uint8], NDArray]  # a driving frame and its landmarks
 
 
 class FaceLayer(Protocol):
-    """A part of the face with exact boundaries of its own (engine.mouth, engine.eyes): it rewrites the map before
-    the avatar is sampled and paints what lies behind it afterwards. Points are the target landmarks in avatar
+    """A part of the face with exact boundaries of its own (engine.mouth, engine.eyes): its meshes replace the map
+    before the avatar is sampled, and it paints what lies behind it afterwards. Points are the target landmarks in avatar
     pixel index coordinates; `origin` is the region's top-left pixel."""
 
-    def remap(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> None: ...
+    def meshes(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> list[Mesh]: ...
 
     def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray,
               driving: Driving | None) -> None: ...
@@ -64,7 +65,9 @@ class FullResRenderer:
     window: tuple[slice, slice]  # the part of the region the crop covers (network content exists only there)
     base: NDArray[np.float32]  # region h×w×2: each pixel's own avatar coordinates (the identity map)
     layers: tuple[FaceLayer, ...] = ()  # mouth and eyes, drawn with their own meshes
+    feather: float = 0.12  # the crop feather's width, in crop sides
     _matrices: dict[tuple[int, bool], NDArray[np.float64]] = field(default_factory=dict)
+    _small_weights: dict[int, NDArray[np.float32]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, image: NDArray[np.uint8], box: CropBox, extent: float, feather: float,
@@ -89,7 +92,7 @@ class FullResRenderer:
         low = cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
         high = image.astype(np.int16) - low
         layers = () if landmarks is None else (MouthLayer(image, landmarks), EyesLayer(image, landmarks))
-        return cls(image, low, high, box, extent, region, weight, window, base, layers)
+        return cls(image, low, high, box, extent, region, weight, window, base, layers, feather)
 
     @property
     def origin(self) -> NDArray[np.float64]:
@@ -137,14 +140,26 @@ class FullResRenderer:
         d *= self.box.side / 2.0  # normalised crop units → avatar pixels
         d += self.base
         if points is not None:
-            for layer in self.layers:
-                layer.remap(d, points, self.origin)
+            meshes = [m for layer in self.layers for m in layer.meshes(d, points, self.origin)]
+            if meshes:  # read off the spline's map first (the rings), then written in one pass
+                merged = Mesh.merge(meshes)
+                overwrite_map(d, merged.dst, merged.src, merged.triangles)
         # Two layers: any interpolation between pixels averages away the finest detail (a half-pixel shift halves
         # the Laplacian variance of fine texture), so only the smooth layer is interpolated; the detail layer is
         # moved to the nearest pixel, at most half a pixel from where it belongs, with its contrast intact.
         low = cv2.remap(self.low, d, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
         return cv2.add(low, high, dtype=cv2.CV_8U)  # saturating: no int16 image in between
+
+    def _shows(self, mask: NDArray[np.float32]) -> bool:
+        """Whether the network's generated content would change any pixel (a share of at least 1/255 inside the
+        feathered crop): a trained blend mostly keeps the warped avatar, and then blending is wasted work."""
+        n = mask.shape[0]
+        if n not in self._small_weights:
+            c = (2 * np.arange(n) + 1) / n - 1
+            ramp = smoothstep(np.minimum(c + 1.0, 1.0 - c) / max(2.0 * self.feather, 1e-6))
+            self._small_weights[n] = np.outer(ramp, ramp).astype(np.float32)
+        return float(((1.0 - mask) * self._small_weights[n]).max()) >= 1.0 / 255.0
 
     def compose(self, warped: NDArray[np.uint8], generated: NDArray[np.float32] | None = None,
                 mask: NDArray[np.float32] | None = None, points: NDArray[np.float64] | None = None,
@@ -153,7 +168,7 @@ class FullResRenderer:
         avatar) falls below 1, its `generated` RGB (crop-sized H×W×3 in [0, 1]) shows instead; then what lies
         behind the lids and lips at the target `points` (the driver's mouth interior, the eyeballs)."""
         r = self.region
-        if generated is not None and mask is not None:
+        if generated is not None and mask is not None and self._shows(mask):
             up = self.upsample(np.concatenate([generated, mask[..., None]], axis=2), over_region=False)
             new = self.crop_weight * (1.0 - up[..., 3])  # the generated share, 0 outside the crop
             rgb = cv2.convertScaleAbs(up[..., :3], alpha=255.0)  # rounded and saturated to uint8 in one pass
