@@ -42,3 +42,92 @@ def test_fill_around_fills_the_size_and_keeps_the_face_in_view(mona_lisa) -> Non
     assert top > 0  # cut around the face, not in the middle of the portrait
     expected = cv2.resize(mona_lisa, (1280, round(h * scale)), interpolation=cv2.INTER_CUBIC)[top : top + 720]
     assert np.abs(out.astype(int) - expected).mean() < 1.0
+
+
+# Head and shoulders ------------------------------------------------------------------------------------------------
+from reenact.app.framing import (  # noqa: E402
+    FACE_SHARE,
+    OUTPUT_SIZES,
+    FaceBox,
+    Framing,
+    SteadyHead,
+    frame_head,
+)
+
+
+def assert_no_bars(frame: np.ndarray) -> None:
+    """Bars are rows or columns of one colour (letterbox, pillarbox): every row and column must vary."""
+    grey = frame.astype(np.float32).mean(axis=2)
+    assert grey.std(axis=0).min() > 2.0, "a column of one colour (a bar at the side)"
+    assert grey.std(axis=1).min() > 2.0, "a row of one colour (a bar at the top or bottom)"
+
+
+@pytest.mark.parametrize("name", ["mona_lisa", "astronaut"])
+@pytest.mark.parametrize("size", OUTPUT_SIZES)
+def test_head_framing_makes_the_face_40_percent_of_the_height_with_no_bars(request, static_tracker, name: str,
+                                                                           size: tuple[int, int]) -> None:
+    avatar = request.getfixturevalue(name)
+    face = FaceBox.around(static_tracker.detect(avatar))
+    out = frame_head(avatar, face, size, Framing())
+    assert out.shape == (size[1], size[0], 3) and out.dtype == np.uint8
+    found = FaceBox.around(static_tracker.detect(out))  # MediaPipe on the framed picture
+    assert 0.35 <= found.height / size[1] <= 0.45
+    assert abs(found.cx / size[0] - 0.5) < 0.03, "the face is centred"
+    assert 0.3 < found.cy / size[1] < 0.5, "as a webcam shows a person: room above the head, shoulders below"
+    assert_no_bars(out)
+
+
+def test_head_framing_shows_the_avatars_own_pixels_and_extends_only_past_its_edge(mona_lisa, static_tracker) -> None:
+    w, h = 1280, 720
+    face = FaceBox.around(static_tracker.detect(mona_lisa))
+    out = frame_head(mona_lisa, face, (w, h), Framing())
+    s = FACE_SHARE * h / face.height
+    left = round(w / 2 - s * face.cx)  # where the portrait's left edge lands (the Mona Lisa is narrower than 16:9)
+    right = round(w / 2 + s * (mona_lisa.shape[1] - face.cx))
+    assert 0 < left and right < w, "the portrait ends inside the frame: its border is extended"
+    # inside the portrait: the avatar itself, scaled
+    ys = slice(100, 600)
+    inside = out[ys, left + 4:right - 4].astype(int)
+    src_x0 = face.cx - (w / 2 - (left + 4)) / s
+    top = face.cy - (0.42 * h - 100) / s
+    expected = cv2.resize(mona_lisa[int(top):int(top + 500 / s) + 1, int(src_x0):int(src_x0 + inside.shape[1] / s) + 1],
+                          None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)[:inside.shape[0], :inside.shape[1]]
+    assert np.abs(inside[:expected.shape[0], :expected.shape[1]] - expected).mean() < 12
+    # past the edge: continuous with it (the first columns outside look like the last inside), then a soft blur
+    step_at_edge = np.abs(out[ys, left - 2].astype(int) - out[ys, left + 1].astype(int)).mean()
+    assert step_at_edge < 12, "the border continues the portrait, no seam"
+    far = out[ys, :max(1, left // 3)].astype(np.float32)
+    near = out[ys, left:left + max(1, left // 3)].astype(np.float32)
+    detail = lambda a: np.abs(np.diff(a, axis=0)).mean()  # noqa: E731
+    assert detail(far) < 0.5 * detail(near), "far from the portrait the extension is a blur, not mirrored detail"
+    assert far.mean() > 0.8 * near.mean(), "not darkened: the same picture, not a backdrop"
+
+
+def test_zoom_and_height_controls_move_the_face(astronaut, static_tracker) -> None:
+    face = FaceBox.around(static_tracker.detect(astronaut))
+    size = (1280, 720)
+    base = FaceBox.around(static_tracker.detect(frame_head(astronaut, face, size, Framing())))
+    zoomed = FaceBox.around(static_tracker.detect(frame_head(astronaut, face, size, Framing(zoom=1.4))))
+    lower = FaceBox.around(static_tracker.detect(frame_head(astronaut, face, size, Framing(offset=0.1))))
+    assert zoomed.height / base.height == pytest.approx(1.4, rel=0.05)
+    assert (lower.cy - base.cy) / 720 == pytest.approx(0.1, abs=0.01) and lower.height == pytest.approx(base.height, rel=0.03)
+    with pytest.raises(ValueError, match="framing must be one of"):
+        Framing("letterbox")
+    with pytest.raises(ValueError, match="zoom"):
+        Framing(zoom=5.0)
+
+
+def test_the_framing_ignores_landmark_jitter_and_follows_a_head_that_moved() -> None:
+    home = FaceBox(200.0, 150.0, 120.0)
+    steady = SteadyHead(home)
+    rng = np.random.default_rng(0)
+    boxes = [steady.follow((200 + rng.normal(0, 3), 150 + rng.normal(0, 3)), i / 30) for i in range(90)]
+    moves = [abs(a.cx - b.cx) + abs(a.cy - b.cy) for a, b in zip(boxes, boxes[1:], strict=False)]
+    assert max(moves) < 0.05, "jitter of a few pixels never moves the frame"
+    assert all(b.height == home.height for b in boxes), "no breathing zoom"
+    # the head settles 40 px to the right (the warp moved it): the frame follows, slowly and without overshoot
+    path = [steady.follow((240.0, 150.0), 3 + i / 30).cx for i in range(1, 301)]
+    steps = np.diff([boxes[-1].cx, *path])
+    assert steps.max() < 1.5 and steps.min() >= 0, "a slow, one-way ease"
+    assert path[29] - 200 < 15, "not within a second"
+    assert path[-1] == pytest.approx(240 - 0.05 * 120, abs=2), "within ten seconds: all the way but the dead zone"
