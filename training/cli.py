@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from reenact.engine.arguments import positive_int
@@ -75,11 +76,7 @@ def _eval(args: argparse.Namespace) -> int:
     report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,
                                   stride=args.stride, clip_length=args.clip_length, cache_dir=Path(args.cache_dir),
                                   progress=not args.quiet))
-    print(format_table(report))
-    if args.json:
-        write_json(report, Path(args.json), args.overwrite)
-        print(f"wrote {args.json}")
-    return 0
+    return _report(format_table(report), args, lambda path: write_json(report, path, args.overwrite))
 
 
 def _eval_cross(args: argparse.Namespace, start: int, stop: int | None) -> int:
@@ -88,9 +85,14 @@ def _eval_cross(args: argparse.Namespace, start: int, stop: int | None) -> int:
     report = evaluate_cross(CrossOptions(avatars=Path(args.avatars), videos=Path(args.videos),
                                          weights=Path(args.weights), start=start, stop=stop, stride=args.stride,
                                          progress=not args.quiet))
-    print(format_cross(report))
+    return _report(format_cross(report), args, lambda path: write_cross_json(report, path, args.overwrite))
+
+
+def _report(table: str, args: argparse.Namespace, write: Callable[[Path], None]) -> int:
+    """The table on stdout and, with --json, the figures in that file."""
+    print(table)
     if args.json:
-        write_cross_json(report, Path(args.json), args.overwrite)
+        write(Path(args.json))
         print(f"wrote {args.json}")
     return 0
 
