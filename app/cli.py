@@ -35,7 +35,7 @@ def _demo(args: argparse.Namespace) -> int:
             source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
             backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.reference, side_by_side=args.side_by_side,
             overwrite=args.overwrite, max_frames=args.max_frames, progress=not args.quiet,
-            config=Path(args.config) if args.config else None, size=args.size,
+            config=Path(args.config) if args.config else None, size=args.size, framing=args.framing,
         )
     )
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
@@ -85,8 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
                       help="neutral pose of relative motion: the driving frame closest to the avatar's expression "
                       "(auto) or the first frame")
     demo.add_argument("--size", type=frame_size, default=None, metavar="WxH",
-                      help="output frame size, e.g. 1280x720 (filled around the face); default: the avatar's own, "
-                      "at most 4096 px on the long side")
+                      help="output frame size, e.g. 1280x720 (framed by --framing); default: the avatar's own, "
+                      "at most 4096 px on the long side (1280x720 with --framing head)")
+    demo.add_argument("--framing", default=None, choices=("head", "portrait"),
+                      help="head: head and shoulders as a webcam shows a person, the face about 40%% of the frame "
+                      "height (the default with --size); portrait: the whole picture, fitted over a blur of itself")
     demo.add_argument("--side-by-side", action="store_true", help="write source | driving | result")
     demo.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
     demo.add_argument("--max-frames", type=positive_int, default=None, help="stop after N driving frames")

@@ -14,7 +14,8 @@ from numpy.typing import NDArray
 from tqdm import tqdm
 
 from reenact.app.containers import container_for
-from reenact.app.framing import fill_around
+from reenact.app.framer import AvatarFramer
+from reenact.app.framing import DEFAULT_SIZE, Framing
 from reenact.app.sinks import TimedSink, VideoFileSink
 from reenact.app.sources import VideoFileSource
 from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
@@ -44,6 +45,7 @@ class DemoOptions:
     progress: bool = True
     config: Path | None = None  # YAML PipelineConfig
     size: tuple[int, int] | None = None  # output width, height; None: the avatar's own (long side capped)
+    framing: str | None = None  # "head" | "portrait"; None: head when a size is given, else the avatar's own frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +74,15 @@ def side_by_side(source: NDArray[np.uint8], driving: NDArray[np.uint8], result: 
 
 
 MAX_OUTPUT_PX = 4096  # long side of the default output: beyond it players and encoders struggle
+
+
+def demo_framing(size: tuple[int, int] | None, framing: str | None) -> tuple[tuple[int, int] | None, Framing]:
+    """The frame size and framing the demo writes: `--framing head` frames a call-sized (1280×720) picture unless
+    `--size` says otherwise; a size alone gets head framing; neither keeps the avatar's own frame."""
+    mode = framing or "head"
+    if size is None and framing == "head":
+        size = DEFAULT_SIZE
+    return size, Framing(mode)
 
 
 def output_size(avatar_shape: tuple[int, ...], size: tuple[int, int] | None, name: str | Path
@@ -138,8 +149,11 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
             ref = neutral_reference(_every_nth_frame(opts.driving, opts.max_frames), avatar.crop.landmarks)
             if ref is not None:
                 pipe.set_reference(ref)
-        size = output_size(source_image.shape, opts.size, opts.source)
-        box = avatar.renderer.box
+        asked, framing = demo_framing(opts.size, opts.framing)
+        size = output_size(source_image.shape, asked, opts.source)
+        # the avatar's own face frames the picture (steady: it follows the head the warp moves only slowly)
+        framer = AvatarFramer(avatar, size, framing) if size is not None else None
+        full = config.paste.enabled
         total = src.frame_count if opts.max_frames is None else min(opts.max_frames, src.frame_count or opts.max_frames)
         with VideoFileSink(out, src.fps, audio_from=opts.driving, overwrite=opts.overwrite) as sink, tqdm(
             total=total, unit="frame", desc="reenact", disable=not opts.progress, file=sys.stderr
@@ -151,7 +165,8 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
                 result = pipe.step(frame.image, frame.timestamp_ms / 1000.0)
                 for k, v in result.timings_ms.items():
                     totals[k] += v
-                image = result.image if size is None else fill_around(result.image, size, (box.cx, box.cy))
+                t = frame.timestamp_ms / 1000.0
+                image = result.image if framer is None else framer.frame(result.image, pipe.target, t, full)
                 image = side_by_side(source_image, frame.image, image) if opts.side_by_side else image
                 timed.write(image, frame.timestamp_ms / 1000.0)
                 bar.update(1)

@@ -287,3 +287,29 @@ def test_size_sets_the_output_frame_and_the_default_is_the_avatars_own(tmp_path:
     with VideoFileSource(sized) as a, VideoFileSource(own) as b:
         assert a.read().image.shape == (240, 320, 3)
         assert b.read().image.shape == (h - h % 2, w - w % 2, 3)
+
+
+def test_head_framing_writes_a_call_sized_video_with_the_face_at_webcam_height(tmp_path: Path, static_tracker) -> None:
+    from reenact.app.framing import FaceBox
+
+    head, portrait = tmp_path / "head.mp4", tmp_path / "portrait.mp4"
+    common = ["demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--quiet", "--mode", "warp",
+              "--max-frames", "24", "--size", "1280x720"]
+    assert main([*common, "--out", str(head), "--framing", "head"]) == 0
+    assert main([*common, "--out", str(portrait), "--framing", "portrait", "--max-frames", "2"]) == 0
+    frames = _read_video(head)
+    assert len(frames) == 24 and all(f.shape == (720, 1280, 3) for f in frames)
+    for i in (0, 12, 23):
+        face = FaceBox.around(static_tracker.detect(frames[i]))
+        assert 0.35 <= face.height / 720 <= 0.45, f"frame {i}: the face is {face.height / 720:.0%} of the height"
+        grey = frames[i].astype(np.float32).mean(axis=2)
+        assert grey.std(axis=0).min() > 2 and grey.std(axis=1).min() > 2, "no bars"
+    whole = static_tracker.detect(_read_video(portrait)[0])  # a face a tenth of the frame: MediaPipe may miss it
+    assert whole is None or FaceBox.around(whole).height / 720 < 0.3, "whole portrait: the entire picture"
+
+
+def test_head_framing_without_a_size_is_call_sized(tmp_path: Path) -> None:
+    out = tmp_path / "head.mp4"
+    assert main(["demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--quiet", "--mode", "warp",
+                 "--max-frames", "2", "--framing", "head", "--out", str(out)]) == 0
+    assert _read_video(out)[0].shape == (720, 1280, 3)
