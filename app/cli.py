@@ -52,7 +52,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 # Each module adds its own subcommand with `register(subparsers)`; heavy imports happen only when one runs.
-SUBCOMMAND_MODULES = ("reenact.app.gui_cli", "reenact.training.cli", "reenact.export.cli", "reenact.app.bench")
+SUBCOMMAND_MODULES = ("reenact.app.gui_cli", "reenact.app.doctor", "reenact.training.cli", "reenact.export.cli", "reenact.app.bench")
 
 
 class OneLineParser(argparse.ArgumentParser):
