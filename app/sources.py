@@ -1,12 +1,19 @@
-"""Where driving frames come from: a video file (looped or not) or a camera. One `FrameSource` protocol."""
+"""Where driving frames come from: a video file (looped or not), a camera, or a phone or network camera's stream.
+One `FrameSource` protocol."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import cv2
+import numpy as np
+from numpy.typing import NDArray
 
 from reenact.app.frames import Frame
 from reenact.engine.errors import ReenactError, require_file
@@ -21,6 +28,16 @@ class FrameSource(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class Interruptible(Protocol):
+    def interrupt(self) -> None:
+        """Make a `read` that is waiting (for a network stream to come back) return None soon; thread-safe."""
+        ...
+
+
+log = logging.getLogger(__name__)
 
 
 class VideoFileSource:
@@ -138,3 +155,112 @@ def list_cameras(max_index: int = 8) -> list[int]:
         if misses >= 2:
             break
     return found
+
+
+STREAM_SCHEMES = ("http", "https", "rtsp", "rtsps")
+Notify = Callable[[str, str], None]  # level ("info" | "warning" | "error"), text
+
+
+def is_stream_url(text: str) -> bool:
+    """Whether `text` names a network stream (http(s) MJPEG, RTSP) rather than a camera number or a file."""
+    return urlsplit(text.strip()).scheme.lower() in STREAM_SCHEMES
+
+
+def check_stream_url(text: str) -> str:
+    """`text` as a stream URL, or a one-line ReenactError saying what is wrong with it."""
+    url = text.strip()
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in STREAM_SCHEMES:
+        raise ReenactError(f"{url}: not a stream URL (use http://, https://, rtsp:// or rtsps://, e.g. "
+                           "http://192.168.1.20:8080/video)")
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number)
+    except ValueError:
+        raise ReenactError(f"{url}: the port is not a number") from None
+    if not parts.hostname:
+        raise ReenactError(f"{url}: no host in the URL (e.g. http://192.168.1.20:8080/video)")
+    return url
+
+
+class StreamSource:
+    """A phone or network camera: an MJPEG-over-HTTP or RTSP stream, read through OpenCV's FFmpeg.
+
+    Phone webcam apps (IP Webcam, DroidCam, Iriun…) serve such a stream over Wi-Fi, which drops now and then: a
+    failed read does not end the source but reconnects, every `retry_s`, until the stream is back or the source is
+    interrupted, saying so through `notify` both when it is lost and when it is back.
+    """
+
+    def __init__(self, url: str, notify: Notify | None = None, timeout_s: float = 5.0, retry_s: float = 1.0) -> None:
+        self.url = check_stream_url(url)
+        self.notify = notify
+        self.timeout_s, self.retry_s = timeout_s, retry_s
+        self._stop = threading.Event()
+        self._cap = self._open()
+        if self._cap is None:
+            raise ReenactError(f"{self.url}: cannot open the stream (nothing answers there, or it is not an "
+                               "MJPEG/HTTP or RTSP video stream; is the phone app running, on the same network?)")
+        fps = float(self._cap.get(cv2.CAP_PROP_FPS))
+        self.fps = fps if 1.0 <= fps <= 120.0 else 30.0
+        self.reconnects = 0
+        self._t0 = time.monotonic()
+        self._index = 0
+        self._closed = False
+
+    def _open(self) -> cv2.VideoCapture | None:
+        ms = int(self.timeout_s * 1000)
+        cap = cv2.VideoCapture(self.url, cv2.CAP_FFMPEG,
+                               [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms])
+        if cap.isOpened():
+            return cap
+        cap.release()
+        return None
+
+    def _say(self, level: str, text: str) -> None:
+        log.info("%s", text)
+        if self.notify is not None:
+            self.notify(level, text)
+
+    def read(self) -> Frame | None:
+        """The next frame; across a drop, the first frame after reconnecting. None once closed or interrupted."""
+        if self._closed or self._stop.is_set():
+            return None
+        assert self._cap is not None
+        ok, bgr = self._cap.read()
+        if not ok or bgr is None:
+            bgr = self._reconnect()
+            if bgr is None:
+                return None
+        frame = Frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self._index, int((time.monotonic() - self._t0) * 1000))
+        self._index += 1
+        return frame
+
+    def _reconnect(self) -> NDArray[np.uint8] | None:
+        """The first frame after reconnecting (BGR), or None when interrupted."""
+        self._say("warning", f"Lost the stream {self.url}; reconnecting…")
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+        while not self._stop.wait(self.retry_s):
+            cap = self._open()
+            if cap is None:
+                continue
+            ok, bgr = cap.read()
+            if ok and bgr is not None:
+                self._cap = cap
+                self.reconnects += 1
+                self._say("info", f"Reconnected to {self.url}.")
+                return bgr
+            cap.release()
+        return None
+
+    def interrupt(self) -> None:
+        self._stop.set()
+
+    def close(self) -> None:
+        """Release the stream; call it from the thread that reads, or once that thread has ended."""
+        self._stop.set()
+        if not self._closed:
+            self._closed = True
+            if self._cap is not None:
+                self._cap.release()
+                self._cap = None

@@ -150,3 +150,77 @@ def truncated_clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = whole.read_bytes()
     cut.write_bytes(data[: len(data) // 2])
     return cut
+
+
+# A phone camera's stream: MJPEG over HTTP from a local server that can drop and come back -------------------------
+class MjpegServer:
+    """Serves the bundled clip as `multipart/x-mixed-replace` JPEG frames (what phone webcam apps send) on
+    127.0.0.1, about 24 a second, looping. `drop()` closes every connection and stops listening; `start()` listens
+    again on the same port."""
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        import cv2
+
+        self.jpegs = [cv2.imencode(".jpg", cv2.cvtColor(f, cv2.COLOR_RGB2BGR))[1].tobytes() for f in frames]
+        self.port = 0
+        self.served = 0
+        self._server = None
+        self._stop = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/video"
+
+    def start(self) -> None:
+        import http.server
+        import threading
+        import time
+
+        stop = self._stop = threading.Event()
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
+                self.end_headers()
+                i = 0
+                try:
+                    while not stop.is_set():
+                        jpeg = owner.jpegs[i % len(owner.jpegs)]
+                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
+                                         % len(jpeg) + jpeg + b"\r\n")
+                        owner.served += 1
+                        i += 1
+                        stop.wait(1 / 24)
+                except OSError:  # the client went away
+                    pass
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        self.port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, name="mjpeg-server", daemon=True).start()
+        time.sleep(0)  # let it start listening (bound already: connections queue until then)
+
+    def drop(self) -> None:
+        assert self._server is not None and self._stop is not None
+        self._stop.set()  # every handler ends its response and closes its connection
+        self._server.shutdown()
+        self._server.server_close()
+        self._server = None
+
+    def close(self) -> None:
+        if self._server is not None:
+            self.drop()
+
+
+@pytest.fixture
+def mjpeg_server(clip_frames: list[np.ndarray]):
+    server = MjpegServer(clip_frames[:48])
+    server.start()
+    yield server
+    server.close()
