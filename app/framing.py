@@ -172,31 +172,37 @@ def frame_image(image: NDArray[np.uint8], size: tuple[int, int], framing: Framin
 
 
 class SteadyHead:
-    """The face box a head framing follows: the avatar's own, eased slowly toward where the warp moved the head.
+    """The face box a head framing uses: the avatar's own, moved only when the warp takes the head far from it.
 
     The avatar's face box is known once per avatar; the head moves only by the warp. Following the moving head
-    frame by frame would pass the driver's landmark jitter on to the whole picture, so the box moves only when the
-    head has settled away from home by more than a dead zone, and then with a time constant of seconds. Its height
-    never changes (no breathing zoom).
+    frame by frame would pass the driver's landmark jitter on to the whole picture, and even a slow glide back after
+    every nod keeps the picture drifting. So, like a webcam on a stand, the box stays put while the head moves within
+    a dead zone around it (a third of a face height: nods, turns and talking stay inside) and only a head that goes
+    further pulls it along, easing (a time constant of about a second, never slower than `min_speed` face heights a
+    second, so it comes to a stop) until the head is back at the zone's edge. Its height never changes (no
+    breathing zoom).
     """
 
-    def __init__(self, home: FaceBox, time_constant_s: float = 2.0, dead_zone: float = 0.05) -> None:
+    def __init__(self, home: FaceBox, time_constant_s: float = 1.0, dead_zone: float = 0.3,
+                 min_speed: float = 0.2) -> None:
         self.home = home
         self.current = home
         self.time_constant_s = time_constant_s
         self.dead_zone = dead_zone  # in face heights
+        self.min_speed = min_speed  # face heights per second
         self._t: float | None = None
 
     def follow(self, centre: tuple[float, float], t: float) -> FaceBox:
         """The box for a frame at time `t` (seconds) whose head is centred at `centre` (the image's pixels)."""
         dt = 0.0 if self._t is None else min(max(t - self._t, 0.0), 0.5)
         self._t = t
-        vx, vy = centre[0] - self.home.cx, centre[1] - self.home.cy
-        length = math.hypot(vx, vy)
-        zone = self.dead_zone * self.home.height
-        keep = 0.0 if length <= zone else 1.0 - zone / length
-        goal_x, goal_y = self.home.cx + vx * keep, self.home.cy + vy * keep
-        a = 1.0 - math.exp(-dt / self.time_constant_s) if self.time_constant_s > 0 else 1.0
         cur = self.current
-        self.current = FaceBox(cur.cx + a * (goal_x - cur.cx), cur.cy + a * (goal_y - cur.cy), self.home.height)
+        vx, vy = centre[0] - cur.cx, centre[1] - cur.cy
+        length = math.hypot(vx, vy)
+        remaining = length - self.dead_zone * self.home.height  # how far the head is past the zone's edge
+        if remaining <= 0 or dt == 0:
+            return cur
+        eased = remaining * (1.0 - math.exp(-dt / self.time_constant_s)) if self.time_constant_s > 0 else remaining
+        step = min(remaining, max(eased, self.min_speed * self.home.height * dt))
+        self.current = FaceBox(cur.cx + vx / length * step, cur.cy + vy / length * step, cur.height)
         return self.current

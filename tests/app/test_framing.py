@@ -117,17 +117,25 @@ def test_zoom_and_height_controls_move_the_face(astronaut, static_tracker) -> No
         Framing(zoom=5.0)
 
 
-def test_the_framing_ignores_landmark_jitter_and_follows_a_head_that_moved() -> None:
+def test_the_framing_ignores_jitter_and_nods_and_follows_a_head_that_went_far() -> None:
     home = FaceBox(200.0, 150.0, 120.0)
     steady = SteadyHead(home)
     rng = np.random.default_rng(0)
     boxes = [steady.follow((200 + rng.normal(0, 3), 150 + rng.normal(0, 3)), i / 30) for i in range(90)]
-    moves = [abs(a.cx - b.cx) + abs(a.cy - b.cy) for a, b in zip(boxes, boxes[1:], strict=False)]
-    assert max(moves) < 0.05, "jitter of a few pixels never moves the frame"
-    assert all(b.height == home.height for b in boxes), "no breathing zoom"
-    # the head settles 40 px to the right (the warp moved it): the frame follows, slowly and without overshoot
-    path = [steady.follow((240.0, 150.0), 3 + i / 30).cx for i in range(1, 301)]
-    steps = np.diff([boxes[-1].cx, *path])
+    assert all(b == home for b in boxes), "jitter of a few pixels never moves the frame"
+    # a nod inside the dead zone (a quarter of a face height and back): the frame stays where it is
+    nod = [steady.follow((200.0, 150 + 30 * np.sin(np.pi * i / 30)), 3 + i / 30) for i in range(1, 31)]
+    assert all(b == home for b in nod), "a head moving within the dead zone leaves the frame alone"
+    # the head settles 80 px to the right (the warp moved it far): the frame follows, slowly and without overshoot
+    path = [steady.follow((280.0, 150.0), 4 + i / 30) for i in range(1, 301)]
+    xs = [b.cx for b in path]
+    steps = np.diff([200.0, *xs])
     assert steps.max() < 1.5 and steps.min() >= 0, "a slow, one-way ease"
-    assert path[29] - 200 < 15, "not within a second"
-    assert path[-1] == pytest.approx(240 - 0.05 * 120, abs=2), "within ten seconds: all the way but the dead zone"
+    goal = 280 - steady.dead_zone * 120
+    assert xs[14] - 200 < 0.5 * (goal - 200), "not within half a second"
+    assert xs[-1] == pytest.approx(goal, abs=1e-6) and xs[-1] == xs[-2], "then it stops, exactly at the zone's edge"
+    assert all(b.height == home.height and b.cy == home.cy for b in path), "no breathing zoom, no vertical drift"
+    # the head comes most of the way back, inside the zone of where the frame now is: the frame stays (no glide
+    # back after every move)
+    back = [steady.follow((215.0, 150.0), 15 + i / 30) for i in range(30)]
+    assert all(b == path[-1] for b in back)
