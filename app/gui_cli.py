@@ -14,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("app", help="the desktop app: camera or video → animated avatar → virtual camera")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--driving", metavar="FILE", help="drive from a video file (looped) instead of a camera")
-    source.add_argument("--camera", metavar="N", type=non_negative_int, help="drive from camera N (see the app's source list)")
+    source.add_argument("--camera", metavar="N|URL", type=camera_argument,
+                        help="drive from camera N (see the app's source list), or from a phone or network camera's "
+                        "stream: an MJPEG/HTTP or RTSP URL such as http://192.168.1.20:8080/video")
     p.add_argument("--avatar", metavar="IMAGE", help="start with this avatar (a file, or a bundled name: mona_lisa)")
     p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime-cuda, onnxruntime or torch "
                                                       "(auto: the fastest available; the analytic warp when no "
@@ -24,6 +26,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="close the window after this long (smoke tests, screenshots)")
     p.add_argument("--screenshot", metavar="PNG", default=None, help="save the window to this image when closing")
     p.set_defaults(func=run_app)
+
+
+def camera_argument(text: str) -> int | str:
+    """A camera number, or a stream URL (checked: one line naming the URL when it cannot be one)."""
+    from reenact.app.sources import check_stream_url, is_stream_url
+
+    if is_stream_url(text) or "://" in text:
+        try:
+            return check_stream_url(text)
+        except ReenactError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    if text.strip().lstrip("+-").isdigit():
+        return non_negative_int(text)
+    raise argparse.ArgumentTypeError(f"must be a camera number or a stream URL (http://…, rtsp://…), got {text!r}")
 
 
 def resolve_avatar(value: str | None) -> Path | None:
@@ -57,7 +73,10 @@ def run_app(args: argparse.Namespace) -> int:
 
     from reenact.app.window import AppOptions, MainWindow, make_application
 
-    options = AppOptions(driving=driving, camera=args.camera, avatar=avatar, backend=args.backend, weights=weights)
+    camera = args.camera if isinstance(args.camera, int) else None
+    stream = args.camera if isinstance(args.camera, str) else None
+    options = AppOptions(driving=driving, camera=camera, stream=stream, avatar=avatar, backend=args.backend,
+                         weights=weights)
 
     app = make_application(sys.argv[:1])
     window = MainWindow(options)

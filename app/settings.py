@@ -45,17 +45,21 @@ def open_settings() -> QSettings:
 @dataclass(frozen=True, slots=True)
 class AppSettings:
     avatar: str = ""  # path of the last avatar ("" = the first bundled one)
-    source: str = "auto"  # "camera" | "file" | "auto" (a camera when one exists, else the sample clip)
+    source: str = "auto"  # "camera" | "file" | "stream" | "auto" (a camera when one exists, else the sample clip)
     camera: int = 0
     video: str = ""
+    stream_url: str = ""  # the last phone or network camera (http:// MJPEG or rtsp://)
     motion: str = "relative"  # "relative" | "absolute"
     mirror: bool = True
     paste: bool = True  # paste the animated face back into the full avatar (False: the face crop only)
     smoothing: int = 50  # 0 (off) … 100 (strongest)
     landmarks: bool = True  # draw the tracked landmarks on the camera preview
-    output_width: int = 640
-    output_height: int = 480
+    output_width: int = 1280
+    output_height: int = 720
     fps: int = 30
+    framing: str = "head"  # "head" (head and shoulders) | "portrait" (the whole picture)
+    zoom: int = 100  # head framing: percent of the default face size
+    offset: int = 0  # head framing: the face this many percent of the frame height lower (negative: higher)
     geometry: bytes = b""
     splitter: bytes = b""
 

@@ -13,16 +13,28 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PyQt6.QtCore import QMessageLogContext, QStandardPaths, Qt, QtMsgType, pyqtSignal, qInstallMessageHandler
+from PyQt6.QtCore import (
+    QMessageLogContext,
+    QStandardPaths,
+    Qt,
+    QTimer,
+    QtMsgType,
+    pyqtSignal,
+    qInstallMessageHandler,
+)
 from PyQt6.QtGui import QCloseEvent, QColor, QDragEnterEvent, QDropEvent, QKeySequence, QPalette, QShortcut
 from PyQt6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QSplitter, QVBoxLayout, QWidget
 
 from reenact.app.avatars import Avatar, AvatarLibrary
+from reenact.app.cpu import CpuMeter
+from reenact.app.framing import Framing
 from reenact.app.settings import APPLICATION, ORGANIZATION, data_dir, load_settings, save_settings
+from reenact.app.sources import check_stream_url
 from reenact.app.widgets.controls import ControlPanel
 from reenact.app.widgets.gallery import AvatarGallery
 from reenact.app.widgets.image_view import ImageView
 from reenact.app.widgets.notice import NoticeBar
+from reenact.app.widgets.report import ReportDialog
 from reenact.app.widgets.stats import StatsBar
 from reenact.app.worker import OutputFormat, PipelineWorker, SourceSpec, WorkerOptions
 from reenact.engine.assets import DEFAULT_CLIP, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
@@ -40,6 +52,7 @@ class AppOptions:
 
     driving: Path | None = None
     camera: int | None = None
+    stream: str | None = None  # a phone or network camera's URL (`--camera URL`)
     avatar: Path | None = None
     backend: str = "auto"
     weights: Path = DEFAULT_WEIGHTS
@@ -50,6 +63,7 @@ class AppOptions:
 class MainWindow(QMainWindow):
     cameras_found = pyqtSignal(list)
     avatar_added = pyqtSignal(object, str)  # the Avatar added (None when refused), the reason it was refused
+    report_ready = pyqtSignal(str, str)  # why the virtual camera failed, the set-up report
 
     def __init__(self, options: AppOptions | None = None) -> None:
         super().__init__()
@@ -61,7 +75,12 @@ class MainWindow(QMainWindow):
         self.current_avatar: Path | None = None
         self.cameras: list[int] = []
         self.video_path: Path | None = None
+        self.stream_url = ""
         self.frames_received = 0
+        self.passthrough = False
+        self.report = ReportDialog(self)
+        self._backend = ("", "")  # what animates the avatar, and why (for the set-up report)
+        self._vcam_failure = ""
         self._adder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reenact-avatar-check")
         self._vcam_device = ""
         self._recording = ""
@@ -73,6 +92,10 @@ class MainWindow(QMainWindow):
         self._shortcuts()
         self._restore()
         self.worker.start()
+        self._cpu = CpuMeter()
+        self._cpu_timer = QTimer(self)
+        self._cpu_timer.timeout.connect(lambda: self.stats.set_cpu(self._cpu.sample(), self._cpu.cores))
+        self._cpu_timer.start(1000)
 
     # Layout ----------------------------------------------------------------------------------------------------
     def _build(self) -> None:
@@ -125,6 +148,11 @@ class MainWindow(QMainWindow):
         w.result_ready.connect(self._on_result)
         w.message.connect(self.notice.show_message)
         w.backend_ready.connect(self.stats.set_mode)
+        w.backend_ready.connect(self._on_backend)
+        w.virtual_camera_failed.connect(self.show_setup_report)
+        w.passthrough_changed.connect(self._on_passthrough)
+        self.report_ready.connect(self._on_report)
+        self.report.again_button.clicked.connect(lambda: self.show_setup_report(self._vcam_failure))
         w.source_ready.connect(lambda text: self.driving_caption.setText(f"Driving · {text}"))
         w.source_ended.connect(self._on_source_ended)
         w.avatar_ready.connect(self._on_avatar_ready)
@@ -138,7 +166,10 @@ class MainWindow(QMainWindow):
         self.cameras_found.connect(self._on_cameras_found)
         self.avatar_added.connect(self._on_avatar_added)
         c.open_video_button.clicked.connect(self._open_video_dialog)
+        c.connect_button.clicked.connect(self._connect_stream)
+        c.url_edit.returnPressed.connect(self._connect_stream)
         c.calibrate_button.clicked.connect(self.calibrate)
+        c.neutral_button.clicked.connect(self.neutral_from_recent)
         c.motion_group.buttonToggled.connect(lambda *_: self._motion_changed())
         c.paste_group.buttonToggled.connect(lambda *_: self._paste_changed())
         c.mirror_check.toggled.connect(self._mirror_changed)
@@ -146,6 +177,10 @@ class MainWindow(QMainWindow):
         c.smoothing_slider.valueChanged.connect(self._smoothing_changed)
         c.size_combo.currentIndexChanged.connect(lambda _: self._output_changed())
         c.fps_combo.currentIndexChanged.connect(lambda _: self._output_changed())
+        c.framing_combo.currentIndexChanged.connect(lambda _: self._framing_changed())
+        c.zoom_slider.valueChanged.connect(lambda _: self._framing_changed())
+        c.offset_slider.valueChanged.connect(lambda _: self._framing_changed())
+        c.passthrough_button.toggled.connect(self.set_passthrough)
         c.vcam_button.toggled.connect(self.set_virtual_camera)
         c.record_button.toggled.connect(self._record_toggled)
 
@@ -153,6 +188,8 @@ class MainWindow(QMainWindow):
         c = self.controls
         keys = {
             "X": self.calibrate,
+            "F": self.neutral_from_recent,
+            "0": c.passthrough_button.toggle,
             "M": c.mirror_check.toggle,
             "L": c.landmarks_check.toggle,
             "P": lambda: (c.crop_radio if c.full_radio.isChecked() else c.full_radio).setChecked(True),
@@ -168,7 +205,9 @@ class MainWindow(QMainWindow):
     # Start-up: remembered settings, then the command line ------------------------------------------------------
     def _restore(self) -> None:
         s, c = self.settings, self.controls
-        for widget in (c.mirror_check, c.landmarks_check, c.smoothing_slider, c.size_combo, c.fps_combo):
+        framing_widgets = (c.framing_combo, c.zoom_slider, c.offset_slider)
+        for widget in (c.mirror_check, c.landmarks_check, c.smoothing_slider, c.size_combo, c.fps_combo,
+                       *framing_widgets):
             widget.blockSignals(True)
         c.motion_group.blockSignals(True)
         c.paste_group.blockSignals(True)
@@ -179,8 +218,9 @@ class MainWindow(QMainWindow):
         c.smoothing_slider.setValue(s.smoothing)
         c._show_smoothing(s.smoothing)
         c.select_output(s.output_width, s.output_height, s.fps)
+        c.select_framing(_remembered_framing(s.framing, s.zoom, s.offset))
         for widget in (c.mirror_check, c.landmarks_check, c.smoothing_slider, c.size_combo, c.fps_combo,
-                       c.motion_group, c.paste_group):
+                       c.motion_group, c.paste_group, *framing_widgets):
             widget.blockSignals(False)
         if s.geometry:
             self.restoreGeometry(s.geometry)
@@ -192,11 +232,14 @@ class MainWindow(QMainWindow):
         w.set_motion(s.motion)
         w.set_paste(s.paste)
         w.set_smoothing(s.smoothing)
+        w.set_framing(c.framing())
         self._output_changed(remember=False)
 
         self.cameras = self._probe_cameras() if self.options.probe_cameras else []
         if s.video and Path(s.video).is_file():
             self.video_path = Path(s.video)
+        self.stream_url = self.options.stream or s.stream_url
+        c.url_edit.setText(self.stream_url)
         spec = self._initial_source()
         if spec.kind == "file":
             self.video_path = spec.path
@@ -217,8 +260,12 @@ class MainWindow(QMainWindow):
             return SourceSpec("file", path=o.driving)
         if o.camera is not None:
             return SourceSpec("camera", camera=o.camera)
+        if o.stream:
+            return SourceSpec("stream", url=o.stream)
         if s.source == "camera" and s.camera in self.cameras:
             return SourceSpec("camera", camera=s.camera)
+        if s.source == "stream" and s.stream_url:
+            return SourceSpec("stream", url=s.stream_url)
         if s.source == "file" and self.video_path is not None:
             return SourceSpec("file", path=self.video_path)
         if self.cameras:
@@ -249,6 +296,8 @@ class MainWindow(QMainWindow):
             combo.addItem(f"Camera {index}", SourceSpec("camera", camera=index))
         if self.video_path is not None:
             combo.addItem(f"Video · {self.video_path.name}", SourceSpec("file", path=self.video_path))
+        if self.stream_url:
+            combo.addItem(f"Stream · {self.stream_url}", SourceSpec("stream", url=self.stream_url))
         if combo.count() == 0:
             combo.addItem("No camera found", None)
         for i in range(combo.count()):
@@ -307,13 +356,49 @@ class MainWindow(QMainWindow):
     def calibrate(self) -> None:
         self.worker.calibrate()
 
+    def neutral_from_recent(self) -> None:
+        """F: the recent driving face closest to the avatar's expression becomes the neutral pose."""
+        self.worker.neutral_from_recent()
+
+    def set_passthrough(self, on: bool) -> None:
+        """Send the real camera to the call (on) or the avatar (off)."""
+        self.worker.set_passthrough(on)
+
     def set_source(self, spec: SourceSpec) -> None:
         if spec.kind == "file":
             self.video_path = spec.path
+        if spec.kind == "stream":
+            self.stream_url = spec.url
         self._fill_sources(spec)
         self.worker.set_source(spec)
         self._remember(source=spec.kind, camera=spec.camera if spec.kind == "camera" else self.settings.camera,
-                       video=str(self.video_path or ""))
+                       video=str(self.video_path or ""), stream_url=self.stream_url)
+
+    def show_setup_report(self, why: str) -> None:
+        """The doctor's report, made on a helper thread (reading the weights takes a moment), then shown."""
+        self._vcam_failure = why
+        self.report.again_button.setEnabled(False)
+        from reenact.app.doctor import DoctorOptions, run_doctor
+
+        options = DoctorOptions(weights=self.options.weights, cameras=tuple(self.cameras),
+                                backend=self._backend if self._backend[0] else None,
+                                qt_platform=QApplication.platformName())
+
+        def check() -> None:
+            try:
+                text = run_doctor(options).text()
+            except Exception as exc:  # the report is help, never a reason to fail
+                log.exception("the set-up report failed")
+                text = f"The checks could not run: {exc}"
+            try:
+                self.report_ready.emit(why, text)
+            except RuntimeError:  # the window closed meanwhile
+                pass
+
+        self._adder.submit(check)
+
+    def _on_report(self, why: str, text: str) -> None:
+        self.report.show_report(why, text)
 
     def refresh_cameras(self) -> None:
         """Look for cameras again on a helper thread (opening a real camera can take a second)."""
@@ -348,6 +433,16 @@ class MainWindow(QMainWindow):
         self.worker.stop_recording()
 
     # Reactions to the controls ----------------------------------------------------------------------------------
+    def _connect_stream(self) -> None:
+        text = self.controls.url_edit.text()
+        try:
+            url = check_stream_url(text)
+        except ReenactError as exc:
+            self.notice.show_message("error", str(exc))
+            return
+        self.notice.show_message("info", f"Connecting to {url}…")
+        self.set_source(SourceSpec("stream", url=url))
+
     def _source_picked(self) -> None:
         spec = self.controls.source_combo.currentData()
         if isinstance(spec, SourceSpec):
@@ -387,9 +482,14 @@ class MainWindow(QMainWindow):
     def _output_changed(self, remember: bool = True) -> None:
         w, h, fps = self.controls.output()
         self.worker.set_output(OutputFormat(w, h, fps))
-        self.avatar_caption.setText(f"Avatar · output {w}×{h}, {fps} fps")
+        self._show_output_caption()
         if remember:
             self._remember(output_width=w, output_height=h, fps=fps)
+
+    def _framing_changed(self) -> None:
+        framing = self.controls.framing()
+        self.worker.set_framing(framing)
+        self._remember(framing=framing.mode, zoom=round(framing.zoom * 100), offset=round(framing.offset * 100))
 
     def _record_toggled(self, on: bool) -> None:
         if not on:
@@ -418,6 +518,9 @@ class MainWindow(QMainWindow):
         if frame is not None:
             self.avatar_view.set_frame(frame.image)
 
+    def _on_backend(self, text: str, why: str) -> None:
+        self._backend = (text, why)
+
     def _on_avatar_ready(self, path: str) -> None:
         self._remember(avatar=path)
 
@@ -427,13 +530,19 @@ class MainWindow(QMainWindow):
     def _on_virtual_camera(self, on: bool, device: str) -> None:
         self._vcam_device = device if on else ""
         self._set_checked(self.controls.vcam_button, on)
-        self.stats.set_outputs(self._vcam_device, self._recording)
+        self.stats.set_outputs(self._vcam_device, self._recording, self.passthrough)
 
     def _on_recording(self, on: bool, path: str) -> None:
         self._recording = path if on else ""
         self._set_checked(self.controls.record_button, on)
         self.controls.record_button.setText("Stop recording  (Ctrl+R)" if on else "Record…  (Ctrl+R)")
-        self.stats.set_outputs(self._vcam_device, self._recording)
+        self.stats.set_outputs(self._vcam_device, self._recording, self.passthrough)
+
+    def _on_passthrough(self, on: bool) -> None:
+        self.passthrough = on
+        self._set_checked(self.controls.passthrough_button, on)
+        self._show_output_caption()
+        self.stats.set_outputs(self._vcam_device, self._recording, on)
 
     @staticmethod
     def _set_checked(button: QWidget, on: bool) -> None:
@@ -468,6 +577,16 @@ class MainWindow(QMainWindow):
         for path in paths:
             self.add_avatar(path)
 
+    def _show_output_caption(self) -> None:
+        """Above the output preview: which picture is live in the call, the avatar or the real camera."""
+        w, h, fps = self.controls.output()
+        if self.passthrough:
+            self.avatar_caption.setText(f"LIVE: your camera (passthrough) · {w}×{h}, {fps} fps · 0 for the avatar")
+            self.avatar_caption.setStyleSheet("color:#ff6b6b;")
+        else:
+            self.avatar_caption.setText(f"LIVE: avatar · output {w}×{h}, {fps} fps")
+            self.avatar_caption.setStyleSheet("")
+
     # Persistence and shutdown ---------------------------------------------------------------------------------
     def _remember(self, **changes: object) -> None:
         self.settings = replace(self.settings, **changes)  # type: ignore[arg-type]
@@ -477,10 +596,20 @@ class MainWindow(QMainWindow):
             self._closed = True
             self._remember(geometry=bytes(self.saveGeometry()), splitter=bytes(self.splitter.saveState()))
             save_settings(self.settings)
+            self._cpu_timer.stop()
+            self.report.close()
             self._adder.shutdown(wait=False, cancel_futures=True)
             self.worker.stop()
         if event is not None:
             event.accept()
+
+
+def _remembered_framing(mode: str, zoom: int, offset: int) -> Framing:
+    """The saved framing, or the default one when a hand-edited or older file holds values out of range."""
+    try:
+        return Framing(mode, zoom / 100, offset / 100)
+    except ValueError:
+        return Framing()
 
 
 def prepare_qt_environment() -> None:

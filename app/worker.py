@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,20 +22,31 @@ import numpy as np
 from numpy.typing import NDArray
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from reenact.app.framer import AvatarFramer
 from reenact.app.frames import Frame
-from reenact.app.framing import fit_to_frame
+from reenact.app.framing import DEFAULT_SIZE, Framing, fill_around
 from reenact.app.latest import LatestSlot
 from reenact.app.sinks import PacedSink, PreviewSink, VideoFileSink, VirtualCameraSink
-from reenact.app.sources import CameraSource, FrameSource, VideoFileSource
+from reenact.app.sources import (
+    CameraSource,
+    FrameSource,
+    Interruptible,
+    Notify,
+    StreamSource,
+    VideoFileSource,
+)
 from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
 from reenact.engine.atomic import check_output_path
 from reenact.engine.backends.base import Backend
 from reenact.engine.config import OneEuroConfig, PipelineConfig
 from reenact.engine.errors import ReenactError
+from reenact.engine.face import Landmarks
+from reenact.engine.motion import closest_expression
 from reenact.engine.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 STAGES = ("capture", "landmarks", "model", "paste", "output")
+NEUTRAL_SEARCH_S = 4.0  # F looks this far back for the driving face closest to the avatar's expression
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,16 @@ class CaptureThread(threading.Thread):
         self._halt = threading.Event()
 
     def run(self) -> None:
+        try:
+            self._read_until_halted()
+        finally:
+            if self._halt.is_set():  # stopped: the reader releases the source, never another thread mid-read
+                try:
+                    self.source.close()
+                except Exception as exc:
+                    log.warning("closing the driving source: %s", exc)
+
+    def _read_until_halted(self) -> None:
         period = 1.0 / max(self.source.fps, 1.0)
         due = time.perf_counter()
         while not self._halt.is_set():
@@ -82,23 +104,33 @@ class CaptureThread(threading.Thread):
 
     def stop(self) -> None:
         self._halt.set()
+        if isinstance(self.source, Interruptible):  # a stream waiting to reconnect gives up now
+            self.source.interrupt()
 
 
 @dataclass(frozen=True, slots=True)
 class SourceSpec:
-    """Which driving source to open: a camera by index or a video file (looped)."""
+    """Which driving source to open: a camera by index, a video file (looped) or a network stream by URL."""
 
-    kind: str  # "camera" | "file"
+    kind: str  # "camera" | "file" | "stream"
     camera: int = 0
     path: Path | None = None
+    url: str = ""
 
     def describe(self) -> str:
-        return f"camera {self.camera}" if self.kind == "camera" else (self.path.name if self.path else "no file")
+        if self.kind == "camera":
+            return f"camera {self.camera}"
+        if self.kind == "stream":
+            return f"stream {self.url}"
+        return self.path.name if self.path else "no file"
 
 
-def open_source(spec: SourceSpec) -> FrameSource:
+def open_source(spec: SourceSpec, notify: Notify | None = None) -> FrameSource:
+    """The source `spec` names; `notify` hears a stream's drops and reconnections."""
     if spec.kind == "camera":
         return CameraSource(spec.camera)
+    if spec.kind == "stream":
+        return StreamSource(spec.url, notify)
     if spec.path is None:
         raise ReenactError("no driving video chosen")
     return VideoFileSource(spec.path, loop=True)
@@ -106,8 +138,8 @@ def open_source(spec: SourceSpec) -> FrameSource:
 
 @dataclass(frozen=True, slots=True)
 class OutputFormat:
-    width: int = 640
-    height: int = 480
+    width: int = DEFAULT_SIZE[0]
+    height: int = DEFAULT_SIZE[1]
     fps: int = 30
 
 
@@ -131,6 +163,7 @@ class WorkerResult:
     latency_ms: float = 0.0  # from the frame's capture to the end of its output
     dropped: int = 0  # driving frames skipped so far because a newer one was waiting
     clamped: bool = False  # the head turned or moved further than the warp follows: its motion was limited
+    passthrough: bool = False  # the outputs show the camera itself, not the avatar
 
 
 def smoothing_config(strength: int) -> OneEuroConfig:
@@ -163,6 +196,8 @@ class PipelineWorker(QObject):
     avatar_ready = pyqtSignal(str)  # path of the avatar now animated
     calibrated = pyqtSignal(bool)
     virtual_camera_changed = pyqtSignal(bool, str)  # on, device
+    virtual_camera_failed = pyqtSignal(str)  # why it could not start (the window then shows the set-up report)
+    passthrough_changed = pyqtSignal(bool)
     recording_changed = pyqtSignal(bool, str)  # on, path
     stopped = pyqtSignal()
 
@@ -182,6 +217,10 @@ class PipelineWorker(QObject):
         self._end_reported = False
         self._mirror = True
         self._output = OutputFormat()
+        self._framing = Framing()
+        self._framer: AvatarFramer | None = None
+        self._passthrough = False
+        self._recent: deque[tuple[float, Landmarks]] = deque()  # (capture time, driving landmarks), for F
         self._vcam: VirtualCameraSink | None = None
         self._recorder: PacedSink | None = None
         self._record_path: Path | None = None
@@ -233,6 +272,22 @@ class PipelineWorker(QObject):
 
     def calibrate(self) -> None:
         self._commands.put(self._calibrate)
+
+    def neutral_from_recent(self) -> None:
+        """avatarify's F: the driving face of the last few seconds closest to the avatar's expression becomes the
+        neutral pose."""
+        self._commands.put(self._neutral_from_recent)
+
+    def recent_faces(self) -> list[Landmarks]:
+        """The driving landmarks F would search now (oldest first); a copy."""
+        return [lm.copy() for _, lm in list(self._recent)]
+
+    def set_framing(self, framing: Framing) -> None:
+        self._commands.put(lambda: self._set_framing(framing))
+
+    def set_passthrough(self, on: bool) -> None:
+        """Send the camera itself to the outputs (True) or the animated avatar (False)."""
+        self._commands.put(lambda: self._set_passthrough(on))
 
     def set_motion(self, mode: str) -> None:
         self._commands.put(lambda: self._with_pipeline(
@@ -344,10 +399,19 @@ class PipelineWorker(QObject):
         timings = {"capture": captured.capture_ms}
         landmarks = None
         clamped = False
-        animated = pipe.avatar is not None
-        if animated:
+        animated = pipe.avatar is not None and not self._passthrough
+        if self._passthrough:  # the camera as it is: a mirror is for the user's own preview, not for the call
+            t0 = time.perf_counter()
+            camera = captured.frame.image
+            size = (self._output.width, self._output.height)
+            self._send(Frame(fill_around(camera, size, (camera.shape[1] / 2, camera.shape[0] / 2)),
+                             captured.frame.index, captured.frame.timestamp_ms))
+            timings["output"] = (time.perf_counter() - t0) * 1000.0
+        elif animated:
             step = pipe.step(image, captured.captured_at)
             landmarks = None if step.driving_landmarks is None else step.driving_landmarks[:, :2].copy()
+            if step.driving_landmarks is not None:
+                self._remember_face(captured.captured_at, step.driving_landmarks)
             clamped = step.clamped
             timings["landmarks"] = step.timings_ms["landmarks"]
             timings["model"] = sum(step.timings_ms[k] for k in ("motion", "warp", "model"))
@@ -363,12 +427,23 @@ class PipelineWorker(QObject):
         self.frames_processed += 1
         fps = 1.0 / self._interval_ema if self._interval_ema else 0.0
         self.results.put(WorkerResult(captured.frame.index, image, landmarks, animated, timings, fps,
-                                      (done - captured.captured_at) * 1000.0, self._frames.dropped, clamped))
+                                      (done - captured.captured_at) * 1000.0, self._frames.dropped, clamped,
+                                      self._passthrough))
         self.result_ready.emit()
 
+    def _remember_face(self, t: float, landmarks: Landmarks) -> None:
+        self._recent.append((t, landmarks.copy()))
+        while self._recent and self._recent[0][0] < t - NEUTRAL_SEARCH_S:
+            self._recent.popleft()
+
     def _write_outputs(self, animated: NDArray[np.uint8], captured: Captured) -> None:
-        out = Frame(fit_to_frame(animated, self._output.width, self._output.height), captured.frame.index,
-                    captured.frame.timestamp_ms)
+        pipe = self.pipeline
+        assert pipe is not None and self._framer is not None
+        image = self._framer.frame(animated, pipe.target, captured.captured_at, full=pipe.config.paste.enabled)
+        self._send(Frame(image, captured.frame.index, captured.frame.timestamp_ms))
+
+    def _send(self, out: Frame) -> None:
+        """One output frame to the preview, the virtual camera and the recording."""
         self.preview.write(out)
         if self._vcam is not None:
             try:
@@ -388,7 +463,7 @@ class PipelineWorker(QObject):
     def _open_source(self, spec: SourceSpec) -> None:
         self._close_source()
         try:
-            source = open_source(spec)
+            source = open_source(spec, self.message.emit)
         except ReenactError as exc:
             self.source_ended.emit(str(exc))
             raise
@@ -398,19 +473,29 @@ class PipelineWorker(QObject):
         self._close_source()
         self._source, self._source_spec = source, spec
         self._end_reported = False
-        if self.pipeline is not None:
-            self.pipeline.reset_stream()
+        self._reset_stream()
         self._capture = CaptureThread(source, self._frames, paced=spec.kind == "file")
         self._capture.start()
         self.source_ready.emit(spec.describe())
 
+    def _reset_stream(self) -> None:
+        """A new driving stream (or a mirrored one): tracking, reference and F's recent faces start afresh."""
+        if self.pipeline is not None:
+            self.pipeline.reset_stream()
+        self._recent.clear()
+
     def _close_source(self) -> None:
+        reader_done = True
         if self._capture is not None:
-            self._capture.stop()
+            self._capture.stop()  # the reader closes the source itself when it stops
             self._capture.join(2.0)  # a camera read returns within a frame; never hang the app on a driver
+            reader_done = not self._capture.is_alive()
+            if not reader_done:
+                log.warning("the driving source is slow to stop; it is released when its read returns")
             self._capture = None
         if self._source is not None:
-            self._source.close()
+            if reader_done:
+                self._source.close()
             self._source = None
         self._frames.take(0)
 
@@ -423,7 +508,7 @@ class PipelineWorker(QObject):
         what = spec.describe() if spec else "the source"
         if capture.error:
             why = f"Reading {what} failed ({capture.error}). Pick a driving source to continue."
-        elif spec is not None and spec.kind == "camera":
+        elif spec is not None and spec.kind in ("camera", "stream"):
             why = f"{what.capitalize()} stopped sending frames (unplugged, or taken by another program). " \
                   "Pick a driving source to continue."
         else:
@@ -435,9 +520,26 @@ class PipelineWorker(QObject):
     def _prepare_avatar(self, path: Path) -> None:
         assert self.pipeline is not None
         image = load_image(path)
-        avatar = self.pipeline.prepare(image, path)
-        self.preview.write(Frame(fit_to_frame(avatar.image, self._output.width, self._output.height), -1, 0))
+        self.pipeline.prepare(image, path)
+        self._new_framer()
+        if not self._passthrough:
+            self._show_still_avatar()
         self.avatar_ready.emit(str(path))
+        self.result_ready.emit()
+
+    def _new_framer(self) -> None:
+        """The avatar's framing: its face box is found once here, so the output frame never shakes."""
+        pipe = self.pipeline
+        if pipe is not None and pipe.avatar is not None:
+            self._framer = AvatarFramer(pipe.avatar, (self._output.width, self._output.height), self._framing)
+
+    def _show_still_avatar(self) -> None:
+        """The avatar at rest in the preview until driving frames animate it."""
+        pipe = self.pipeline
+        if pipe is None or pipe.avatar is None or self._framer is None:
+            return
+        image = self._framer.still(full=pipe.config.paste.enabled)
+        self.preview.write(Frame(image, -1, 0))
         self.result_ready.emit()
 
     def _calibrate(self) -> None:
@@ -448,16 +550,45 @@ class PipelineWorker(QObject):
         else:
             self.message.emit("warning", "No face seen yet: look into the camera, then calibrate again.")
 
+    def _neutral_from_recent(self) -> None:
+        pipe = self.pipeline
+        recent = list(self._recent)
+        if pipe is None or pipe.avatar is None or not recent:
+            self.calibrated.emit(False)
+            self.message.emit("warning", f"No face seen in the last {NEUTRAL_SEARCH_S:.0f} s: look into the camera, "
+                                         "then press F again.")
+            return
+        best = closest_expression([lm for _, lm in recent], pipe.avatar.crop.landmarks)
+        pipe.set_reference(recent[best][1])
+        ago = recent[-1][0] - recent[best][0]
+        self.calibrated.emit(True)
+        self.message.emit("info", f"Neutral pose: your face from {ago:.1f} s ago, the closest of the last "
+                                  f"{len(recent)} to the avatar's expression.")
+
     def _set_mirror(self, enabled: bool) -> None:
         if enabled != self._mirror:
             self._mirror = enabled
-            if self.pipeline is not None:  # the old reference pose is the other way round now
-                self.pipeline.reset_stream()
+            self._reset_stream()  # the old reference pose is the other way round now
+
+    def _set_framing(self, framing: Framing) -> None:
+        if framing != self._framing:
+            self._framing = framing
+            self._new_framer()
+            if self._capture is None and not self._passthrough:
+                self._show_still_avatar()
+
+    def _set_passthrough(self, on: bool) -> None:
+        if on != self._passthrough:
+            self._passthrough = on
+            self.passthrough_changed.emit(on)
+            self.message.emit("info", "Passthrough: the call sees your camera now (0 for the avatar again)." if on
+                              else "The call sees the avatar again.")
 
     def _set_output(self, output: OutputFormat) -> None:
         if output == self._output:
             return
         self._output = output
+        self._new_framer()
         if self._recorder is not None:
             self._stop_recording()
             self.message.emit("info", "Recording stopped because the output size changed.")
@@ -471,8 +602,9 @@ class PipelineWorker(QObject):
         o = self._output
         try:
             self._vcam = VirtualCameraSink(o.width, o.height, o.fps, backend=self.options.virtual_camera_backend)
-        except ReenactError:
+        except ReenactError as exc:
             self.virtual_camera_changed.emit(False, "")
+            self.virtual_camera_failed.emit(str(exc))
             raise
         self.virtual_camera_changed.emit(True, self._vcam.device)
         self.message.emit("info", f"Virtual camera on: {self._vcam.device} ({o.width}×{o.height}, {o.fps} fps).")

@@ -11,6 +11,7 @@ from PyQt6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QRadioButton,
     QSlider,
@@ -19,7 +20,7 @@ from PyQt6.QtWidgets import (
     QWidget,
 )
 
-from reenact.app.framing import OUTPUT_FPS, OUTPUT_SIZES
+from reenact.app.framing import OFFSET_RANGE, OUTPUT_FPS, OUTPUT_SIZES, ZOOM_RANGE, Framing
 
 
 class ControlPanel(QWidget):
@@ -37,12 +38,22 @@ class ControlPanel(QWidget):
         self.refresh_button.setToolTip("Look for cameras again")
         self.open_video_button = QPushButton("Open video…")
         self.open_video_button.setToolTip("Drive the avatar from a video file (Ctrl+O)")
+        self.url_edit = QLineEdit()
+        self.url_edit.setPlaceholderText("Phone camera: http://…/video or rtsp://…")
+        self.url_edit.setToolTip("A phone or network camera's stream (MJPEG over HTTP, or RTSP), as webcam apps "
+                                 "such as IP Webcam or DroidCam show it; reconnects by itself after a drop")
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.setToolTip("Drive the avatar from the stream at this URL")
         row = QHBoxLayout()
         row.addWidget(self.source_combo, 1)
         row.addWidget(self.refresh_button)
+        stream_row = QHBoxLayout()
+        stream_row.addWidget(self.url_edit, 1)
+        stream_row.addWidget(self.connect_button)
         box = QVBoxLayout(source)
         box.addLayout(row)
         box.addWidget(self.open_video_button)
+        box.addLayout(stream_row)
         layout.addWidget(source)
 
         # Animation
@@ -50,6 +61,9 @@ class ControlPanel(QWidget):
         self.calibrate_button = QPushButton("Calibrate  (X)")
         self.calibrate_button.setToolTip("Look straight with a neutral face and press X: this pose becomes the "
                                          "reference the avatar moves from")
+        self.neutral_button = QPushButton("Neutral from recent  (F)")
+        self.neutral_button.setToolTip("Of your faces in the last few seconds, the one whose expression is closest "
+                                       "to the avatar's becomes the neutral pose")
         self.relative_radio, self.absolute_radio, self.motion_group = self._choice(
             ("Relative", "The avatar keeps its own face shape and copies your movements"),
             ("Absolute", "The avatar takes your face shape and position directly"))
@@ -67,7 +81,7 @@ class ControlPanel(QWidget):
         self.smoothing_slider.valueChanged.connect(self._show_smoothing)
         self._show_smoothing(self.smoothing_slider.value())
         form = QFormLayout(motion)
-        form.addRow(self.calibrate_button)
+        form.addRow(_row(self.calibrate_button, self.neutral_button))
         form.addRow("Motion", _row(self.relative_radio, self.absolute_radio))
         form.addRow("Show", _row(self.full_radio, self.crop_radio))
         form.addRow("Smoothing", _row(self.smoothing_slider, self.smoothing_label))
@@ -83,6 +97,24 @@ class ControlPanel(QWidget):
         self.fps_combo = QComboBox()
         for fps in OUTPUT_FPS:
             self.fps_combo.addItem(f"{fps} fps", fps)
+        self.framing_combo = QComboBox()
+        self.framing_combo.addItem("Head and shoulders", "head")
+        self.framing_combo.addItem("Whole portrait", "portrait")
+        self.framing_combo.setToolTip("Head and shoulders: the avatar framed as a webcam shows a person; whole "
+                                      "portrait: the entire picture")
+        self.zoom_slider = QSlider(Qt.Orientation.Horizontal)
+        self.zoom_slider.setRange(round(ZOOM_RANGE[0] * 100), round(ZOOM_RANGE[1] * 100))
+        self.zoom_slider.setValue(100)
+        self.zoom_slider.setToolTip("How large the face is in the frame (head and shoulders)")
+        self.offset_slider = QSlider(Qt.Orientation.Horizontal)
+        self.offset_slider.setRange(round(OFFSET_RANGE[0] * 100), round(OFFSET_RANGE[1] * 100))
+        self.offset_slider.setValue(0)
+        self.offset_slider.setInvertedAppearance(True)  # right moves the face up, as "higher" reads
+        self.offset_slider.setToolTip("Where the face sits: further right is higher in the frame")
+        self.passthrough_button = QPushButton("Be yourself  (0)")
+        self.passthrough_button.setCheckable(True)
+        self.passthrough_button.setToolTip("Passthrough: send your real camera to the call instead of the avatar, "
+                                           "until pressed again (0)")
         self.vcam_button = QPushButton("Virtual camera  (V)")
         self.vcam_button.setCheckable(True)
         self.vcam_button.setToolTip("Send the avatar to a virtual webcam that Zoom, Meet, Teams or OBS can pick")
@@ -92,12 +124,15 @@ class ControlPanel(QWidget):
         form = QFormLayout(output)
         form.addRow("Size", self.size_combo)
         form.addRow("Rate", self.fps_combo)
-        form.addRow(self.vcam_button)
+        form.addRow("Framing", self.framing_combo)
+        form.addRow("Zoom", _row(self.zoom_slider, QLabel("Height"), self.offset_slider))
+        form.addRow(_row(self.passthrough_button, self.vcam_button))
         form.addRow(self.record_button)
         layout.addWidget(output)
 
-        hotkeys = QLabel("X calibrate · M mirror · P portrait/face · L landmarks · V virtual camera · "
-                         "1–9 avatar · Ctrl+O video · Ctrl+R record")
+        hotkeys = QLabel("X calibrate · F neutral from recent · M mirror · P portrait/face · L landmarks · "
+                         "0 passthrough · V virtual camera · 1–9 avatar · Ctrl+O video · Ctrl+R record")
+        self.framing_combo.currentIndexChanged.connect(lambda _: self._enable_head_controls())
         hotkeys.setObjectName("hint")
         hotkeys.setWordWrap(True)
         layout.addWidget(hotkeys)
@@ -123,6 +158,21 @@ class ControlPanel(QWidget):
         self.size_combo.setCurrentIndex(max(i, 0))
         j = self.fps_combo.findData(fps)
         self.fps_combo.setCurrentIndex(j if j >= 0 else self.fps_combo.findData(30))
+
+    def select_framing(self, framing: Framing) -> None:
+        self.framing_combo.setCurrentIndex(max(self.framing_combo.findData(framing.mode), 0))
+        self.zoom_slider.setValue(round(framing.zoom * 100))
+        self.offset_slider.setValue(round(framing.offset * 100))
+        self._enable_head_controls()
+
+    def framing(self) -> Framing:
+        return Framing(str(self.framing_combo.currentData()), self.zoom_slider.value() / 100,
+                       self.offset_slider.value() / 100)
+
+    def _enable_head_controls(self) -> None:
+        head = self.framing_combo.currentData() == "head"
+        self.zoom_slider.setEnabled(head)
+        self.offset_slider.setEnabled(head)
 
     def output(self) -> tuple[int, int, int]:
         w, h = str(self.size_combo.currentData()).split("x")

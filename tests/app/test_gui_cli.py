@@ -39,6 +39,8 @@ def test_app_runs_on_the_bundled_clip(tmp_path: Path) -> None:
     (["--backend", "torch", "--weights", "missing.pt"], "model weights not found"),
     (["--exit-after", "0"], "argument --exit-after: must be > 0"),
     (["--camera", "-1"], "argument --camera: must be ≥ 0"),
+    (["--camera", "ftp://phone/video"], "argument --camera: ftp://phone/video: not a stream URL"),
+    (["--camera", "webcam"], "argument --camera: must be a camera number or a stream URL"),
     (["--backend", "fastest"], "unknown backend 'fastest'"),
 ])
 def test_bad_arguments_give_one_line(tmp_path: Path, args: list[str], message: str) -> None:
@@ -46,3 +48,10 @@ def test_bad_arguments_give_one_line(tmp_path: Path, args: list[str], message: s
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and lines[0].startswith(("reenact: error:", "reenact app: error:"))
+
+
+def test_app_drives_from_a_phone_stream_given_as_camera_url(tmp_path: Path, mjpeg_server) -> None:
+    proc = _reenact(tmp_path, "--camera", mjpeg_server.url, "--avatar", "mona_lisa", "--exit-after", "5")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert int(re.search(r"frames shown: (\d+)", proc.stdout).group(1)) > 0
+    assert mjpeg_server.served > 0 and "Traceback" not in proc.stderr

@@ -11,10 +11,16 @@ def test_round_trip(app_data: Path) -> None:
     assert load_settings() == AppSettings()  # nothing stored yet
     chosen = AppSettings(avatar="/x/y.png", source="camera", camera=2, video="/v.mp4", motion="absolute",
                          mirror=False, paste=False, smoothing=0, landmarks=False, output_width=1280,
-                         output_height=720, fps=24, geometry=b"\x01\x02\x00\xff", splitter=b"abc")
+                         output_height=720, fps=24, framing="portrait", zoom=130, offset=-10,
+                         stream_url="rtsp://phone.local:8554/live", geometry=b"\x01\x02\x00\xff", splitter=b"abc")
     save_settings(chosen)
     assert (app_data / "settings.ini").is_file()
     assert load_settings() == chosen
+
+
+def test_the_default_output_is_call_sized_and_framed_as_a_webcam() -> None:
+    d = AppSettings()
+    assert (d.output_width, d.output_height, d.fps, d.framing, d.zoom, d.offset) == (1280, 720, 30, "head", 100, 0)
 
 
 def test_data_dir_follows_the_environment(app_data: Path) -> None:

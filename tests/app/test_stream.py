@@ -4,12 +4,17 @@ message, then the stream reconnects by itself."""
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from reenact.app.sources import StreamSource, check_stream_url, is_stream_url
+from reenact.app.window import AppOptions, MainWindow
+from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
 from reenact.engine.errors import ReenactError
+
+WAIT_MS = 60_000  # an upper bound for slow shared machines, not a speed requirement
 
 
 def test_stream_urls_are_told_from_camera_numbers_and_checked() -> None:
@@ -54,3 +59,41 @@ def test_a_dropped_stream_says_so_and_reconnects(mjpeg_server, clip_frames) -> N
     finally:
         source.close()
     assert source.read() is None
+
+
+def test_a_phone_stream_drives_the_avatar_and_survives_a_drop(qtbot, app_data: Path, mjpeg_server) -> None:
+    window = MainWindow(AppOptions(driving=DEFAULT_CLIP, avatar=AVATARS_DIR / "mona_lisa.jpg",
+                                   probe_cameras=False, weights=Path("/nonexistent/weights.pt")))
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.keyClicks(window.controls.url_edit, mjpeg_server.url)  # the source picker's field
+    with qtbot.waitSignal(window.worker.source_ready, timeout=WAIT_MS,
+                          check_params_cb=lambda text: text == f"stream {mjpeg_server.url}"):
+        window.controls.connect_button.click()
+    faces: list[bool] = []
+    outputs: list[np.ndarray] = []
+
+    def grab() -> None:  # runs after the window's own slot has shown the result
+        faces.append(window.driving_view._points is not None)
+        frame = window.avatar_view.current_frame()
+        if frame is not None:
+            outputs.append(frame)
+
+    window.worker.result_ready.connect(grab)
+    qtbot.waitUntil(lambda: sum(faces) >= 10, timeout=WAIT_MS)  # the stream's face is tracked
+    combo = window.controls.source_combo
+    assert combo.currentText() == f"Stream · {mjpeg_server.url}"
+    assert "stream" in window.driving_caption.text()
+    assert outputs[-1].shape == (720, 1280, 3)
+    assert np.median([np.abs(a.astype(int) - b).mean() for a, b in zip(outputs[-6:], outputs[-5:], strict=False)]) > 0.1, \
+        "the avatar moves with the stream's face"
+
+    mjpeg_server.drop()
+    qtbot.waitUntil(lambda: any("Lost the stream" in t for _, t in window.notice.history), timeout=WAIT_MS)
+    assert window.worker.running and not any("stopped sending" in t for _, t in window.notice.history)
+    mjpeg_server.start()
+    qtbot.waitUntil(lambda: any("Reconnected" in t for _, t in window.notice.history), timeout=WAIT_MS)
+    before = len(faces)
+    qtbot.waitUntil(lambda: sum(faces[before:]) >= 5, timeout=WAIT_MS)  # animating again
+    window.close()
+    assert window.settings.source == "stream" and window.settings.stream_url == mjpeg_server.url
