@@ -55,11 +55,16 @@ class FaceFrames:
     scale: float  # driver pixels → avatar pixels
 
 
-def _down(points: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The face's downward unit vector (across the eye line; image y grows down)."""
-    a, b = points[EYE_OUTER_CORNERS[0]], points[EYE_OUTER_CORNERS[1]]
-    u = (b - a) / (np.linalg.norm(b - a) + 1e-12)
-    return np.array([-u[1], u[0]])
+def _axes(a: NDArray[np.float64], b: NDArray[np.float64]) -> tuple[float, NDArray[np.float64], NDArray[np.float64]]:
+    """Length of the segment a→b, its unit direction and the unit normal that points down (image y grows down)."""
+    width = float(np.linalg.norm(b - a)) + 1e-12
+    u = (b - a) / width
+    return width, u, np.array([-u[1], u[0]])
+
+
+def face_down(points: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The face's downward unit vector (across the eye line): the direction lips and lids open along."""
+    return _axes(points[EYE_OUTER_CORNERS[0]], points[EYE_OUTER_CORNERS[1]])[2]
 
 
 def _gaps(points: NDArray[np.float64], pairs: NDArray, down: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -82,7 +87,7 @@ def set_openings(target: NDArray[np.float64], f: FaceFrames, dead_zone: float, g
     """`target` (the avatar's landmarks after relative transfer, before the head's rigid motion) with its mouth,
     lids and irises set from the driver as the module says."""
     out = target.copy()
-    down = _down(f.avatar)
+    down = face_down(f.avatar)
     jitter = dead_zone * face_size(f.avatar)
     _set_mouth(out, f, down, jitter, gain)
     for pairs, corners, iris in _EYES:
@@ -98,7 +103,7 @@ def _move_pairs(out: NDArray[np.float64], upper: NDArray, lower: NDArray, delta:
 
 
 def _set_mouth(out: NDArray[np.float64], f: FaceFrames, down: NDArray[np.float64], jitter: float, gain: float) -> None:
-    driven = np.maximum(0.0, _gaps(f.driving, _INNER, _down(f.driving))) * f.scale * gain
+    driven = np.maximum(0.0, _gaps(f.driving, _INNER, face_down(f.driving))) * f.scale * gain
     own = _gaps(f.avatar, _INNER, down)
     wanted = np.maximum(0.0, own + _soft(driven - own, jitter))
     wanted *= _closing(driven, own, jitter)
@@ -111,8 +116,8 @@ def _set_mouth(out: NDArray[np.float64], f: FaceFrames, down: NDArray[np.float64
 def _set_lids(out: NDArray[np.float64], f: FaceFrames, pairs: NDArray, down: NDArray[np.float64], jitter: float
               ) -> None:
     closed = CLOSED_EYE * face_size(f.reference)
-    drv = float(_gaps(f.driving, pairs, _down(f.driving)).mean()) - closed
-    ref = float(_gaps(f.reference, pairs, _down(f.reference)).mean()) - closed
+    drv = float(_gaps(f.driving, pairs, face_down(f.driving)).mean()) - closed
+    ref = float(_gaps(f.reference, pairs, face_down(f.reference)).mean()) - closed
     ratio = float(np.clip(drv / max(ref, MIN_REFERENCE_EYE * face_size(f.reference)), 0.0, MAX_EYE_RATIO))
     own = np.maximum(0.0, _gaps(f.avatar, pairs, down))
     wanted = np.maximum(0.0, own + _soft(own * ratio - own, jitter))
@@ -123,22 +128,17 @@ def _set_lids(out: NDArray[np.float64], f: FaceFrames, pairs: NDArray, down: NDA
 def _iris_offset(points: NDArray[np.float64], corners: NDArray, iris: NDArray) -> NDArray[np.float64]:
     """The iris centre relative to the eye corners' midpoint, in eye widths along and across the corner line."""
     a, b = points[corners[0]], points[corners[1]]
-    width = np.linalg.norm(b - a) + 1e-12
-    u = (b - a) / width
-    v = np.array([-u[1], u[0]])
+    width, u, v = _axes(a, b)
     rel = points[iris[0]] - (a + b) / 2
     return np.array([rel @ u, rel @ v]) / width
 
 
 def _set_gaze(out: NDArray[np.float64], f: FaceFrames, corners: NDArray, iris: NDArray, jitter: float) -> None:
     shift = _iris_offset(f.driving, corners, iris) - _iris_offset(f.reference, corners, iris)
-    a, b = f.avatar[corners[0]], f.avatar[corners[1]]
-    width = float(np.linalg.norm(b - a))
+    width = float(np.linalg.norm(f.avatar[corners[1]] - f.avatar[corners[0]]))
     shift = _soft(shift, jitter / max(width, 1e-6))
     wanted = _iris_offset(f.avatar, corners, iris) + shift
     a, b = out[corners[0]], out[corners[1]]
-    width = float(np.linalg.norm(b - a)) + 1e-12
-    u = (b - a) / width
-    v = np.array([-u[1], u[0]])
+    width, u, v = _axes(a, b)
     centre = (a + b) / 2 + width * (wanted[0] * u + wanted[1] * v)
     out[iris] += centre - out[iris[0]]

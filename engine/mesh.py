@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from reenact.engine.motion import Similarity
+from reenact.engine.motion import Similarity, fit_similarity
 
 _SHIFT = 4  # fillConvexPoly's fixed-point bits: vertices at 1/16 px
 
@@ -193,13 +193,9 @@ def polygon_mask(points: NDArray, box: Box, feather: float) -> NDArray[np.float3
 
 
 def segment_similarity(a: NDArray, b: NDArray, to_a: NDArray, to_b: NDArray) -> Similarity:
-    """The similarity taking the segment a→b onto to_a→to_b (an eye or a mouth placed by its two corners)."""
-    p, q = np.asarray(b, np.float64) - a, np.asarray(to_b, np.float64) - to_a
-    scale = float(np.linalg.norm(q) / max(np.linalg.norm(p), 1e-9))
-    ang = float(np.arctan2(q[1], q[0]) - np.arctan2(p[1], p[0]))
-    c, s = np.cos(ang), np.sin(ang)
-    rot = np.array([[c, -s], [s, c]])
-    return Similarity(scale, rot, np.asarray(to_a, np.float64) - scale * rot @ np.asarray(a, np.float64))
+    """The similarity taking the segment a→b onto to_a→to_b (an eye or a mouth placed by its two corners): the
+    least-squares similarity of two point pairs is exact."""
+    return fit_similarity(np.array([a, b], np.float64), np.array([to_a, to_b], np.float64))
 
 
 def moved_against(now: NDArray, own: NDArray, corners_now: NDArray, corners_own: NDArray) -> float:

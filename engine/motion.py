@@ -17,9 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.config import MotionConfig
-from reenact.engine.expression import FaceFrames, set_openings
+from reenact.engine.expression import FaceFrames, face_down, set_openings
 from reenact.engine.landmarks import (
-    EYE_OUTER_CORNERS,
     IRISES,
     LEFT_EYE_LID_PAIRS,
     LIP_PAIRS,
@@ -168,9 +167,7 @@ _LOWER = np.array([d for _, d in LIP_PAIRS + RIGHT_EYE_LID_PAIRS + LEFT_EYE_LID_
 def uncross(points: NDArray[np.float64]) -> NDArray[np.float64]:
     """Keep lower lips and lids below upper ones: a driving face that closes more than it did in the reference
     frame would otherwise push the avatar's lips or lids through each other."""
-    a, b = points[EYE_OUTER_CORNERS[0]], points[EYE_OUTER_CORNERS[1]]
-    across = (b - a) / (np.linalg.norm(b - a) + 1e-9)
-    down = np.array([-across[1], across[0]])  # image y grows downwards
+    down = face_down(points)
     gap = (points[_LOWER] - points[_UPPER]) @ down
     crossed = gap < 0
     if crossed.any():
