@@ -37,6 +37,12 @@ class FaceLayer(Protocol):
               driving: Driving | None) -> None: ...
 
 
+def crop_feather(n: NDArray, feather: float) -> NDArray[np.float64]:
+    """The crop's edge fade along one axis at normalised crop coordinates `n` ([-1, 1] across the crop): 1 inside,
+    falling smoothly to 0 at the edge over `feather` of the crop's side."""
+    return smoothstep(np.minimum(n + 1.0, 1.0 - n) / max(2.0 * feather, 1e-6))
+
+
 @dataclass(frozen=True, slots=True)
 class Region:
     """The avatar pixels the warp may change: a box around the face crop, clipped to the image."""
@@ -82,8 +88,7 @@ class FullResRenderer:
         base = np.stack(np.meshgrid(xs, ys), axis=-1)
 
         def ramp(idx: NDArray[np.float32], centre: float) -> NDArray[np.float64]:
-            n = ((idx + 0.5) - (centre - box.side / 2)) * (2.0 / box.side) - 1.0
-            return smoothstep(np.minimum(n + 1.0, 1.0 - n) / max(2.0 * feather, 1e-6))
+            return crop_feather(((idx + 0.5) - (centre - box.side / 2)) * (2.0 / box.side) - 1.0, feather)
 
         wy, wx = ramp(ys, box.cy), ramp(xs, box.cx)
         rows, cols = np.flatnonzero(wy > 0), np.flatnonzero(wx > 0)
@@ -156,8 +161,7 @@ class FullResRenderer:
         feathered crop): a trained blend mostly keeps the warped avatar, and then blending is wasted work."""
         n = mask.shape[0]
         if n not in self._small_weights:
-            c = (2 * np.arange(n) + 1) / n - 1
-            ramp = smoothstep(np.minimum(c + 1.0, 1.0 - c) / max(2.0 * self.feather, 1e-6))
+            ramp = crop_feather((2 * np.arange(n) + 1) / n - 1, self.feather)
             self._small_weights[n] = np.outer(ramp, ramp).astype(np.float32)
         return float(((1.0 - mask) * self._small_weights[n]).max()) >= 1.0 / 255.0
 

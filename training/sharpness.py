@@ -21,7 +21,7 @@ from numpy.typing import NDArray
 from reenact.engine.assets import load_image
 from reenact.engine.errors import ReenactError
 from reenact.engine.pipeline import Pipeline
-from reenact.engine.reference import neutral_frame, neutral_reference
+from reenact.engine.reference import neutral_frame
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 CRF = 18  # the demo's own encode (app.sinks.VideoFileSink)
@@ -98,6 +98,7 @@ def measure_avatar(path: Path, driving: list[NDArray[np.uint8]], make_pipeline: 
         raise ReenactError("no face found in this avatar (sharpness needs one)", path)
     reference_sharpness = laplacian_variance(h264_roundtrip([image] * 4)[-1], box)
     ratios = []
+    best: tuple[int, NDArray] | None = None  # the driving frame closest to the avatar's expression, found once
     for still in (True, False):
         with make_pipeline() as pipe:
             avatar = pipe.prepare(image, path)
@@ -109,9 +110,8 @@ def measure_avatar(path: Path, driving: list[NDArray[np.uint8]], make_pipeline: 
                 pipe.calibrate()
                 outputs = [pipe.step(frame, (still_frames + i) / 24.0).image for i in range(still_frames)]
             else:  # as `reenact demo` does: the driving frame closest to the avatar's expression is the neutral one
-                reference = neutral_reference(driving, avatar.crop.landmarks)
-                if reference is not None:
-                    pipe.set_reference(reference)
+                if best is not None:
+                    pipe.set_reference(best[1])
                 outputs = [pipe.step(f, i / 24.0).image for i, f in enumerate(driving)]
         ratios.append(_ratio(outputs, reference_sharpness, box))
     return Sharpness(path.name, max(box[2], box[3]), ratios[0], ratios[1])
