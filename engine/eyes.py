@@ -28,6 +28,7 @@ from reenact.engine.mesh import (
     ellipse_ring,
     fan_triangles,
     moved_against,
+    paste_layer,
     polygon_mask,
     sample_map,
     segment_similarity,
@@ -152,9 +153,7 @@ class Eye:
         iris = cv2.remap(self.sprite, q_iris, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         alpha = cv2.remap(self.sprite_alpha, q_iris, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
         eyeball = white * (1.0 - alpha[..., None]) + iris * alpha[..., None]
-        part = region[box.slices].astype(np.float32)
-        m = mask[..., None]
-        region[box.slices] = np.clip(part * (1.0 - m) + eyeball * m + 0.5, 0, 255).astype(np.uint8)
+        paste_layer(region, box, eyeball, mask)
 
 
 class EyesLayer:

@@ -192,6 +192,14 @@ def polygon_mask(points: NDArray, box: Box, feather: float) -> NDArray[np.float3
     return m
 
 
+def paste_layer(region: NDArray[np.uint8], box: Box, content: NDArray[np.float32], mask: NDArray[np.float32]
+                ) -> None:
+    """Blend `content` (float RGB over `box`) into `region` in place, as far as `mask` says (rounded, saturated)."""
+    part = region[box.slices].astype(np.float32)
+    m = mask[..., None]
+    region[box.slices] = np.clip(part * (1.0 - m) + content * m + 0.5, 0, 255).astype(np.uint8)
+
+
 def segment_similarity(a: NDArray, b: NDArray, to_a: NDArray, to_b: NDArray) -> Similarity:
     """The similarity taking the segment a→b onto to_a→to_b (an eye or a mouth placed by its two corners): the
     least-squares similarity of two point pairs is exact."""

@@ -24,6 +24,7 @@ from reenact.engine.mesh import (
     fan_triangles,
     moved_against,
     overwrite_map,
+    paste_layer,
     polygon_mask,
     sample_map,
 )
@@ -147,6 +148,4 @@ class MouthLayer:
                       np.concatenate([d_inner, d_inner.mean(0, keepdims=True)]), _FAN)
         interior = cv2.remap(frame, to_driver, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         interior = transfer_colour(interior.astype(np.float32), colours, self._colours)
-        part = region[box.slices].astype(np.float32)
-        m = mask[..., None]
-        region[box.slices] = np.clip(part * (1.0 - m) + interior * m + 0.5, 0, 255).astype(np.uint8)
+        paste_layer(region, box, interior, mask)
