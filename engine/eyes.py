@@ -6,6 +6,10 @@ avatar from its own eye: a sclera plate (the visible white with the iris painted
 the lids) and the iris as a round sprite (its hidden part completed from its visible part). Every frame the eyeball
 is placed by the eye corners, so an eye opened wider than the avatar's shows more eyeball instead of stretched
 lids, and the iris is drawn where the driver's gaze puts it, with white where it moved from.
+
+A closed eye is not stretched lid skin: its crease and margin, pulled down, still read as an open eye's outline.
+So each eye also has a closed look made once from the avatar's own eye, the opening filled with the lid skin around
+it and a lash line drawn low across it, and a blink fades into it as the lids meet.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from reenact.engine.mesh import (
     sample_map,
     segment_similarity,
 )
+from reenact.engine.motion import Similarity
 
 EYES = ((np.array(RIGHT_EYE_RING), np.array(RIGHT_EYE_CORNERS), np.array(IRISES[0])),
         (np.array(LEFT_EYE_RING), np.array(LEFT_EYE_CORNERS), np.array(IRISES[1])))
@@ -47,6 +52,10 @@ IRIS_CLEARANCE = 1.15  # the iris painted out of the plate over this times its r
 FEATHER = 0.05  # the eyeball's soft edge under the lids, in eye widths
 LASH_LINE = 0.15  # the share of the opening's height, below the upper lid's landmarks, that a closed eye shows
 STILL_PX = 0.5  # an eye whose lids and iris moved less than this (px) shows the avatar's own eye, untouched
+SHUT_FROM, SHUT_FULL = 0.55, 0.95  # closure (1 − gap / own gap) where the closed eye starts to show, and is whole
+SHUT_MARGIN = 0.08  # the closed eye's skin covers the opening grown by this, in eye widths (the lid margin too)
+LASH_HEIGHT = 0.3  # a closed eye's lash line lies this share of the opening's height above the lower lid
+LASH_WIDTH = 0.05  # its thickness, in eye widths
 
 
 class Eye:
@@ -62,8 +71,10 @@ class Eye:
         self.iris_radius = float(np.linalg.norm(points[iris[1:]] - self.iris_centre, axis=1).mean())
         self.box = Box.around(self.opening, image.shape[:2], PLATE_MARGIN * self.width + 2)
         self.plate: NDArray[np.float32] | None = None
+        self.closed: NDArray[np.float32] | None = None
         if self.box is not None and self.width >= 4:
             self._build_eyeball(image)
+            self._build_closed(image)
 
     def _build_eyeball(self, image: NDArray[np.uint8]) -> None:
         box = self.box
@@ -95,6 +106,35 @@ class Eye:
             sprite[fill & ~mirrored] = patch[seen].astype(np.float32).mean(0)
         self.sprite = sprite
         self.sprite_alpha = np.clip(r + 0.5 - dist, 0.0, 1.0).astype(np.float32)
+
+    def _build_closed(self, image: NDArray[np.uint8]) -> None:
+        """The eye shut, in the avatar's own skin: the opening and its margin inpainted from the lids around them,
+        a lash line in the avatar's darkest margin colour drawn near the lower lid, and the mask it shows through."""
+        box = self.box
+        assert box is not None
+        patch = image[box.slices]
+        grow = SHUT_MARGIN * self.width + 1.0
+        centre = self.opening.mean(0)
+        grown = centre + (self.opening - centre) * (1.0 + grow / max(self.width / 2, 1.0))
+        grown[_UPPER] -= [0, grow]
+        grown[_LOWER] += [0, grow / 2]
+        cover = polygon_mask(grown, box, 0) > 0.5
+        if cover.sum() < 6:
+            return
+        skin = cv2.inpaint(patch, cover.astype(np.uint8) * 255, max(2.0, self.width * 0.15), cv2.INPAINT_TELEA)
+        margin = cover & ~(polygon_mask(self.opening, box, 0) > 0.5)
+        shade = patch[margin].astype(np.float32)
+        lum = shade @ np.array([0.299, 0.587, 0.114], np.float32)
+        lash = shade[lum <= np.percentile(lum, 10)].mean(0) if len(shade) >= 5 else skin[cover].mean(0) * 0.4
+        line = self.opening[_LOWER] + LASH_HEIGHT * (self.opening[_UPPER] - self.opening[_LOWER])
+        line = np.concatenate([self.opening[:1], line, self.opening[_N // 2 : _N // 2 + 1]]) - [box.x0, box.y0]
+        fine = np.zeros((box.shape[0] * 4, box.shape[1] * 4), np.uint8)
+        thick = max(1, int(round(4 * max(1.0, LASH_WIDTH * self.width))))
+        cv2.polylines(fine, [np.round(line * 4 + 1.5).astype(np.int32)], False, 255, thick, cv2.LINE_AA)
+        stroke = cv2.resize(fine, (box.shape[1], box.shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        closed = skin.astype(np.float32)
+        self.closed = closed * (1.0 - stroke[..., None]) + lash * stroke[..., None]
+        self.closed_mask = polygon_mask(grown, box, FEATHER * self.width + 1.0)
 
     def meshes(self, mapping: NDArray[np.float32], points: NDArray[np.float64], origin: NDArray) -> list[Mesh]:
         if not self.moved(points):
@@ -131,23 +171,51 @@ class Eye:
         return moved_against(now, own, points[self.corners], self.corner_pts) > STILL_PX
 
     def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray) -> None:
-        if self.plate is None or self.box is None or not self.moved(points):
+        if self.box is None or not self.moved(points):
             return
         opening = points[self.ring] - origin
+        a, b = points[self.corners] - origin
+        width = float(np.linalg.norm(b - a))
+        to_avatar = segment_similarity(a, b, *self.corner_pts)
+        if self.plate is not None:
+            self._paint_eyeball(region, opening, points[self.iris[0]] - origin, width, to_avatar)
+        shut = self._shut(opening, a, b)
+        if self.closed is not None and shut > 0:
+            grown = to_avatar.inverse().apply(self.box.corners)
+            box = Box.around(grown, region.shape[:2], 1.0)
+            if box is not None:
+                q = self._plate_coords(box, to_avatar)
+                closed = cv2.remap(self.closed, q, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                mask = cv2.remap(self.closed_mask, q, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+                paste_layer(region, box, closed, mask * shut)
+
+    def _shut(self, opening: NDArray[np.float64], a: NDArray, b: NDArray) -> float:
+        """How far the closed look shows (0–1, smooth): by the lids' gap against the avatar's own, eye placed by
+        its corners."""
+        own = segment_similarity(*self.corner_pts, a, b).apply(self.opening)
+        gap_own = float(np.linalg.norm(own[_LOWER] - own[_UPPER], axis=1).mean())
+        gap_now = float(np.linalg.norm(opening[_LOWER] - opening[_UPPER], axis=1).mean())
+        t = np.clip((1.0 - gap_now / max(gap_own, 1e-6) - SHUT_FROM) / (SHUT_FULL - SHUT_FROM), 0.0, 1.0)
+        return float(t * t * (3 - 2 * t))
+
+    def _plate_coords(self, box: Box, to_avatar: Similarity) -> NDArray[np.float32]:
+        """Per pixel of `box` (region coordinates), where it lies in the eye's plates (avatar pixels, no stretch)."""
+        assert self.box is not None
+        yy, xx = np.mgrid[box.y0 : box.y1, box.x0 : box.x1].astype(np.float64)
+        q = to_avatar.apply(np.stack([xx.ravel(), yy.ravel()], 1)) - [self.box.x0, self.box.y0]
+        return q.reshape(*box.shape, 2).astype(np.float32)
+
+    def _paint_eyeball(self, region: NDArray[np.uint8], opening: NDArray[np.float64], iris_now: NDArray,
+                       width: float, to_avatar: Similarity) -> None:
+        assert self.box is not None and self.plate is not None
         box = Box.around(opening, region.shape[:2], 1.0)
         if box is None:
             return
-        a, b = points[self.corners] - origin
-        width = float(np.linalg.norm(b - a))
         mask = polygon_mask(opening, box, FEATHER * width)
         if mask.max() <= 0:
             return  # a closed eye: the lids cover it
-        # Region pixel → avatar coordinates by the eye corners (no stretch), then into the plate's box.
-        to_avatar = segment_similarity(a, b, *self.corner_pts)
-        yy, xx = np.mgrid[box.y0 : box.y1, box.x0 : box.x1].astype(np.float64)
-        q = to_avatar.apply(np.stack([xx.ravel(), yy.ravel()], 1)) - [self.box.x0, self.box.y0]
-        q = q.reshape(*box.shape, 2).astype(np.float32)
-        iris_at = to_avatar.apply(points[self.iris[0]] - origin) - [self.box.x0, self.box.y0]
+        q = self._plate_coords(box, to_avatar)
+        iris_at = to_avatar.apply(iris_now) - [self.box.x0, self.box.y0]
         q_iris = q + (self.iris_centre - [self.box.x0, self.box.y0] - iris_at).astype(np.float32)
         white = cv2.remap(self.plate, q, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         iris = cv2.remap(self.sprite, q_iris, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

@@ -75,6 +75,11 @@ class Box:
         return cls(int(x0), int(y0), int(x1), int(y1)) if x1 > x0 and y1 > y0 else None
 
     @property
+    def corners(self) -> NDArray[np.float64]:
+        """The box's four corner points (x, y)."""
+        return np.array([(self.x0, self.y0), (self.x1, self.y0), (self.x1, self.y1), (self.x0, self.y1)], np.float64)
+
+    @property
     def slices(self) -> tuple[slice, slice]:
         return slice(self.y0, self.y1), slice(self.x0, self.x1)
 

@@ -178,8 +178,17 @@ def _reference_frames(driver: Driver) -> Iterator[NDArray[np.uint8]]:
             yield frame
 
 
-def run_pair(avatar: NDArray[np.uint8], name: Path, avatar_descriptor: NDArray | None, driver: Driver,
-             backend: Backend | None, judge: DlibJudge) -> Series:
+@dataclass(frozen=True, slots=True)
+class AvatarFace:
+    """dlib's reading of the avatar itself: its descriptor (identity) and its box, where the outputs' face is
+    looked for."""
+
+    descriptor: NDArray[np.float64] | None
+    box: object | None
+
+
+def run_pair(avatar: NDArray[np.uint8], name: Path, own: AvatarFace, driver: Driver, backend: Backend | None,
+             judge: DlibJudge) -> Series:
     """One avatar driven by one video through Pipeline.step, as `reenact demo` runs it; dlib reads the outputs."""
     series = Series()
     with Pipeline(None, backend) as pipe:
@@ -191,16 +200,16 @@ def run_pair(avatar: NDArray[np.uint8], name: Path, avatar_descriptor: NDArray |
         for i, frame in read_range(driver.path, driver.start, driver.stop):
             image = pipe.step(frame, (i - driver.start) / driver.fps).image
             if i in driver.points:
-                _read_output(image, driver.points[i], avatar_descriptor, judge, series)
+                _read_output(image, driver.points[i], own, judge, series)
     return series
 
 
-def _read_output(image: NDArray[np.uint8], driver_points: NDArray | None, avatar_descriptor: NDArray | None,
-                 judge: DlibJudge, series: Series) -> None:
+def _read_output(image: NDArray[np.uint8], driver_points: NDArray | None, own: AvatarFace, judge: DlibJudge,
+                 series: Series) -> None:
     if driver_points is None:
         series.no_face += 1
         return
-    face, _ = judge.read(image)
+    face, _ = judge.read(image, near=own.box)
     if face is None:
         series.no_face += 1
         return
@@ -208,7 +217,7 @@ def _read_output(image: NDArray[np.uint8], driver_points: NDArray | None, avatar
     series.driver_eyes.append(eye_openness(driver_points))
     series.mouth.append(mouth_openness(face.points))
     series.eyes.append(eye_openness(face.points))
-    dist = np.linalg.norm(face.descriptor - avatar_descriptor) if avatar_descriptor is not None else np.nan
+    dist = np.linalg.norm(face.descriptor - own.descriptor) if own.descriptor is not None else np.nan
     series.id_dist.append(float(dist))
 
 
@@ -227,12 +236,12 @@ def evaluate_cross(opts: CrossOptions) -> CrossReport:
         bar = tqdm(total=len(avatars) * len(drivers) * len(METHODS), desc="cross", unit="run",
                    disable=not opts.progress)
         for path, image in avatars.items():
-            face, _ = judge.read(image)
-            descriptor = None if face is None else face.descriptor
+            face, box = judge.read(image)
+            own = AvatarFace(None if face is None else face.descriptor, box)
             pairs[path.name] = {}
             for driver in drivers:
                 pairs[path.name][driver.path.stem] = {
-                    m: run_pair(image, path, descriptor, driver, backend if m == "model" else None, judge)
+                    m: run_pair(image, path, own, driver, backend if m == "model" else None, judge)
                     for m in METHODS}
                 bar.update(len(METHODS))
         bar.close()

@@ -17,6 +17,7 @@ from reenact.engine.errors import ReenactError
 # dlib's 68-point layout, 0-based: the parts of the face the engine's mouth and eye rendering is judged on.
 MOUTH = slice(48, 68)  # outer and inner lips
 EYES = slice(36, 48)  # both eyes, six points each
+MIN_OVERLAP = 0.3  # a detection this close to the expected face box (IoU) is that face
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,14 +45,20 @@ class DlibJudge:
         self._shape = dlib.shape_predictor(frm.pose_predictor_model_location())
         self._encoder = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
 
-    def box(self, image: NDArray[np.uint8]) -> object | None:
-        """The largest face box dlib finds, or None."""
-        rects = self._detector(np.ascontiguousarray(image), 0)
-        if len(rects) == 0:
-            rects = self._detector(np.ascontiguousarray(image), 1)
-        if len(rects) == 0:
-            return None
-        return max(rects, key=lambda r: r.width() * r.height())
+    def box(self, image: NDArray[np.uint8], near: object | None = None) -> object | None:
+        """The largest face box dlib finds, or None. With `near` (the box of the face this image should show, e.g.
+        the avatar's in an output), the detection that overlaps it most: a small face missed at dlib's first
+        scale is searched at the second, where other round things (a badge, a patch) can pass for faces."""
+        img = np.ascontiguousarray(image)
+        for upsample in (0, 1):
+            rects = list(self._detector(img, upsample))
+            if near is not None:
+                rects = [r for r in rects if _overlap(r, near) >= MIN_OVERLAP]
+                if rects:
+                    return max(rects, key=lambda r: _overlap(r, near))
+            elif rects:
+                return max(rects, key=lambda r: r.width() * r.height())
+        return None
 
     def points(self, image: NDArray[np.uint8]) -> NDArray[np.float64] | None:
         """The 68 points of the largest face, or None: the shape alone, without the costly descriptor."""
@@ -61,16 +68,27 @@ class DlibJudge:
             return None
         return np.array([(p.x, p.y) for p in self._shape(img, rect).parts()], dtype=np.float64)
 
-    def read(self, image: NDArray[np.uint8], fallback_box: object | None = None) -> tuple[FaceReading | None, object | None]:
-        """Landmarks and descriptor; the box is detected in this image, else `fallback_box` is used."""
+    def read(self, image: NDArray[np.uint8], fallback_box: object | None = None, near: object | None = None
+             ) -> tuple[FaceReading | None, object | None]:
+        """Landmarks and descriptor; the box is detected in this image (the one overlapping `near` when given),
+        else `fallback_box` is used."""
         img = np.ascontiguousarray(image)
-        rect = self.box(img) or fallback_box
+        rect = self.box(img, near) or fallback_box
         if rect is None:
             return None, None
         shape = self._shape(img, rect)
         pts = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
         desc = np.array(self._encoder.compute_face_descriptor(img, shape), dtype=np.float64)
         return FaceReading(pts, desc), rect
+
+
+def _overlap(a: object, b: object) -> float:
+    """Intersection over union of two dlib rectangles."""
+    w = min(a.right(), b.right()) - max(a.left(), b.left())  # type: ignore[attr-defined]
+    h = min(a.bottom(), b.bottom()) - max(a.top(), b.top())  # type: ignore[attr-defined]
+    inter = max(0, w) * max(0, h)
+    union = a.width() * a.height() + b.width() * b.height() - inter  # type: ignore[attr-defined]
+    return inter / union if union > 0 else 0.0
 
 
 def keypoint_distance(a: FaceReading, b: FaceReading, part: slice = slice(None)) -> float:

@@ -227,6 +227,25 @@ def test_a_blink_closes_the_avatars_eyes(astronaut_run, static_tracker):
     assert np.all(np.abs(still / own - 1) < 0.15), f"looking as usual, the output's eyes are {still / own} of hers"
 
 
+def test_an_independent_judge_reads_the_blink_as_closed_as_the_drivers(astronaut_run, clip_frames):
+    """dlib's 68 points (not the MediaPipe points that drive the engine) see her eyes shut as far as his: the closed
+    look, not stretched lids whose crease and margin still outline an open eye."""
+    from reenact.training.cross import eye_openness as aspect
+    from reenact.training.face_metrics import DlibJudge
+
+    judge = DlibJudge()
+
+    def read(image: np.ndarray) -> float:
+        points = judge.points(image)
+        assert points is not None, "dlib finds no face"
+        return aspect(points)
+
+    driver = read(clip_frames[BLINK]) / read(clip_frames[STILL])
+    output = read(astronaut_run.outputs[BLINK]) / read(astronaut_run.outputs[STILL])
+    assert driver < 0.5, driver  # he blinks
+    assert output < driver + 0.15, f"dlib reads her blink {output:.2f} of her open eye, his {driver:.2f} of his"
+
+
 def test_closed_lids_hide_her_eyeballs_and_still_ones_keep_her_own_eyes(marked_astronaut_run):
     m = marked_astronaut_run
     eyeballs = m.marked_eyes
