@@ -71,9 +71,19 @@ def _gaps(points: NDArray[np.float64], pairs: NDArray, down: NDArray[np.float64]
     return (points[pairs[:, 1]] - points[pairs[:, 0]]) @ down
 
 
+def dead_zone(magnitude: NDArray[np.float64] | float, threshold: float) -> NDArray[np.float64]:
+    """A motion's magnitude (≥ 0) with the tracker's jitter taken out: nothing up to `threshold`, then a
+    continuous rise that gives back the threshold as the motion grows (by 3× the threshold 86 % of it is back).
+    Plain soft thresholding would shrink every real motion by the whole threshold: lips that never open or
+    close quite as far as the driver's."""
+    m = np.asarray(magnitude, np.float64)
+    t = max(float(threshold), 1e-12)
+    return np.where(m > t, m - t * np.exp(-(m - t) / t), 0.0)
+
+
 def _soft(value: NDArray[np.float64], threshold: float) -> NDArray[np.float64]:
-    """Soft thresholding: jitter below `threshold` is dropped, larger values shrunk by it (no jump)."""
-    return np.sign(value) * np.maximum(0.0, np.abs(value) - threshold)
+    """A signed value through the dead zone."""
+    return np.sign(value) * dead_zone(np.abs(value), threshold)
 
 
 def _closing(driven: NDArray[np.float64], own: NDArray[np.float64], jitter: float) -> NDArray[np.float64]:

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.config import MotionConfig
-from reenact.engine.expression import FaceFrames, face_down, set_openings
+from reenact.engine.expression import FaceFrames, dead_zone, face_down, set_openings
 from reenact.engine.landmarks import (
     IRISES,
     LEFT_EYE_LID_PAIRS,
@@ -143,18 +143,19 @@ class MotionTransfer:
 
 
     def _dead_zone(self, rigid: Similarity, expression: NDArray[np.float64]) -> tuple[Similarity, NDArray[np.float64]]:
-        """Motion smaller than the tracker's jitter shrunk to nothing, larger motion shrunk by the same amount
-        (soft thresholding: continuous, so a face starting to move does not jump)."""
+        """Motion smaller than the tracker's jitter shrunk to nothing, larger motion given back as it grows
+        (`dead_zone`: continuous, so a face starting to move does not jump)."""
         assert self._reference is not None
         size = face_size(self._reference)
         t = self.config.dead_zone * size  # pixels of the driving frame
         norm = np.linalg.norm(expression, axis=1, keepdims=True)
-        expression = expression * np.maximum(0.0, 1.0 - t / np.maximum(norm, 1e-12))
+        expression = expression * (dead_zone(norm, t) / np.maximum(norm, 1e-12))
         centre = self._reference[_RIGID].mean(axis=0)
         shift = rigid.apply(centre) - centre
-        shift = shift * max(0.0, 1.0 - t / max(float(np.linalg.norm(shift)), 1e-12))
-        angle = float(np.sign(rigid.angle) * max(0.0, abs(rigid.angle) - t / size))  # t/size radians at the rim
-        log_scale = float(np.sign(np.log(rigid.scale)) * max(0.0, abs(np.log(rigid.scale)) - t / size))
+        length = float(np.linalg.norm(shift))
+        shift = shift * float(dead_zone(length, t)) / max(length, 1e-12)
+        angle = float(np.sign(rigid.angle) * dead_zone(abs(rigid.angle), t / size))  # t/size radians at the rim
+        log_scale = float(np.sign(np.log(rigid.scale)) * dead_zone(abs(np.log(rigid.scale)), t / size))
         scale = float(np.exp(log_scale))
         rot = rotation(angle)
         return Similarity(scale, rot, centre + shift - scale * rot @ centre), expression

@@ -65,10 +65,15 @@ def test_jitter_below_the_dead_zone_leaves_the_avatar_exactly_as_it_is(face):
     jitter *= 0.5 * t / np.linalg.norm(jitter, axis=1, keepdims=True)  # every point moved by half the zone
     np.testing.assert_allclose(mt(face + jitter), face, atol=1e-4)
     opened = face.copy()
-    opened[MOUTH_LIPS[1]] += (0, 10 * t)  # a real movement still arrives, shorter by the zone
+    opened[MOUTH_LIPS[1]] += (0, 10 * t)  # a real movement arrives whole: the zone is given back as it grows
     out = mt(opened)
     gap = (out[MOUTH_LIPS[1]] - out[MOUTH_LIPS[0]])[1] - (face[MOUTH_LIPS[1]] - face[MOUTH_LIPS[0]])[1]
-    assert gap == pytest.approx(9 * t, rel=0.02)
+    assert gap == pytest.approx(10 * t, rel=0.02)
+    slight = face.copy()
+    slight[MOUTH_LIPS[1]] += (0, 2 * t)  # and one just past it starts from nothing, without a jump
+    out = mt(slight)
+    gap = (out[MOUTH_LIPS[1]] - out[MOUTH_LIPS[0]])[1] - (face[MOUTH_LIPS[1]] - face[MOUTH_LIPS[0]])[1]
+    assert 0.5 * t < gap < 2 * t
 
 
 def test_calibrate_resets_the_neutral_pose(face):
