@@ -195,6 +195,11 @@ def crop_face(image: NDArray[np.uint8], landmarks: Landmarks, box: CropBox, size
     """
     to_crop = box.matrix(size)
     to_frame = cv2.invertAffineTransform(to_crop)
-    crop = cv2.warpAffine(image, pixel_matrix(to_crop), (size, size), flags=cv2.INTER_AREA if box.side > size else cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REFLECT_101)
-    return FaceCrop(crop, transform_points(landmarks, to_crop), to_crop, to_frame)
+    return FaceCrop(cut(image, to_crop, size), transform_points(landmarks, to_crop), to_crop, to_frame)
+
+
+def cut(image: NDArray[np.uint8], to_crop: NDArray[np.float64], size: int) -> NDArray[np.uint8]:
+    """The size×size crop that the frame → crop affine `to_crop` describes (mirrored beyond the frame's edge)."""
+    shrink = abs(np.linalg.det(to_crop[:, :2])) < 1.0
+    return cv2.warpAffine(image, pixel_matrix(to_crop), (size, size),
+                          flags=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)

@@ -19,11 +19,11 @@ from numpy.typing import NDArray
 from reenact.engine.backends.base import Backend
 from reenact.engine.config import MotionConfig, OneEuroConfig, PipelineConfig
 from reenact.engine.errors import ReenactError
-from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face, transform_points
+from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face, cut, transform_points
 from reenact.engine.motion import MotionTransfer
 from reenact.engine.render import Driving, FullResRenderer
 from reenact.engine.runtime import configure_numpy
-from reenact.engine.warp import HeadField, HeadWarp, to_normalized, warp_image
+from reenact.engine.warp import HeadField, HeadWarp, to_normalized
 
 STAGES = ("landmarks", "motion", "warp", "model", "paste")
 MIN_FACE_PX = 64  # below this the crop is an upscale of a few pixels: a blurry animation
@@ -204,18 +204,17 @@ class Pipeline:
         with _timed(timings, "warp"):
             motion = avatar.warp(target)
             self.frames_clamped += motion.clamped
-            grid = avatar.warp.crop_grid(motion) if self.backend is not None or not full else None
+            grid = avatar.warp.crop_grid(motion) if self.backend is not None else None
         with _timed(timings, "model"):
             layers = self._run_model(grid, target) if grid is not None and self.backend is not None else None
         with _timed(timings, "paste"):
-            if full:
-                points = _index_coords(transform_points(target, avatar.crop.to_frame))
-                image = self._render_full(avatar, motion, layers, points,
-                                          None if driving is None else (driving.image, _index_coords(driving.landmarks)))
-                crop = None if layers is None else _to_uint8(layers["image"][0])
-            else:
-                assert grid is not None
-                image = crop = warp_image(avatar.crop.image, grid) if layers is None else _to_uint8(layers["image"][0])
+            points = _index_coords(transform_points(target, avatar.crop.to_frame))
+            image = self._render_full(avatar, motion, layers, points,
+                                      None if driving is None else (driving.image, _index_coords(driving.landmarks)))
+            crop = None if layers is None else _to_uint8(layers["image"][0])
+            if not full:  # the crop view: the same rendering (layers and all) seen through the avatar's crop
+                image = cut(image, avatar.crop.to_crop, self.size)
+                crop = image if crop is None else crop
         return StepResult(image, crop, driving is not None, None if driving is None else driving.landmarks, timings,
                           motion.clamped)
 

@@ -158,3 +158,24 @@ def test_face_width_follows_the_drivers_turn_without_a_squeeze(mona_lisa, clip_f
     frontal = np.abs(yaw) < 0.03
     assert frontal.sum() >= 5 and np.abs(out[frontal] - 1).max() < 0.10
     assert np.corrcoef(out, drv)[0, 1] > 0.3
+
+
+def test_the_crop_view_shows_the_same_mouth_and_eyes_as_the_full_view(mona_lisa, clip_frames, static_tracker):
+    """Paste-back off shows the face crop of the very same rendering: the driver's laughing mouth interior and the
+    layers included, not a plain warp of the crop."""
+    from reenact.engine.face import cut
+    from reenact.engine.pipeline import DrivingFace
+
+    frame = clip_frames[0]  # he laughs, teeth showing
+    driver = DrivingFace(frame, static_tracker.detect(frame))
+    with Pipeline() as pipe:
+        avatar = pipe.prepare(mona_lisa)
+        pipe.set_reference(driver.landmarks)
+        target = pipe.motion(driver.landmarks)
+        full = pipe.render(target, driver).image
+        pipe.set_paste(False)
+        view = pipe.render(target, driver).image
+        without_mouth = pipe.render(target).image
+    assert view.shape == (pipe.size, pipe.size, 3)
+    np.testing.assert_array_equal(view, cut(full, avatar.crop.to_crop, pipe.size))
+    assert np.count_nonzero(np.any(view != without_mouth, axis=-1)) > 50  # his mouth interior shows in the crop
