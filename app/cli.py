@@ -134,7 +134,17 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _use_the_exporter() -> None:
+    """Every subcommand loads models through engine.backends; a checkpoint given to a backend that reads another
+    format (ONNX Runtime, TensorRT) gets its artifact from reenact.export, made once and cached."""
+    from reenact.engine.backends.loader import set_default_prepare
+    from reenact.export.artifacts import prepare
+
+    set_default_prepare(prepare)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    _use_the_exporter()
     parser = build_parser()
     try:
         args = parser.parse_args(_join_dash_values(sys.argv[1:] if argv is None else argv))
