@@ -176,3 +176,32 @@ def test_an_export_that_appears_meanwhile_is_not_replaced(tiny_checkpoint: Path,
     assert str(kept) in str(info.value) and "--overwrite" in str(info.value)
     assert read_onnx_metadata(kept / "frame.onnx")["reenact.graph"] == "frame"
     assert sorted(p.name for p in out.iterdir()) == ["frame.onnx", "reenact-export-1"]
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_int8_is_kept_only_when_it_holds_its_tolerance(tiny_checkpoint: Path, tmp_path: Path, holds: bool,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    if not holds:  # a bound no int8 model can meet
+        from dataclasses import replace
+        from types import MappingProxyType
+
+        from reenact.engine.backends import formats
+        from reenact.engine.backends.tolerance import Tolerance
+
+        rows = tuple(replace(r, tolerances=MappingProxyType({**r.tolerances, "int8": Tolerance(0.0, 0.0)}))
+                     for r in formats.BACKENDS)
+        monkeypatch.setattr(formats, "BACKENDS", rows)
+    out = tmp_path / "models"
+    assert main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--random-only", "--int8"]) == 0
+    printed = capsys.readouterr().out
+    assert "parity onnxruntime-cpu (int8) vs torch-cpu (fp32)" in printed and "PSNR" in printed
+    if holds:
+        assert "int8 variant kept in int8/" in printed
+        backend = load_backend("onnxruntime", out / "int8")
+        assert backend.meta.precision == "int8"
+        backend.close()
+    else:
+        assert "int8 variant NOT kept" in printed
+        assert not (out / "int8").exists()
+    assert (out / "encoder.onnx").is_file() and (out / "frame.onnx").is_file()  # fp32 graphs either way

@@ -1,4 +1,5 @@
-"""Engine headers and the engine cache, without TensorRT: a stale engine is rebuilt, never loaded."""
+"""Engine headers (read side) and the engine building cache (export.tensorrt), without TensorRT: a stale engine is
+rebuilt, never loaded."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from reenact.engine.backends.trt_engine_file import (
     EngineHeader,
     TrtTarget,
     engine_path,
-    ensure_engine,
     read_engine,
     stale_reason,
     write_engine,
 )
 from reenact.engine.errors import ReenactError
+from reenact.export.tensorrt import ensure_engine
 
 H100 = TrtTarget("NVIDIA H100 80GB HBM3", "9.0", "10.3.0", "fp16")
 RTX = TrtTarget("NVIDIA GeForce RTX 4090", "8.9", "10.3.0", "fp16")
