@@ -48,3 +48,13 @@ def test_the_check_sees_a_lazy_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from reenact.export.cache import cached_onnx\n    return cached_onnx\n")
     assert imports(module) == [(2, "reenact.export.cache")]
+
+
+def test_no_training_state_inside_the_packages() -> None:
+    """Resumable state (weights, optimizer, history) lives in the git-ignored runs/ folder of a run in progress;
+    the packages hold only the shipped weights (assets/weights)."""
+    packages = ("app", "engine", "export", "training", "assets", "config")
+    found = [str(p.relative_to(ROOT)) for pkg in packages for p in (ROOT / pkg).rglob("*")
+             if p.suffix in (".pt", ".pth", ".ckpt", ".jsonl") and p.parent != ROOT / "assets" / "weights"]
+    assert found == []
+    assert "runs/" in (ROOT / ".gitignore").read_text().split()

@@ -127,10 +127,6 @@ def _video_shorthand(data: Any) -> Any:
     return data
 
 
-def train_config_from_dict(data: dict[str, Any] | None) -> TrainConfig:
-    return from_dict(TrainConfig, _video_shorthand(data))
-
-
 def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
     return to_dict(cfg)
 
