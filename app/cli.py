@@ -33,7 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
     summary = run_demo(
         DemoOptions(
             source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
-            backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.reference, side_by_side=args.side_by_side,
+            backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.neutral, side_by_side=args.side_by_side,
             overwrite=args.overwrite, max_frames=args.max_frames, progress=not args.quiet,
             config=Path(args.config) if args.config else None, size=args.size, framing=args.framing,
         )
@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
     demo.add_argument("--motion", default=None, choices=("relative", "absolute"),
                       help="relative (default): the avatar keeps its face shape; absolute: takes the driver's")
-    demo.add_argument("--reference", default="auto", choices=("auto", "first"),
-                      help="neutral pose of relative motion: the driving frame closest to the avatar's expression "
-                      "(auto) or the first frame")
+    demo.add_argument("--neutral", "--reference", dest="neutral", default="auto", choices=("auto", "first"),
+                      help="the neutral pose relative motion is measured from: the driving frame closest to the "
+                      "avatar's expression (auto) or the first frame (--reference is the former name)")
     demo.add_argument("--size", type=frame_size, default=None, metavar="WxH",
                       help="output frame size, e.g. 1280x720 (framed by --framing); default: the avatar's own, "
                       "at most 4096 px on the long side (1280x720 with --framing head)")
