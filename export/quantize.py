@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from reenact.engine.atomic import atomic_path
-from reenact.engine.backends.base import META_PREFIX
 from reenact.engine.backends.artifacts import onnx_paths
+from reenact.engine.backends.base import META_PREFIX
 from reenact.export.parity import ParityCase
 
 

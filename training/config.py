@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reenact.engine.config import CropConfig, ModelConfig, WarpConfig, from_dict, load_yaml, setting, to_dict
+from reenact.engine.config import CropConfig, ModelConfig, WarpConfig, load_yaml, setting, to_dict
 from reenact.engine.errors import ReenactError, require_file
 
 

@@ -20,7 +20,15 @@ from pathlib import Path
 
 from reenact.engine.backends.artifacts import find_artifact, weights_artifact
 from reenact.engine.backends.base import Backend, BackendUnavailable
-from reenact.engine.backends.formats import ALIASES, AUTO_ORDER, FORMATS, KINDS, BackendSpec, candidates, resolve_kind
+from reenact.engine.backends.formats import (
+    ALIASES,
+    AUTO_ORDER,
+    FORMATS,
+    KINDS,
+    BackendSpec,
+    candidates,
+    resolve_kind,
+)
 from reenact.engine.errors import ReenactError
 
 log = logging.getLogger(__name__)

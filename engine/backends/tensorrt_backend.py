@@ -22,7 +22,13 @@ from reenact.engine.backends.base import BackendUnavailable
 from reenact.engine.backends.cache import file_sha256
 from reenact.engine.backends.facade import Arrays, ModelBackend
 from reenact.engine.backends.formats import FORMATS, BackendSpec
-from reenact.engine.backends.trt_engine_file import EngineHeader, TrtTarget, engine_path, read_engine, stale_reason
+from reenact.engine.backends.trt_engine_file import (
+    EngineHeader,
+    TrtTarget,
+    engine_path,
+    read_engine,
+    stale_reason,
+)
 from reenact.engine.errors import ReenactError
 
 

@@ -5,8 +5,8 @@ import pytest
 
 from reenact.engine.errors import ReenactError
 from reenact.engine.landmarks import head_yaw, mouth_height
-from reenact.engine.pipeline import STAGES, Pipeline
 from reenact.engine.neutral_pose import neutral_reference
+from reenact.engine.pipeline import STAGES, Pipeline
 
 
 def test_prepare_rejects_an_image_without_a_face(no_face_image):

@@ -16,7 +16,7 @@ from reenact.engine.backends import BackendUnavailable
 from reenact.engine.backends.cache import file_sha256
 from reenact.engine.backends.torch_backend import TorchBackend
 from reenact.engine.errors import ReenactError
-from reenact.export import open_backend, onnx_graphs
+from reenact.export import onnx_graphs, open_backend
 from reenact.export.cache import CHECKSUMS
 from reenact.export.parity import compare, random_case
 

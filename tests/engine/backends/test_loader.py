@@ -4,7 +4,6 @@ tested in tests/export/test_cache.py)."""
 from __future__ import annotations
 
 import importlib.util
-import logging
 from pathlib import Path
 
 import pytest
