@@ -38,17 +38,13 @@ def prepare(fmt: str, weights: Path, precision: str = "fp32") -> Path:
 def _ensure_engines(folder: Path, checkpoint: Path | None, precision: str) -> None:
     """Engines for this GPU beside `folder`'s graphs, checked against PyTorch (or, for an export folder given
     alone, against ONNX Runtime on its fp32 graphs) the first time they are built."""
-    from reenact.engine.backends.artifacts import engine_dir_for
     from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from reenact.engine.backends.tensorrt_backend import TensorRTBackend
+    from reenact.engine.backends.tensorrt_backend import engines_ready
     from reenact.export.exporter import Exporter, build_checked_engines
     from reenact.export.parity import parity_cases
 
-    try:  # already built and current: nothing to do
-        TensorRTBackend(folder, fp16=precision == "fp16", engine_dir=engine_dir_for(folder)).close()
+    if engines_ready(folder, precision):  # built and current: nothing to do
         return
-    except BackendUnavailable:
-        pass
     if checkpoint is not None:
         with Exporter(checkpoint, say=log.info) as exporter:
             report = exporter.tensorrt(folder, precision)

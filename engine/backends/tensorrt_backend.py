@@ -63,6 +63,22 @@ def expected_engines(folder: Path, target: TrtTarget, engine_dir: Path | None = 
     return out
 
 
+def engine_problem(path: Path, expected: EngineHeader) -> str | None:
+    """Why the engine at `path` cannot be loaded for `expected` (missing, or built for another machine or ONNX
+    file), or None when it is the right one; reads the header only."""
+    if not path.is_file():
+        return f"needs a TensorRT engine for this GPU at {path} (built by `{FORMATS['tensorrt'].made_by}`, or on first use)"
+    found, _ = read_engine(path, payload=False)
+    stale = stale_reason(found, expected)
+    return None if stale is None else f"cannot load the TensorRT engine {path}: {stale}"
+
+
+def engines_ready(folder: Path, precision: str, engine_dir: Path | None = None) -> bool:
+    """Whether both graphs of `folder` have a current engine for this GPU (the exporter asks before building)."""
+    target = current_target(import_tensorrt(), precision)
+    return all(engine_problem(p, e) is None for p, e in expected_engines(folder, target, engine_dir).values())
+
+
 class TensorRTBackend(ModelBackend):
     """One engine and execution context per graph, with persistent device buffers."""
 
@@ -85,13 +101,10 @@ class TensorRTBackend(ModelBackend):
         self._contexts: dict[str, object] = {}
         self._buffers: dict[str, dict[str, torch.Tensor]] = {}
         for graph, (path, expected) in expected_engines(folder, target, engine_dir).items():
-            if not path.is_file():
-                raise BackendUnavailable(f"no TensorRT engine for this GPU at {path} (built by "
-                                         f"`{FORMATS['tensorrt'].made_by}`, or on first use)")
-            found, payload = read_engine(path)
-            stale = stale_reason(found, expected)
-            if stale is not None:
-                raise BackendUnavailable(f"the TensorRT engine {path} does not fit: {stale}")
+            problem = engine_problem(path, expected)
+            if problem is not None:
+                raise BackendUnavailable(problem)
+            _, payload = read_engine(path)
             engine = self._runtime.deserialize_cuda_engine(payload)
             if engine is None:
                 raise ReenactError("TensorRT cannot load this engine (damaged, or built elsewhere)", path)

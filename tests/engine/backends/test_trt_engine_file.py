@@ -108,3 +108,16 @@ def test_corrupt_cached_engine_is_reported(onnx_file: Path, tmp_path: Path) -> N
     with pytest.raises(ReenactError) as exc:
         ensure_engine(onnx_file, tmp_path, "frame", H100, {}, build)
     assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_the_loader_side_finds_only_the_engine_built_for_this_machine(onnx_file: Path, tmp_path: Path) -> None:
+    """What TensorRTBackend checks before it deserializes anything (the loader never builds)."""
+    from reenact.engine.backends.tensorrt_backend import engine_problem
+
+    path, _ = ensure_engine(onnx_file, tmp_path, "frame", H100, {}, Builder())
+    here = read_engine(path)[0]
+    assert engine_problem(path, here) is None
+    other_gpu = EngineHeader.for_target("frame", here.onnx_sha256, RTX, {})
+    assert "GPU" in engine_problem(path, other_gpu) and str(path) in engine_problem(path, other_gpu)
+    missing = engine_problem(tmp_path / "none.engine", here)
+    assert missing.startswith("needs a TensorRT engine") and "reenact export" in missing
