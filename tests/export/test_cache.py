@@ -29,6 +29,22 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache"
 
 
+@pytest.fixture(scope="module")
+def made_entry(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache entry of the tiny checkpoint, exported once for the tests that only need one to exist."""
+    root = tmp_path_factory.mktemp("made-cache")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("REENACT_CACHE_DIR", str(root))
+        open_backend("onnxruntime", tiny_checkpoint).close()
+    (entry,) = (root / "onnx").iterdir()
+    return entry
+
+
+def _seed(cache: Path, entry: Path) -> Path:
+    """The cache as a first run leaves it."""
+    return Path(shutil.copytree(entry, cache / "onnx" / entry.name))
+
+
 def _entries(cache: Path) -> list[Path]:
     return sorted((cache / "onnx").iterdir()) if (cache / "onnx").exists() else []
 
@@ -76,10 +92,9 @@ def test_a_checkpoint_changed_at_the_same_path_gets_its_own_export(tmp_path: Pat
         backend.close()
 
 
-def test_an_export_format_bump_exports_again(tiny_checkpoint: Path, cache: Path,
+def test_an_export_format_bump_exports_again(tiny_checkpoint: Path, cache: Path, made_entry: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    open_backend("onnxruntime", tiny_checkpoint).close()
-    (old,) = _entries(cache)
+    old = _seed(cache, made_entry)
     monkeypatch.setattr(onnx_graphs, "EXPORT_FORMAT", str(int(onnx_graphs.EXPORT_FORMAT) + 1))
     open_backend("onnxruntime", tiny_checkpoint).close()
     new = [p for p in _entries(cache) if p != old]
@@ -100,9 +115,8 @@ def _damage(path: Path, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["truncated", "altered"])
 def test_a_damaged_cached_graph_is_rebuilt_with_one_warning(tiny_checkpoint: Path, cache: Path, how: str,
-                                                             caplog: pytest.LogCaptureFixture) -> None:
-    open_backend("onnxruntime", tiny_checkpoint).close()
-    (folder,) = _entries(cache)
+                                                             made_entry: Path, caplog: pytest.LogCaptureFixture) -> None:
+    folder = _seed(cache, made_entry)
     _damage(folder / "frame.onnx", how)
 
     caplog.set_level(logging.WARNING)
@@ -120,9 +134,9 @@ def test_a_damaged_cached_graph_is_rebuilt_with_one_warning(tiny_checkpoint: Pat
         backend.close()
 
 
-def test_a_whole_cache_is_used_without_a_warning(tiny_checkpoint: Path, cache: Path,
+def test_a_whole_cache_is_used_without_a_warning(tiny_checkpoint: Path, cache: Path, made_entry: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
-    open_backend("onnxruntime", tiny_checkpoint).close()
+    _seed(cache, made_entry)
     caplog.set_level(logging.INFO)
     open_backend("onnxruntime", tiny_checkpoint).close()
     assert "using the cached ONNX export" in caplog.text
@@ -148,14 +162,11 @@ def test_auto_falls_back_to_torch_when_the_export_does_not_match(tiny_checkpoint
         open_backend("onnxruntime", tiny_checkpoint)
 
 
-def test_an_export_folder_is_used_as_it_is(tiny_checkpoint: Path, cache: Path, tmp_path: Path) -> None:
-    folder = open_backend("onnxruntime", tiny_checkpoint)
-    folder.close()
-    (entry,) = _entries(cache)
-    copy = shutil.copytree(entry, tmp_path / "copy")
+def test_an_export_folder_is_used_as_it_is(cache: Path, made_entry: Path, tmp_path: Path) -> None:
+    copy = shutil.copytree(made_entry, tmp_path / "copy")
     backend = open_backend("onnxruntime", copy)
     try:
-        assert _entries(cache) == [entry]
+        assert _entries(cache) == [], "nothing exported for a folder that is an export already"
         out = backend.run("encoder", {"source": np.zeros((1, 3, 64, 64), np.float32)})
         assert set(out) == {"feat_128", "feat_64", "feat_32"}
     finally:
