@@ -15,10 +15,11 @@ from pathlib import Path
 
 from reenact.engine.backends.base import META_PREFIX, ModelMeta
 from reenact.engine.backends.cache import cache_root
+from reenact.engine.backends.formats import GRAPH_FILES, TENSORRT_DIR
 from reenact.engine.errors import ReenactError, first_line
 
-GRAPH_FILES = {"encoder": "encoder.onnx", "frame": "frame.onnx"}
-TENSORRT_DIR = "tensorrt"  # engines beside the graphs they were built from
+__all__ = ["GRAPH_FILES", "TENSORRT_DIR", "Artifact", "engine_dir_for", "find_artifact", "is_export_folder",
+           "onnx_paths", "read_export_meta", "read_onnx_metadata", "weights_artifact"]
 
 
 @dataclass(frozen=True, slots=True)

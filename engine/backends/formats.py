@@ -14,19 +14,24 @@ from types import MappingProxyType
 from reenact.engine.backends.tolerance import Tolerance
 from reenact.engine.errors import ReenactError
 
+GRAPH_FILES = MappingProxyType({"encoder": "encoder.onnx", "frame": "frame.onnx"})  # an export folder's graphs
+TENSORRT_DIR = "tensorrt"  # an export folder's engines, beside the graphs they were built from
+
 
 @dataclass(frozen=True, slots=True)
 class Format:
     name: str
     holds: str  # for messages: what such an artifact is
     made_by: str  # for messages: how a user gets one
+    files: tuple[str, ...] = ()  # what it consists of, relative to its path
 
 
 FORMATS = MappingProxyType({
     "checkpoint": Format("checkpoint", "a reenact checkpoint (.pt)", "training (reenact train)"),
-    "onnx": Format("onnx", "an export folder (encoder.onnx and frame.onnx)", "reenact export --checkpoint X --out DIR"),
+    "onnx": Format("onnx", "an export folder (encoder.onnx and frame.onnx)", "reenact export --checkpoint X --out DIR",
+                   tuple(GRAPH_FILES.values())),
     "tensorrt": Format("tensorrt", "an export folder with TensorRT engines built for this GPU (tensorrt/)",
-                       "reenact export --checkpoint X --out DIR --tensorrt"),
+                       "reenact export --checkpoint X --out DIR --tensorrt", (*GRAPH_FILES.values(), TENSORRT_DIR)),
 })
 
 
