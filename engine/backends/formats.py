@@ -88,6 +88,14 @@ def spec(kind: str) -> BackendSpec:
     raise KeyError(f"no backend row for {kind!r}")
 
 
+def running(name: str) -> BackendSpec:
+    """The row of a loaded backend, by the name it reports (`backend.name`, e.g. "onnxruntime-cpu")."""
+    for row in BACKENDS:
+        if row.runs_as == name:
+            return row
+    raise KeyError(f"no backend reports itself as {name!r}")
+
+
 def resolve_kind(kind: str) -> str:
     """The backend name behind an alias; an unknown one is the user's mistake (one line, the choices listed)."""
     kind = ALIASES.get(kind, kind)

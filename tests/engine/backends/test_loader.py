@@ -66,6 +66,7 @@ def test_every_kind_comes_from_the_one_table() -> None:
         assert row.format in formats.FORMATS
         assert callable(_call(row.opener)) and callable(_call(row.probe))
         assert "fp32" in row.tolerances and formats.tolerance_for(row.runs_as, "fp32") is row.tolerances["fp32"]
+        assert formats.running(row.runs_as) is row
 
 
 def test_torch_backend_from_checkpoint(small_checkpoint: Path) -> None:
