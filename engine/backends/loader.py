@@ -55,11 +55,13 @@ def as_is(fmt: str, weights: Path, precision: str) -> Path:
 _default_prepare: Prepare = as_is
 
 
-def set_default_prepare(prepare: Prepare | None) -> None:
+def set_default_prepare(prepare: Prepare | None) -> Prepare:
     """What `load_backend` uses when no `prepare` is passed: the application's entry point installs the exporter's
-    (reenact.export.artifacts.prepare) so a checkpoint runs on every backend; None restores `as_is`."""
+    (reenact.export.artifacts.prepare) while a command runs, so a checkpoint runs on every backend; None means
+    `as_is`. Returns the one it replaces, to be put back."""
     global _default_prepare
-    _default_prepare = prepare or as_is
+    previous, _default_prepare = _default_prepare, prepare or as_is
+    return previous
 
 
 def _call(target: str) -> Callable:

@@ -98,3 +98,14 @@ def test_explicit_tensorrt_without_tensorrt_says_so(small_export: Path) -> None:
     with pytest.raises(BackendUnavailable, match="TensorRT is not installed") as exc:
         load_backend("tensorrt", small_export)
     assert "\n" not in str(exc.value)
+
+
+def test_the_command_line_lends_the_exporter_only_while_a_command_runs(small_checkpoint: Path,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """`reenact` installs export's artifact maker for its command and puts the loader's own default back."""
+    from reenact.app.cli import main
+    from reenact.engine.backends import loader
+
+    assert main(["export", "--checkpoint", str(small_checkpoint / "missing.pt"), "--out", "x"]) == 2
+    capsys.readouterr()
+    assert loader._default_prepare is loader.as_is
