@@ -33,7 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
     summary = run_demo(
         DemoOptions(
             source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
-            backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.reference, side_by_side=args.side_by_side,
+            backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.neutral, side_by_side=args.side_by_side,
             overwrite=args.overwrite, max_frames=args.max_frames, progress=not args.quiet,
             config=Path(args.config) if args.config else None, size=args.size, framing=args.framing,
         )
@@ -81,9 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
     demo.add_argument("--motion", default=None, choices=("relative", "absolute"),
                       help="relative (default): the avatar keeps its face shape; absolute: takes the driver's")
-    demo.add_argument("--reference", default="auto", choices=("auto", "first"),
-                      help="neutral pose of relative motion: the driving frame closest to the avatar's expression "
-                      "(auto) or the first frame")
+    demo.add_argument("--neutral", "--reference", dest="neutral", default="auto", choices=("auto", "first"),
+                      help="the neutral pose relative motion is measured from: the driving frame closest to the "
+                      "avatar's expression (auto) or the first frame (--reference is the former name)")
     demo.add_argument("--size", type=frame_size, default=None, metavar="WxH",
                       help="output frame size, e.g. 1280x720 (framed by --framing); default: the avatar's own, "
                       "at most 4096 px on the long side (1280x720 with --framing head)")
@@ -134,6 +134,20 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
+@contextmanager
+def _exporter_makes_artifacts() -> Iterator[None]:
+    """While a command runs, a checkpoint given to a backend that reads another format (ONNX Runtime, TensorRT)
+    gets its artifact from reenact.export, made once and cached; engine.backends only ever loads it."""
+    from reenact.engine.backends.loader import set_default_prepare
+    from reenact.export.artifacts import prepare
+
+    previous = set_default_prepare(prepare)
+    try:
+        yield
+    finally:
+        set_default_prepare(previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -142,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     configure_output(args.verbose)
     try:
-        with _sigterm_unwinds(), created_folders_removed_on_failure():
+        with _sigterm_unwinds(), created_folders_removed_on_failure(), _exporter_makes_artifacts():
             return int(args.func(args) or 0)
     except ReenactError as exc:
         print(f"reenact: error: {exc}", file=sys.stderr)

@@ -87,10 +87,6 @@ class Pipeline:
         self.frames_clamped = 0
 
     @property
-    def mode(self) -> str:
-        return "warp" if self.backend is None else "model"
-
-    @property
     def size(self) -> int:
         return self.config.face.crop.size if self.backend is None else self.backend.meta.input_size
 

@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _run(args: argparse.Namespace) -> int:
     from reenact.engine.atomic import check_folder_can_be_made
     from reenact.engine.errors import require_file
-    from reenact.export.job import ExportOptions, run_export
+    from reenact.export.exporter import ExportOptions, run_export
 
     checkpoint = require_file(args.checkpoint, "checkpoint")
     check_folder_can_be_made(args.out)  # before minutes of export and parity checks, not after

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from reenact.engine.atomic import atomic_path
+from reenact.engine.backends.artifacts import onnx_paths
 from reenact.engine.backends.base import META_PREFIX
-from reenact.engine.backends.onnx_export import onnx_paths
-from reenact.engine.backends.parity import ParityCase
+from reenact.export.parity import ParityCase
 
 
 def quantize_export(folder: Path, out_dir: Path) -> dict[str, Path]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reenact.engine.config import CropConfig, ModelConfig, WarpConfig, from_dict, load_yaml, setting, to_dict
+from reenact.engine.config import CropConfig, ModelConfig, WarpConfig, load_yaml, setting, to_dict
 from reenact.engine.errors import ReenactError, require_file
 
 
@@ -125,10 +125,6 @@ def _video_shorthand(data: Any) -> Any:
         if isinstance(data.get(key), list):
             data[key] = [{"path": item} if isinstance(item, str) else item for item in data[key]]
     return data
-
-
-def train_config_from_dict(data: dict[str, Any] | None) -> TrainConfig:
-    return from_dict(TrainConfig, _video_shorthand(data))
 
 
 def train_config_to_dict(cfg: TrainConfig) -> dict[str, Any]:

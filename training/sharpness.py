@@ -20,8 +20,8 @@ from numpy.typing import NDArray
 
 from reenact.engine.assets import load_image
 from reenact.engine.errors import ReenactError
+from reenact.engine.neutral_pose import neutral_frame
 from reenact.engine.pipeline import Pipeline
-from reenact.engine.reference import neutral_frame
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 CRF = 18  # the demo's own encode (app.sinks.VideoFileSink)

@@ -18,15 +18,10 @@ from numpy.typing import NDArray
 
 from reenact.engine.config import ModelConfig
 from reenact.engine.errors import ReenactError
+from reenact.engine.graphs import ENCODER_INPUTS, ENCODER_OUTPUTS, FRAME_INPUTS, FRAME_OUTPUTS, GRAPHS
 from reenact.engine.landmarks import WARP_SUBSET
 
 MODEL_VERSION = "2"  # 2: the frame graph also returns its layers (flow, generated)
-GRAPHS = ("encoder", "frame")
-# The graph interface; engine.model.networks uses the same names (a test keeps them equal).
-ENCODER_INPUTS = ("source",)
-ENCODER_OUTPUTS = ("feat_128", "feat_64", "feat_32")
-FRAME_INPUTS = ("source", "feat_128", "feat_64", "feat_32", "grid", "kp_source", "kp_driving")
-FRAME_OUTPUTS = ("image", "mask", "flow", "generated")
 
 META_PREFIX = "reenact."
 
@@ -63,6 +58,13 @@ class ModelMeta:
 
     def outputs(self, graph: str) -> tuple[str, ...]:
         return {"encoder": self.encoder_outputs, "frame": self.frame_outputs}[_graph(graph)]
+
+    def known_shapes(self, graph: str) -> dict[str, tuple[int, ...]]:
+        """The input shapes this metadata fixes (batch 1); the encoder features' shapes depend on the network and
+        are learnt from the encoder's own outputs (backends.facade)."""
+        s, k = self.input_size, len(self.landmark_subset)
+        shapes = {"source": (1, 3, s, s), "grid": (1, s, s, 2), "kp_source": (1, k, 2), "kp_driving": (1, k, 2)}
+        return {name: shapes[name] for name in self.inputs(graph) if name in shapes}
 
     def to_metadata(self) -> dict[str, str]:
         """Flat string pairs for ONNX `metadata_props` and engine headers."""
@@ -123,30 +125,13 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
-class Closing:
-    """`with backend:` closes it on exit; close() is idempotent, and nothing relies on __del__."""
-
-    def close(self) -> None:  # pragma: no cover - every backend defines its own
-        raise NotImplementedError
-
-    def __enter__(self):  # returns the concrete backend
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+__all__ = [
+    "ENCODER_INPUTS", "ENCODER_OUTPUTS", "FRAME_INPUTS", "FRAME_OUTPUTS", "GRAPHS", "META_PREFIX", "MODEL_VERSION",
+    "Backend", "BackendUnavailable", "ModelMeta",
+]
 
 
 def _graph(graph: str) -> str:
     if graph not in GRAPHS:
         raise KeyError(f"unknown graph {graph!r}; graphs are {', '.join(GRAPHS)}")
     return graph
-
-
-def check_feeds(meta: ModelMeta, graph: str, feeds: Mapping[str, NDArray]) -> None:
-    """Catch wiring mistakes at the boundary with a message naming the input, not deep inside a runtime."""
-    expected = meta.inputs(graph)
-    missing = [n for n in expected if n not in feeds]
-    extra = [n for n in feeds if n not in expected]
-    if missing or extra:
-        raise ValueError(f"graph {graph!r}: missing inputs {missing}, unexpected inputs {extra}")
-

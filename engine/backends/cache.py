@@ -1,4 +1,5 @@
-"""The per-user cache for artifacts made on first use (ONNX exports of a checkpoint, TensorRT timing caches)."""
+"""Where the per-user cache lies, and the file hash its entries are keyed by. The cache itself (what goes in, when
+it is trusted) is reenact.export.cache; engine.backends only looks up engines there (artifacts.engine_dir_for)."""
 
 from __future__ import annotations
 

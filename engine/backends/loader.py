@@ -1,8 +1,11 @@
-"""Pick a backend by name, or the fastest that works here with "auto", and say why.
+"""Open a model artifact on a backend by name, or on the fastest that works here with "auto", and say why.
 
-`weights` is a reenact checkpoint (.pt) or an export folder (encoder.onnx + frame.onnx, from `reenact export`).
-A checkpoint given to an ONNX-based backend is exported on first use into the per-user cache (parity-checked
-against PyTorch) and reused afterwards. An export folder cannot run on torch (it has no PyTorch weights).
+The loader only loads. Each backend is a row of the one table (backends.formats.BACKENDS) naming the artifact
+format it reads, a probe (can it run here?) and an opener; there is no per-backend branch here. An artifact in
+another format than a backend reads (a checkpoint for ONNX Runtime, ONNX graphs without engines for TensorRT) is
+made by reenact.export, never by the engine: a caller that wants that passes `prepare`
+(`reenact.export.open_backend` does), or the application installs export's once at start
+(`set_default_prepare`). Without one, such a backend is unavailable and says how to make its artifact.
 
 "auto" tries tensorrt → onnxruntime-cuda → onnxruntime (CPU) → torch; the backend it returns carries a `reason`
 naming what it skipped and why. A broken file stops the search with its own error: falling back would hide it.
@@ -10,117 +13,102 @@ naming what it skipped and why. A broken file stops the search with its own erro
 
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
+from reenact.engine.backends.artifacts import find_artifact, weights_artifact
 from reenact.engine.backends.base import Backend, BackendUnavailable
-from reenact.engine.backends.onnx_export import GRAPH_FILES, cached_onnx, is_export_folder
+from reenact.engine.backends.formats import (
+    ALIASES,
+    AUTO_ORDER,
+    FORMATS,
+    KINDS,
+    BackendSpec,
+    candidates,
+    resolve_kind,
+)
 from reenact.engine.errors import ReenactError
 
 log = logging.getLogger(__name__)
 
-AUTO_ORDER = ("tensorrt", "onnxruntime-cuda", "onnxruntime", "torch")
-KINDS = ("auto", *AUTO_ORDER, "torch-cpu", "torch-cuda")
-ALIASES = {"onnxruntime-cpu": "onnxruntime", "ort": "onnxruntime", "trt": "tensorrt"}
+# (format, weights, precision) → the path of an artifact in that format made from `weights`; raises
+# BackendUnavailable when it cannot be made here, its message a predicate that follows the backend's name
+# ("needs ...", "cannot use ...").
+Prepare = Callable[[str, Path, str], Path]
+
+__all__ = ["ALIASES", "AUTO_ORDER", "KINDS", "Prepare", "as_is", "load_backend", "resolve_kind",
+           "set_default_prepare", "weights_artifact"]
 
 
-def weights_artifact(weights: Path) -> str:
-    """What `weights` holds ("onnx" folder, "onnx-file", "checkpoint"), or the one-line error for a path that can
-    hold no weights: callers check it before any slow setup."""
-    if weights.is_dir():
-        if not is_export_folder(weights):
-            raise ReenactError("is a folder, expected a checkpoint file or an export folder (with "
-                               f"{' and '.join(GRAPH_FILES.values())})", weights)
-        return "onnx"
-    if weights.suffix == ".onnx" and weights.is_file():
-        return "onnx-file"
-    if not weights.exists():
-        raise ReenactError("model weights not found", weights)
-    return "checkpoint"
+def as_is(fmt: str, weights: Path, precision: str) -> Path:
+    """`weights` itself when it already is an artifact of `fmt` (engines are looked for in an export folder)."""
+    artifact = find_artifact(weights)
+    if artifact.format == fmt or (fmt == "tensorrt" and artifact.format == "onnx"):
+        return artifact.path
+    wanted = FORMATS[fmt]
+    raise BackendUnavailable(f"needs {wanted.holds}, and {weights.name} is {FORMATS[artifact.format].holds}; "
+                             f"make one with `{wanted.made_by}`")
 
 
-def _onnx_folder(weights: Path, kind: str) -> Path:
-    artifact = weights_artifact(weights)
-    if artifact == "onnx":
-        return weights
-    if artifact == "onnx-file":
-        if not is_export_folder(weights.parent):
-            raise ReenactError(f"{kind} needs the whole export folder ({' and '.join(GRAPH_FILES.values())})",
-                               weights)
-        return weights.parent
-    return cached_onnx(weights)
+_default_prepare: Prepare = as_is
 
 
-def _torch_cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def _load_one(kind: str, weights: Path, reason: str, fp16: bool) -> Backend:
-    if kind in ("torch", "torch-cpu", "torch-cuda"):
-        if weights_artifact(weights) != "checkpoint":
-            raise BackendUnavailable("torch needs a checkpoint (.pt); an ONNX export holds no PyTorch weights")
-        from reenact.engine.backends.torch_backend import TorchBackend
-
-        cuda = kind == "torch-cuda" or (kind == "torch" and _torch_cuda_available())
-        if kind == "torch-cuda" and not _torch_cuda_available():
-            raise BackendUnavailable("torch has no CUDA device here")
-        return TorchBackend(weights, device="cuda" if cuda else "cpu", half=cuda and fp16, reason=reason)
-    if kind in ("onnxruntime", "onnxruntime-cuda"):
-        from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-
-        device = "cuda" if kind == "onnxruntime-cuda" else "cpu"
-        if device == "cuda":  # find out before exporting anything
-            _require_ort_cuda()
-        return OnnxRuntimeBackend(_onnx_folder(weights, kind), device=device, reason=reason)
-    if kind == "tensorrt":
-        from reenact.engine.backends.tensorrt_backend import TensorRTBackend, current_target, import_tensorrt
-
-        current_target(import_tensorrt(), "fp16" if fp16 else "fp32")  # module and GPU, before exporting
-        return TensorRTBackend(_onnx_folder(weights, kind), fp16=fp16, reason=reason)
-    raise ReenactError(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
+def set_default_prepare(prepare: Prepare | None) -> Prepare:
+    """What `load_backend` uses when no `prepare` is passed: the application's entry point installs the exporter's
+    (reenact.export.artifacts.prepare) while a command runs, so a checkpoint runs on every backend; None means
+    `as_is`. Returns the one it replaces, to be put back."""
+    global _default_prepare
+    previous, _default_prepare = _default_prepare, prepare or as_is
+    return previous
 
 
-def _require_ort_cuda() -> None:
-    from reenact.engine.backends.onnxruntime_backend import import_onnxruntime
-
-    import_onnxruntime("cuda")
-    if not _torch_cuda_available():
-        raise BackendUnavailable("no CUDA GPU is available")
+def _call(target: str) -> Callable:
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
-def resolve_kind(kind: str) -> str:
-    """The backend name behind an alias; an unknown one is the user's mistake (one line, the choices listed)."""
-    kind = ALIASES.get(kind, kind)
-    if kind not in KINDS:
-        raise ReenactError(f"unknown backend {kind!r}; choose one of {', '.join(KINDS)}")
-    return kind
+def _open(row: BackendSpec, weights: Path, precision: str, reason: str, prepare: Prepare) -> Backend:
+    _call(row.probe)(row, precision)  # can it run here at all: before anything is exported or built
+    try:
+        artifact = prepare(row.format, weights, precision)
+    except BackendUnavailable as exc:  # phrased to follow the backend's name: "needs ...", "cannot ..."
+        raise BackendUnavailable(f"{row.kind} {exc}") from None
+    return _call(row.opener)(artifact, row, precision, reason)
 
 
-def load_backend(kind: str, weights: str | Path, *, fp16: bool = False) -> Backend:
-    """Load `weights` on backend `kind` ("auto", "tensorrt", "onnxruntime-cuda", "onnxruntime", "torch", ...).
+def load_backend(kind: str, weights: str | Path, *, fp16: bool = False, prepare: Prepare | None = None) -> Backend:
+    """Open `weights` on backend `kind` ("auto", "tensorrt", "onnxruntime-cuda", "onnxruntime", "torch", ...).
 
-    `fp16` applies to GPU backends (TensorRT, torch on CUDA). The returned backend's `reason` says why it was
+    `fp16` applies to backends that can compute in it (TensorRT, torch on CUDA). `prepare` makes the artifact a
+    backend reads from `weights` (see the module's docstring). The returned backend's `reason` says why it was
     chosen; under "auto" it also lists each faster backend that was skipped and why.
     """
-    kind = resolve_kind(kind)
+    rows = candidates(kind)
     weights = Path(weights)
-    weights_artifact(weights)  # a missing or malformed path is reported as itself, whatever the backend
-    if kind != "auto":
-        backend = _load_one(kind, weights, f"{kind} requested", fp16)
-        log.info("backend %s: %s", backend.name, backend.reason)
-        return backend
+    find_artifact(weights)  # a missing or malformed path is reported as itself, whatever the backend
+    precision = "fp16" if fp16 else "fp32"
+    prepare = prepare or _default_prepare
+    chosen = resolve_kind(kind)
     skipped: list[str] = []
-    for candidate in AUTO_ORDER:
-        skip_text = "; ".join(skipped)
-        reason = f"auto: fastest available{' (skipped ' + skip_text + ')' if skipped else ''}"
+    for row in rows:
+        if chosen == "auto":
+            skip_text = "; ".join(skipped)
+            reason = f"auto: fastest available{' (skipped ' + skip_text + ')' if skipped else ''}"
+        else:
+            reason = f"{chosen} requested"
         try:
-            backend = _load_one(candidate, weights, reason, fp16)
+            backend = _open(row, weights, precision if precision in row.precisions else "fp32", reason, prepare)
         except BackendUnavailable as exc:
-            skipped.append(f"{candidate}: {exc}")
-            log.info("backend %s skipped: %s", candidate, exc)
+            if len(rows) == 1:
+                raise
+            text = str(exc)
+            skipped.append(text if text.startswith(row.kind + " ") else f"{row.kind}: {text}")
+            log.info("backend %s skipped: %s", row.kind, exc)
             continue
         log.info("backend %s chosen; %s", backend.name, reason)
         return backend
+    if chosen != "auto" and len(rows) > 1:
+        raise BackendUnavailable("; ".join(skipped))
     raise ReenactError("no backend can run this model here: " + "; ".join(skipped), weights)

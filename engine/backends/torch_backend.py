@@ -1,20 +1,22 @@
-"""PyTorch eager backend: runs a checkpoint directly (CPU, or CUDA when present). The reference for parity."""
+"""PyTorch eager backend: runs a checkpoint directly (CPU, or CUDA when present); the parity check's baseline."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from reenact.engine.backends.base import Closing, ModelMeta, check_feeds
+from reenact.engine.backends.base import BackendUnavailable, ModelMeta
+from reenact.engine.backends.facade import Arrays, ModelBackend
+from reenact.engine.backends.formats import BackendSpec
 from reenact.engine.model.checkpoint import Checkpoint, load_checkpoint
 from reenact.engine.runtime import configure_torch
 
 
-class TorchBackend(Closing):
+class TorchBackend(ModelBackend):
     name = "torch-cpu"
 
     def __init__(self, checkpoint: Checkpoint | str | Path, device: str = "cpu", half: bool = False,
@@ -24,23 +26,27 @@ class TorchBackend(Closing):
         self.device = torch.device(device)
         self.dtype = torch.float16 if half else torch.float32
         self.model: torch.nn.Module | None = ckpt.build().to(self.device, self.dtype)
-        self.meta = ModelMeta.from_model_config(ckpt.model_config, "fp16" if half else "fp32")
-        self.reason = reason or f"{self.device.type} requested"
+        super().__init__(ModelMeta.from_model_config(ckpt.model_config, "fp16" if half else "fp32"),
+                         reason or f"{self.device.type} requested")
         if self.device.type == "cuda":
             self.name = "torch-cuda"
 
     @torch.inference_mode()
-    def run(self, graph: str, feeds: Mapping[str, NDArray[np.float32]]) -> dict[str, NDArray[np.float32]]:
-        if self.model is None:
-            raise RuntimeError("backend is closed")
-        check_feeds(self.meta, graph, feeds)
-
-        def t(name: str) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(feeds[name], dtype=np.float32)).to(self.device, self.dtype)
-
+    def _compute(self, graph: str, inputs: Arrays) -> Sequence[NDArray[np.float32]]:
+        assert self.model is not None
         module = self.model.encoder if graph == "encoder" else self.model.frame
-        outs = module(*(t(n) for n in self.meta.inputs(graph)))
-        return {n: o.float().cpu().numpy() for n, o in zip(self.meta.outputs(graph), outs, strict=True)}
+        outs = module(*(torch.from_numpy(a).to(self.device, self.dtype) for a in inputs.values()))
+        return [o.float().cpu().numpy() for o in outs]
 
-    def close(self) -> None:
+    def _release(self) -> None:
         self.model = None
+
+
+def probe(spec: BackendSpec, precision: str) -> None:
+    if spec.device == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailable("torch has no CUDA device here")
+
+
+def open_backend(artifact: Path, spec: BackendSpec, precision: str, reason: str) -> TorchBackend:
+    return TorchBackend(artifact, device=spec.device, half=spec.device == "cuda" and precision == "fp16",
+                        reason=reason)

@@ -6,25 +6,20 @@ something for the ONNX file it came from. So each engine file starts with a head
     b"REENACT-TRT\\0" | uint32 little-endian header length | UTF-8 JSON header | serialized engine
 
 and lives under a name keyed by (GPU, compute capability, TensorRT version, ONNX sha256, precision). A cached
-engine is loaded only when its header matches the machine and the ONNX file exactly; otherwise it is rebuilt.
-All of this is plain Python, so it is tested without TensorRT.
+engine is loaded only when its header matches the machine and the ONNX file exactly; otherwise reenact.export
+builds it again (export.tensorrt). All of this is plain Python, so it is tested without TensorRT.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import struct
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from reenact.engine.atomic import atomic_write_bytes
-from reenact.engine.backends.cache import file_sha256
 from reenact.engine.errors import ReenactError
-
-log = logging.getLogger(__name__)
 
 MAGIC = b"REENACT-TRT\0"
 HEADER_FORMAT = 1
@@ -116,25 +111,3 @@ def stale_reason(found: EngineHeader, expected: EngineHeader) -> str | None:
         if a != b:
             return f"built for {what} {a!r}, this is {b!r}"
     return None
-
-
-def ensure_engine(onnx_path: str | Path, engine_dir: str | Path, graph: str, target: TrtTarget,
-                  meta: dict[str, str], build: Callable[[Path, str], bytes]) -> tuple[Path, bool]:
-    """The engine for `onnx_path` on `target`: the cached one when its header matches, else built and cached.
-
-    Returns (path, built). `build(onnx_path, precision)` returns a serialized engine.
-    """
-    onnx_path, engine_dir = Path(onnx_path), Path(engine_dir)
-    digest = file_sha256(onnx_path)
-    expected = EngineHeader.for_target(graph, digest, target, meta)
-    path = engine_path(engine_dir, graph, target, digest)
-    if path.is_file():
-        found, _ = read_engine(path, payload=False)
-        reason = stale_reason(found, expected)
-        if reason is None:
-            return path, False
-        log.warning("rebuilding the TensorRT engine %s: %s", path, reason)
-    else:
-        log.info("building a TensorRT engine for %s (%s, %s) into %s", onnx_path, target.gpu, target.precision, path)
-    write_engine(path, expected, build(onnx_path, target.precision))
-    return path, True

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from reenact.engine.config import ModelConfig
+from reenact.engine.graphs import ENCODER_OUTPUTS, FRAME_INPUTS, FRAME_OUTPUTS
 from reenact.engine.landmarks import WARP_SUBSET
 
-ENCODER_OUTPUTS = ("feat_128", "feat_64", "feat_32")
-FRAME_INPUTS = ("source", "feat_128", "feat_64", "feat_32", "grid", "kp_source", "kp_driving")
-FRAME_OUTPUTS = ("image", "mask", "flow", "generated")
+__all__ = ["ENCODER_OUTPUTS", "FRAME_INPUTS", "FRAME_OUTPUTS", "FrameNet", "ReenactModel", "SourceEncoder", "identity_grid",
+           "num_keypoints"]
 
 
 def num_keypoints(config: ModelConfig) -> int:

@@ -31,6 +31,36 @@ def test_virtual_camera_gets_frames_of_the_chosen_size_and_rate(vcam, size: tupl
     assert np.array_equal(cam.last, sent[-1].image)  # RGB, unchanged
 
 
+def test_virtual_camera_declares_the_rgb_pixel_format_it_sends(vcam) -> None:
+    """The driver reads the bytes as the declared fourcc: RGB bytes declared BGR swap red and blue on every call."""
+    from pyvirtualcam import PixelFormat
+    from pyvirtualcam.util import decode_fourcc
+
+    with VirtualCameraSink(64, 48, 30, backend=VCAM):
+        cam = vcam.instances[-1]
+    assert decode_fourcc(cam.fourcc) == PixelFormat.RGB.value
+
+
+def test_virtual_camera_drops_the_alpha_of_rgba_frames(vcam) -> None:
+    rgba = np.random.default_rng(5).integers(0, 256, (48, 64, 4), dtype=np.uint8)
+    with VirtualCameraSink(64, 48, 30, backend=VCAM) as sink:
+        sink.write(Frame(rgba, 0, 0))
+        cam = vcam.instances[-1]
+    assert cam.frames == 1 and not cam.bad_frames
+    assert np.array_equal(cam.last, rgba[:, :, :3])
+
+
+def test_a_write_after_close_reaches_no_camera(vcam) -> None:
+    """The worker may hand over one more frame while the camera is being switched off: it is dropped, not sent."""
+    sink = VirtualCameraSink(64, 48, 30, backend=VCAM)
+    cam = vcam.instances[-1]
+    sink.write(_frame(64, 48, 0))
+    sink.close()
+    sink.write(_frame(64, 48, 1))
+    sink.close()  # idempotent
+    assert cam.closed and cam.frames == 1 and sink.frames_written == 1
+
+
 def test_virtual_camera_refuses_another_frame_size(vcam) -> None:
     with VirtualCameraSink(640, 480, 30, backend=VCAM) as sink:
         with pytest.raises(ValueError, match="640×480"):

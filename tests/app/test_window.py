@@ -312,11 +312,31 @@ def test_face_only_shows_the_crop_and_portrait_the_whole_image(qtbot, open_windo
 
 
 
-def test_refreshing_cameras_keeps_the_window_responsive(qtbot, open_window) -> None:
+def test_refreshing_cameras_keeps_the_window_responsive(qtbot, open_window, monkeypatch) -> None:
+    """The probe is held open until the window has shown new frames: a probe on the GUI thread would hold the
+    click itself (and so fail the first check); one on a helper thread lets the window go on animating."""
+    import threading
+
+    from reenact.app import sources
+
+    probing, release, done = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_probe() -> list[int]:  # a real camera can take seconds to open
+        probing.set()
+        release.wait(WAIT_MS / 1000)  # a safety net only: the test releases it
+        done.set()
+        return []
+
+    monkeypatch.setattr(sources, "list_cameras", slow_probe)
     window = open_window()
+    wait_frames(qtbot, window, 1)
+    window.controls.refresh_button.click()
+    assert probing.wait(WAIT_MS / 1000) and not done.is_set(), "the click returned while the probe still runs"
+    assert not window.controls.refresh_button.isEnabled()  # one probe at a time
+    wait_frames(qtbot, window, 3)  # the window keeps painting frames while the probe waits
+    assert not done.is_set()
     with qtbot.waitSignal(window.cameras_found, timeout=WAIT_MS) as found:
-        window.controls.refresh_button.click()
-        assert not window.controls.refresh_button.isEnabled()  # probing runs on a helper thread
+        release.set()
     assert found.args == [window.cameras] and window.controls.refresh_button.isEnabled()
     assert "Cameras found" in window.notice.text()
     combo = window.controls.source_combo

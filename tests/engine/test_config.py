@@ -8,7 +8,7 @@ import pytest
 
 from reenact.engine.config import ModelConfig, PipelineConfig, from_dict, load_yaml, setting_problem, to_dict
 from reenact.engine.errors import ReenactError
-from reenact.training.config import TrainConfig, load_train_config, train_config_from_dict
+from reenact.training.config import TrainConfig, load_train_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,19 +36,30 @@ def test_pipeline_values_outside_their_type_or_range_name_the_key(data, message)
     ({"model": {"encoder_channels": [16, 32]}}, "model.encoder_channels must be a list of 3 items, got 2"),
     ({"loss": {"scales": [1.0, 0.0]}}, "loss.scales[1] must be > 0, got 0.0"),
 ])
-def test_training_values_outside_their_type_or_range_name_the_key(data, message):
+def test_training_values_outside_their_type_or_range_name_the_key(data, message, tmp_path):
     with pytest.raises(ReenactError) as exc:
-        train_config_from_dict(data)
-    assert str(exc.value) == message
+        _load_train(tmp_path, data)
+    assert str(exc.value) == f"{tmp_path / 'train.yaml'}: {message}"
 
 
-def test_values_are_converted_as_their_fields_say():
-    cfg = train_config_from_dict({"lr": "2e-4", "warmup_steps": 5, "grad_clip": 2, "stills_dir": "faces",
-                                  "blend_logit_init": None, "videos": ["clip.mp4"]})
+def _load_train(folder: Path, data: dict) -> TrainConfig:
+    """Through the YAML file, as `reenact train --config` reads it."""
+    import yaml
+
+    path = folder / "train.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return load_train_config(path)
+
+
+def test_values_are_converted_as_their_fields_say(tmp_path):
+    (tmp_path / "typed").mkdir()
+    (tmp_path / "again").mkdir()
+    cfg = _load_train(tmp_path / "typed", {"lr": "2e-4", "warmup_steps": 5, "grad_clip": 2, "stills_dir": "faces",
+                                           "blend_logit_init": None, "videos": ["clip.mp4"]})
     assert cfg.lr == 2e-4 and isinstance(cfg.lr, float)  # YAML 1.1 reads 2e-4 as text
     assert isinstance(cfg.grad_clip, float) and cfg.stills_dir == Path("faces") and cfg.blend_logit_init is None
     assert cfg.videos[0].path == Path("clip.mp4")
-    assert train_config_from_dict(to_dict(cfg)) == cfg
+    assert _load_train(tmp_path / "again", to_dict(cfg)) == cfg
     # and the shipped configs pass their own checks
     assert load_yaml(PipelineConfig, REPO / "config" / "pipeline.yaml") == PipelineConfig()
     for name in ("train_franck.yaml", "train_franck_generator.yaml"):

@@ -35,7 +35,8 @@ def test_grid_maps_target_landmarks_back_to_source_landmarks(face):
     assert np.median(err) < 1.5
 
 
-def test_border_stays_still_so_paste_back_is_seamless(face):
+def test_the_tps_grid_leaves_the_crop_border_still(face):
+    """The grid alone; the seam of the paste-back itself is tested in test_pipeline (test_paste_back_*)."""
     src = face.landmarks[:, :2]
     grid = tps_grid(src, src + (8.0, -5.0), 256)
     ident = identity_grid(256)

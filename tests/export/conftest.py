@@ -42,3 +42,17 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _private_cache(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Exports made on first use go to a per-session cache, never the user's."""
     monkeypatch.setenv("REENACT_CACHE_DIR", str(cache_dir))
+
+
+@pytest.fixture
+def unmatchable_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A tolerance of zero for ONNX Runtime on CPU: no other runtime can meet it, so every parity check fails."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from reenact.engine.backends import formats
+    from reenact.engine.backends.tolerance import Tolerance
+
+    rows = tuple(replace(r, tolerances=MappingProxyType({**r.tolerances, "fp32": Tolerance(0.0, 0.0)}))
+                 if r.runs_as == "onnxruntime-cpu" else r for r in formats.BACKENDS)
+    monkeypatch.setattr(formats, "BACKENDS", rows)

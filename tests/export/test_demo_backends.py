@@ -10,8 +10,8 @@ import pytest
 from reenact.app.cli import main
 from reenact.app.sources import VideoFileSource
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
-from reenact.engine.backends.onnx_export import EXPORT_FORMAT
 from reenact.engine.backends.tolerance import VIDEO_FRAME_TOLERANCE
+from reenact.export.onnx_graphs import EXPORT_FORMAT
 
 FRAMES = 4
 
@@ -54,7 +54,7 @@ def test_onnxruntime_and_torch_demos_match(full_checkpoint: Path, tmp_path: Path
 
 def test_demo_runs_an_export_folder_with_auto(full_checkpoint: Path, tmp_path: Path, cache_dir: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from reenact.engine.backends.onnx_export import cached_onnx
+    from reenact.export.cache import cached_onnx
 
     folder = cached_onnx(full_checkpoint)  # what `reenact export` writes, made here through the cache
     from_folder = _demo(folder, "auto", tmp_path / "auto.mp4", capsys)

@@ -12,12 +12,12 @@ import pytest
 
 from reenact.app.cli import main
 from reenact.engine.backends import load_backend
+from reenact.engine.backends.artifacts import onnx_paths, read_onnx_metadata
 from reenact.engine.backends.base import ModelMeta
-from reenact.engine.backends.onnx_export import onnx_paths, read_onnx_metadata
-from reenact.engine.backends.parity import compare, random_case, real_case
-from reenact.engine.backends.tolerance import TOLERANCES, Tolerance, tolerance_for
+from reenact.engine.backends.formats import tolerance_for
 from reenact.engine.backends.torch_backend import TorchBackend
 from reenact.engine.model.checkpoint import load_checkpoint
+from reenact.export.parity import compare, random_case, real_case
 
 
 @pytest.fixture(scope="module")
@@ -62,10 +62,10 @@ def test_tiny_export_matches_torch_through_the_onnxruntime_backend(
 ) -> None:
     out, _ = tiny_export
     backend = load_backend("onnxruntime", out)
-    reference = TorchBackend(tiny_checkpoint)
+    baseline = TorchBackend(tiny_checkpoint)
     assert backend.name == "onnxruntime-cpu"
     assert backend.meta.input_size == 64  # read from the ONNX metadata, not from a checkpoint
-    report = compare(reference, backend, [random_case(reference.meta, seed=7), real_case(reference)])
+    report = compare(baseline, backend, [random_case(baseline.meta, seed=7), real_case(baseline)])
     assert report.tolerance == tolerance_for("onnxruntime-cpu", "fp32")
     assert report.ok, report.format()
     assert {r.case for r in report.rows} == {"random", "real"}
@@ -74,10 +74,9 @@ def test_tiny_export_matches_torch_through_the_onnxruntime_backend(
 
 
 def test_export_fails_and_writes_nothing_when_parity_fails(
-    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tiny_checkpoint: Path, tmp_path: Path, unmatchable_onnxruntime: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # a tolerance of zero cannot be met by a different runtime: the export must refuse
-    monkeypatch.setitem(TOLERANCES, ("onnxruntime-cpu", "fp32"), Tolerance(0.0, 0.0))
     out = tmp_path / "never"
     code = main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--random-only"])
     err = capsys.readouterr().err.strip()
@@ -162,7 +161,7 @@ def test_tensorrt_export_without_tensorrt_says_why(tiny_checkpoint: Path, tmp_pa
 
 def test_an_export_that_appears_meanwhile_is_not_replaced(tiny_checkpoint: Path, tmp_path: Path) -> None:
     from reenact.engine.errors import ReenactError
-    from reenact.export.job import ExportOptions, run_export
+    from reenact.export.exporter import ExportOptions, run_export
 
     out = tmp_path / "models"
 
@@ -177,3 +176,32 @@ def test_an_export_that_appears_meanwhile_is_not_replaced(tiny_checkpoint: Path,
     assert str(kept) in str(info.value) and "--overwrite" in str(info.value)
     assert read_onnx_metadata(kept / "frame.onnx")["reenact.graph"] == "frame"
     assert sorted(p.name for p in out.iterdir()) == ["frame.onnx", "reenact-export-1"]
+
+
+@pytest.mark.parametrize("holds", [True, False])
+def test_int8_is_kept_only_when_it_holds_its_tolerance(tiny_checkpoint: Path, tmp_path: Path, holds: bool,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    if not holds:  # a bound no int8 model can meet
+        from dataclasses import replace
+        from types import MappingProxyType
+
+        from reenact.engine.backends import formats
+        from reenact.engine.backends.tolerance import Tolerance
+
+        rows = tuple(replace(r, tolerances=MappingProxyType({**r.tolerances, "int8": Tolerance(0.0, 0.0)}))
+                     for r in formats.BACKENDS)
+        monkeypatch.setattr(formats, "BACKENDS", rows)
+    out = tmp_path / "models"
+    assert main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--random-only", "--int8"]) == 0
+    printed = capsys.readouterr().out
+    assert "parity onnxruntime-cpu (int8) vs torch-cpu (fp32)" in printed and "PSNR" in printed
+    if holds:
+        assert "int8 variant kept in int8/" in printed
+        backend = load_backend("onnxruntime", out / "int8")
+        assert backend.meta.precision == "int8"
+        backend.close()
+    else:
+        assert "int8 variant NOT kept" in printed
+        assert not (out / "int8").exists()
+    assert (out / "encoder.onnx").is_file() and (out / "frame.onnx").is_file()  # fp32 graphs either way

@@ -10,9 +10,10 @@ import pytest
 from onnx import TensorProto, helper
 
 from reenact.engine.assets import DEFAULT_WEIGHTS
-from reenact.engine.backends.onnx_export import cached_onnx, onnx_paths
-from reenact.engine.backends.trt_support import check_tensorrt_compat
+from reenact.engine.backends.artifacts import onnx_paths
+from reenact.export.cache import cached_onnx
 from reenact.export.quantize import quantize_export
+from reenact.export.tensorrt_ops import check_tensorrt_compat
 
 
 @pytest.fixture(scope="module")

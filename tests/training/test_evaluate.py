@@ -89,7 +89,32 @@ def test_eval_cli_writes_json(tiny_data: dict, fresh_weights: Path, tmp_path: Pa
     for scores in (data["overall"], *data["clips"].values()):
         assert set(scores["warp"]) == set(METRICS)
         assert math.isfinite(scores["model"]["akd_mouth"]) and math.isfinite(scores["model"]["akd_eyes"])
-    assert "model" in capsys.readouterr().out
+    # The printed table and the JSON are the same evaluation: every row's L1 and AKD, per clip and per video.
+    rows = _table_rows(capsys.readouterr().out)
+    for name, means in (*data["clips"].items(), *data["videos"].items()):
+        for method in METHODS:
+            frames, l1, akd = rows[(name, method)]
+            assert (l1, akd) == (f"{means[method]['l1']:.4f}", f"{means[method]['akd']:.3f}"), (name, method)
+    # ...and the video's scores pool its clips' frames (frame-weighted), they are not a copy of one clip
+    for method in METHODS:
+        weights = [rows[(clip, method)][0] for clip in data["clips"]]
+        pooled = np.average([c[method]["l1"] for c in data["clips"].values()], weights=weights)
+        assert data["videos"]["franck_talk"][method]["l1"] == pytest.approx(pooled, rel=1e-6)
+    assert data["overall"] == data["videos"]["franck_talk"]  # one video: overall is that video
+    assert len({round(data["overall"][m]["l1"], 6) for m in METHODS}) == len(METHODS), "each method is rendered"
+
+
+def _table_rows(text: str) -> dict[tuple[str, str], tuple[int, str, str]]:
+    """(clip or video, method) → (frames, L1, AKD) as `reenact eval` prints them; a name is printed once per block."""
+    rows, name = {}, ""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 6 and parts[0] not in METHODS and parts[1] in METHODS:
+            name, parts = parts[0], parts[1:]
+        if len(parts) >= 5 and parts[0] in METHODS and parts[1].isdigit():
+            akd = parts[3] if parts[0] == "none" else parts[4]  # "none" has no "<none" mark
+            rows[(name, parts[0])] = (int(parts[1]), parts[2], akd)
+    return rows
 
 
 def _one_line_error(capsys: pytest.CaptureFixture, argv: list[str], *needles: str) -> None:

@@ -83,10 +83,15 @@ def test_a_bare_video_path_is_short_for_its_spec(tmp_path: Path) -> None:
 
 
 def test_the_shipped_configs_load() -> None:
+    """Stage 2 starts from what stage 1 writes into its run folder; nothing in the tree is needed for that."""
     cfg = load_train_config(REPO / "config" / "train_franck.yaml")
     assert cfg.videos[0].stop == 4000 and cfg.val_videos[0].start == 4000
     second = load_train_config(REPO / "config" / "train_franck_generator.yaml")
-    assert second.videos == cfg.videos and second.init_weights is not None and (REPO / second.init_weights).is_file()
+    assert second.videos == cfg.videos and second.init_weights == cfg.out_dir / "last.pt"
+    third = load_train_config(REPO / "config" / "train_franck_headwarp.yaml")
+    assert third.init_weights == Path("assets/weights/reenact.pt") and (REPO / third.init_weights).is_file()
+    for run in (cfg, second, third):  # run folders are git-ignored and lie outside every package
+        assert run.out_dir.parts[0] == "runs" and run.cache_dir.parts[0] == "runs"
 
 
 def test_blend_penalty_without_eye_and_mouth_regions_is_refused(tiny_config: TrainConfig) -> None:

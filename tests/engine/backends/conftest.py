@@ -34,8 +34,8 @@ def _private_cache(backend_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None
 @pytest.fixture(scope="session")
 def small_export(small_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from reenact.engine.backends.cache import file_sha256
-    from reenact.engine.backends.onnx_export import export_onnx
     from reenact.engine.model.checkpoint import load_checkpoint
+    from reenact.export.onnx_graphs import export_onnx
 
     out = tmp_path_factory.mktemp("export") / "small"
     export_onnx(load_checkpoint(small_checkpoint), out, checkpoint_sha256=file_sha256(small_checkpoint))

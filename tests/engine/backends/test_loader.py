@@ -1,9 +1,9 @@
-"""load_backend: explicit kinds, "auto" with its reasons, checkpoints exported on first use into the cache."""
+"""load_backend: explicit kinds, "auto" with its reasons; it only loads (making artifacts is reenact.export's job,
+tested in tests/export/test_cache.py)."""
 
 from __future__ import annotations
 
 import importlib.util
-import logging
 from pathlib import Path
 
 import pytest
@@ -31,18 +31,42 @@ def test_auto_on_a_cpu_machine_picks_onnxruntime_and_says_why(small_export: Path
     assert "onnxruntime-cuda: onnxruntime has no CUDA provider" in backend.reason
 
 
-def test_checkpoint_is_exported_once_then_reused(small_checkpoint: Path, backend_cache: Path,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="reenact.engine.backends")
-    first = load_backend("onnxruntime", small_checkpoint)
-    folders = sorted((backend_cache / "onnx").iterdir())
-    assert len(folders) == 1 and not any(p.suffix == ".tmp" for p in folders)
-    stamps = {p: p.stat().st_mtime_ns for p in folders[0].iterdir()}
-    caplog.clear()
-    second = load_backend("onnxruntime", small_checkpoint)
-    assert "using the cached ONNX export" in caplog.text
-    assert {p: p.stat().st_mtime_ns for p in folders[0].iterdir()} == stamps
-    assert first.meta == second.meta and first.meta.input_size == 64
+def test_without_an_exporter_a_checkpoint_needs_an_export_for_onnxruntime(small_checkpoint: Path,
+                                                                         backend_cache: Path) -> None:
+    with pytest.raises(BackendUnavailable) as info:
+        load_backend("onnxruntime", small_checkpoint)
+    text = str(info.value)
+    assert text.startswith("onnxruntime needs an export folder") and "reenact export" in text and "\n" not in text
+    assert not (backend_cache / "onnx").exists(), "the loader exports nothing"
+
+
+def test_auto_on_a_checkpoint_without_an_exporter_runs_torch_and_says_why(small_checkpoint: Path) -> None:
+    backend = load_backend("auto", small_checkpoint)
+    assert backend.name.startswith("torch")
+    assert "onnxruntime needs an export folder" in backend.reason
+
+
+def test_a_prepare_function_supplies_the_artifact(small_checkpoint: Path, small_export: Path) -> None:
+    asked = []
+
+    def prepare(fmt: str, weights: Path, precision: str) -> Path:
+        asked.append((fmt, weights, precision))
+        return small_export
+
+    backend = load_backend("onnxruntime", small_checkpoint, prepare=prepare)
+    assert backend.name == "onnxruntime-cpu" and asked == [("onnx", small_checkpoint, "fp32")]
+
+
+def test_every_kind_comes_from_the_one_table() -> None:
+    from reenact.engine.backends import formats
+    from reenact.engine.backends.loader import _call
+
+    assert set(formats.KINDS) == {"auto", *formats.AUTO_ORDER, *(r.kind for r in formats.BACKENDS)}
+    for row in formats.BACKENDS:
+        assert row.format in formats.FORMATS
+        assert callable(_call(row.opener)) and callable(_call(row.probe))
+        assert "fp32" in row.tolerances and formats.tolerance_for(row.runs_as, "fp32") is row.tolerances["fp32"]
+        assert formats.running(row.runs_as) is row
 
 
 def test_torch_backend_from_checkpoint(small_checkpoint: Path) -> None:
@@ -52,7 +76,7 @@ def test_torch_backend_from_checkpoint(small_checkpoint: Path) -> None:
 
 
 def test_torch_cannot_run_an_export_folder(small_export: Path) -> None:
-    with pytest.raises(BackendUnavailable, match="needs a checkpoint"):
+    with pytest.raises(BackendUnavailable, match="needs a reenact checkpoint"):
         load_backend("torch", small_export)
 
 
@@ -76,27 +100,11 @@ def test_explicit_tensorrt_without_tensorrt_says_so(small_export: Path) -> None:
     assert "\n" not in str(exc.value)
 
 
-@pytest.mark.skipif(_has_ort_cuda(), reason="the CUDA provider is installed here")
-def test_explicit_onnxruntime_cuda_without_provider_says_so(small_checkpoint: Path, backend_cache: Path) -> None:
-    before = set((backend_cache / "onnx").iterdir()) if (backend_cache / "onnx").exists() else set()
-    with pytest.raises(BackendUnavailable, match="no CUDA provider"):
-        load_backend("onnxruntime-cuda", small_checkpoint)
-    after = set((backend_cache / "onnx").iterdir()) if (backend_cache / "onnx").exists() else set()
-    assert after == before  # found out before exporting anything
+def test_the_command_line_lends_the_exporter_only_while_a_command_runs(small_checkpoint: Path) -> None:
+    """`reenact` installs export's artifact maker for its command and puts the loader's own default back.
+    (No capsys here: the command's log handler keeps the stream it was given, and capsys closes its own.)"""
+    from reenact.app.cli import main
+    from reenact.engine.backends import loader
 
-
-@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None or _has_ort_cuda(),
-                    reason="GPU backends come first in auto there")
-def test_auto_falls_back_to_torch_when_the_export_does_not_match(
-    small_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from reenact.engine.backends.tolerance import TOLERANCES, Tolerance
-
-    monkeypatch.setenv("REENACT_CACHE_DIR", str(tmp_path / "fresh-cache"))  # no export cached yet
-    monkeypatch.setitem(TOLERANCES, ("onnxruntime-cpu", "fp32"), Tolerance(0.0, 0.0))  # nothing can match
-    backend = load_backend("auto", small_checkpoint)
-    assert backend.name.startswith("torch")
-    assert "onnxruntime: " in backend.reason and "does not match PyTorch" in backend.reason
-    assert not any((tmp_path / "fresh-cache" / "onnx").iterdir())  # the failed export was not kept
-    with pytest.raises(ReenactError, match="does not match PyTorch"):
-        load_backend("onnxruntime", small_checkpoint)
+    assert main(["export", "--checkpoint", str(small_checkpoint / "missing.pt"), "--out", "x"]) == 2
+    assert loader._default_prepare is loader.as_is

@@ -23,10 +23,11 @@ def _one_line(exc: pytest.ExceptionInfo[ReenactError], path: Path) -> str:
     return text
 
 
-def test_interface_names_match_the_networks() -> None:
-    assert base.ENCODER_OUTPUTS == networks.ENCODER_OUTPUTS
-    assert base.FRAME_INPUTS == networks.FRAME_INPUTS
-    assert base.FRAME_OUTPUTS == networks.FRAME_OUTPUTS
+def test_interface_names_are_defined_once() -> None:
+    from reenact.engine import graphs
+
+    for name in ("ENCODER_OUTPUTS", "FRAME_INPUTS", "FRAME_OUTPUTS"):
+        assert getattr(base, name) is getattr(networks, name) is getattr(graphs, name)
 
 
 def test_metadata_round_trip_and_damage() -> None:
@@ -65,6 +66,9 @@ def test_runs_both_graphs_with_shapes_from_metadata(small_export: Path) -> None:
         backend.run("encoder", {"source": np.zeros((1, 3, s + 1, s), np.float32)})
     with pytest.raises(ValueError, match="missing inputs"):
         backend.run("frame", {"source": np.zeros((1, 3, s, s), np.float32)})
+    with pytest.raises(TypeError, match="'grid': dtype float64, expected float32"):
+        backend.run("frame", {"source": np.full((1, 3, s, s), 0.5, np.float32), **feats,
+                              "grid": grid.astype(np.float64), "kp_source": kp, "kp_driving": kp})
     with backend:
         pass
     backend.close()  # idempotent
@@ -110,3 +114,31 @@ def test_graphs_from_different_exports_are_refused(small_export: Path, tmp_path:
     onnx.save_model(model, folder / "frame.onnx")
     with pytest.raises(ReenactError, match="different exports"):
         load_backend("onnxruntime", folder)
+
+
+@pytest.mark.parametrize("graph,name,bad", [
+    ("encoder", "source", np.zeros((1, 3, 64, 63), np.float32)),
+    ("encoder", "source", np.zeros((1, 3, 64, 64), np.float64)),
+    ("frame", "feat_64", np.zeros((1, 8, 16, 15), np.float32)),
+    ("frame", "kp_driving", np.zeros((1, 3, 2), np.float32)),
+])
+def test_torch_and_onnxruntime_refuse_the_same_feeds_the_same_way(small_checkpoint: Path, small_export: Path,
+                                                                  graph: str, name: str, bad: np.ndarray) -> None:
+    """One façade checks feeds for every backend: the same mistake, the same message, before any runtime runs."""
+    from reenact.engine.backends.torch_backend import TorchBackend
+
+    backends = [TorchBackend(small_checkpoint), OnnxRuntimeBackend(small_export)]
+    messages = []
+    for backend in backends:
+        s, k = backend.meta.input_size, len(backend.meta.landmark_subset)
+        source = np.full((1, 3, s, s), 0.5, np.float32)
+        feats = backend.run("encoder", {"source": source})
+        c = (np.arange(s, dtype=np.float32) * 2 + 1) / s - 1
+        feeds = {"source": source, **feats, "grid": np.stack(np.meshgrid(c, c, indexing="xy"), -1)[None],
+                 "kp_source": np.zeros((1, k, 2), np.float32), "kp_driving": np.zeros((1, k, 2), np.float32)}
+        feeds = {n: feeds[n] for n in backend.meta.inputs(graph)}
+        with pytest.raises((ValueError, TypeError)) as info:
+            backend.run(graph, {**feeds, name: bad})
+        messages.append(str(info.value))
+        backend.close()
+    assert messages[0] == messages[1] and repr(name) in messages[0]

@@ -11,9 +11,10 @@ torch = pytest.importorskip("torch")
 if not torch.cuda.is_available():
     pytest.skip("TensorRT needs a CUDA GPU and none is available", allow_module_level=True)
 
-from reenact.engine.backends.parity import compare, random_case  # noqa: E402
 from reenact.engine.backends.tensorrt_backend import TensorRTBackend  # noqa: E402
 from reenact.engine.backends.torch_backend import TorchBackend  # noqa: E402
+from reenact.export.parity import compare, random_case  # noqa: E402
+from reenact.export.tensorrt import build_engines  # noqa: E402
 
 pytestmark = pytest.mark.tensorrt
 
@@ -22,12 +23,12 @@ pytestmark = pytest.mark.tensorrt
 def test_engine_matches_torch_and_is_reused(small_export: Path, small_checkpoint: Path, tmp_path: Path,
                                             fp16: bool) -> None:
     engines = tmp_path / "engines"
+    precision = "fp16" if fp16 else "fp32"
+    assert all(build_engines(small_export, precision, engines).values())
     backend = TensorRTBackend(small_export, fp16=fp16, engine_dir=engines)
-    assert all(backend.built.values())
-    reference = TorchBackend(small_checkpoint)
-    report = compare(reference, backend, [random_case(reference.meta)])
+    baseline = TorchBackend(small_checkpoint)
+    report = compare(baseline, backend, [random_case(baseline.meta)])
     assert report.ok, report.format()
     backend.close()
-    again = TensorRTBackend(small_export, fp16=fp16, engine_dir=engines)
-    assert not any(again.built.values())
-    again.close()
+    assert not any(build_engines(small_export, precision, engines).values()), "built once, then reused"
+    TensorRTBackend(small_export, fp16=fp16, engine_dir=engines).close()

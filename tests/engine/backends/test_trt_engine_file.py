@@ -1,4 +1,5 @@
-"""Engine headers and the engine cache, without TensorRT: a stale engine is rebuilt, never loaded."""
+"""Engine headers (read side) and the engine building cache (export.tensorrt), without TensorRT: a stale engine is
+rebuilt, never loaded."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ from reenact.engine.backends.trt_engine_file import (
     EngineHeader,
     TrtTarget,
     engine_path,
-    ensure_engine,
     read_engine,
     stale_reason,
     write_engine,
 )
 from reenact.engine.errors import ReenactError
+from reenact.export.tensorrt import ensure_engine
 
 H100 = TrtTarget("NVIDIA H100 80GB HBM3", "9.0", "10.3.0", "fp16")
 RTX = TrtTarget("NVIDIA GeForce RTX 4090", "8.9", "10.3.0", "fp16")
@@ -107,3 +108,16 @@ def test_corrupt_cached_engine_is_reported(onnx_file: Path, tmp_path: Path) -> N
     with pytest.raises(ReenactError) as exc:
         ensure_engine(onnx_file, tmp_path, "frame", H100, {}, build)
     assert str(path) in str(exc.value) and "\n" not in str(exc.value)
+
+
+def test_the_loader_side_finds_only_the_engine_built_for_this_machine(onnx_file: Path, tmp_path: Path) -> None:
+    """What TensorRTBackend checks before it deserializes anything (the loader never builds)."""
+    from reenact.engine.backends.tensorrt_backend import engine_problem
+
+    path, _ = ensure_engine(onnx_file, tmp_path, "frame", H100, {}, Builder())
+    here = read_engine(path)[0]
+    assert engine_problem(path, here) is None
+    other_gpu = EngineHeader.for_target("frame", here.onnx_sha256, RTX, {})
+    assert "GPU" in engine_problem(path, other_gpu) and str(path) in engine_problem(path, other_gpu)
+    missing = engine_problem(tmp_path / "none.engine", here)
+    assert missing.startswith("needs a TensorRT engine") and "reenact export" in missing

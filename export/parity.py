@@ -1,8 +1,10 @@
 """Does a backend compute what PyTorch computes? Checked on random inputs and on the pipeline's own inputs.
 
-Each graph is compared on identical inputs (the frame graph gets the reference encoder's features), so an error
-is pinned to the graph that made it. "Real" inputs are recorded from the pipeline itself running a bundled
-avatar against frames of the bundled driving clip: the crops, TPS grids and landmarks the model sees in use.
+The baseline is PyTorch fp32 on CPU running the checkpoint (for engines built from an export folder alone, ONNX
+Runtime on its fp32 graphs, which match PyTorch to 1e-4). Each graph is compared on identical inputs (the frame
+graph gets the baseline encoder's features), so an error is pinned to the graph that made it. "Real" inputs are
+recorded from the pipeline itself running a bundled avatar against frames of the bundled driving clip: the crops,
+TPS grids and landmarks the model sees in use. Every export is checked on both (`reenact export`, the cache).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.backends.base import Backend, ModelMeta
-from reenact.engine.backends.tolerance import Tolerance, scaled_errors, tolerance_for
+from reenact.engine.backends.formats import tolerance_for
+from reenact.engine.backends.tolerance import Tolerance, scaled_errors
 
 Feeds = dict[str, NDArray[np.float32]]
 
@@ -42,6 +45,7 @@ class ParityReport:
     candidate: str
     precision: str
     tolerance: Tolerance
+    baseline: str = "torch-cpu"
     rows: list[ParityRow] = field(default_factory=list)
 
     @property
@@ -61,7 +65,7 @@ class ParityReport:
                 f"(tolerance {self.tolerance.max_err:.2g}, mean {self.tolerance.mean_err:.2g})")
 
     def format(self) -> str:
-        lines = [f"parity {self.candidate} ({self.precision}) vs torch-cpu (fp32); tolerance max "
+        lines = [f"parity {self.candidate} ({self.precision}) vs {self.baseline} (fp32); tolerance max "
                  f"{self.tolerance.max_err:.2g}, mean {self.tolerance.mean_err:.2g}"]
         lines.append(f"  {'inputs':<10} {'graph':<8} {'output':<9} {'max err':>10} {'mean err':>10}")
         # one line per (case, graph, output): the worst frame of the case
@@ -109,7 +113,7 @@ class _Recorder:
         pass
 
 
-def real_case(reference: Backend, avatar: str | Path | None = None, clip: str | Path | None = None,
+def real_case(baseline: Backend, avatar: str | Path | None = None, clip: str | Path | None = None,
               frame_indices: tuple[int, ...] = (0, 24, 48)) -> ParityCase:
     """The pipeline's own inputs: a bundled avatar driven by frames of the bundled clip."""
     import cv2
@@ -120,7 +124,7 @@ def real_case(reference: Backend, avatar: str | Path | None = None, clip: str | 
 
     avatar = Path(avatar or AVATARS_DIR / "mona_lisa.jpg")
     clip = Path(clip or DEFAULT_CLIP)
-    recorder = _Recorder(reference)
+    recorder = _Recorder(baseline)
     capture = cv2.VideoCapture(str(clip))
     try:
         with Pipeline(PipelineConfig(), recorder) as pipe:  # type: ignore[arg-type]
@@ -142,10 +146,10 @@ def real_case(reference: Backend, avatar: str | Path | None = None, clip: str | 
     return ParityCase("real", encoder[0]["source"], frames)
 
 
-def compare(reference: Backend, candidate: Backend, cases: list[ParityCase],
+def compare(baseline: Backend, candidate: Backend, cases: list[ParityCase],
             tolerance: Tolerance | None = None) -> ParityReport:
     tol = tolerance or tolerance_for(candidate.name, candidate.meta.precision)
-    report = ParityReport(candidate.name, candidate.meta.precision, tol)
+    report = ParityReport(candidate.name, candidate.meta.precision, tol, baseline.name)
 
     def add(case: str, graph: str, ref: Mapping[str, NDArray], out: Mapping[str, NDArray]) -> None:
         for name, r in ref.items():
@@ -154,28 +158,14 @@ def compare(reference: Backend, candidate: Backend, cases: list[ParityCase],
 
     for case in cases:
         feeds = {"source": case.source}
-        ref_feats = reference.run("encoder", feeds)
+        ref_feats = baseline.run("encoder", feeds)
         add(case.label, "encoder", ref_feats, candidate.run("encoder", feeds))
         for frame in case.frames:
             frame_feeds = {"source": case.source, **ref_feats, **frame}
-            add(case.label, "frame", reference.run("frame", frame_feeds), candidate.run("frame", frame_feeds))
+            add(case.label, "frame", baseline.run("frame", frame_feeds), candidate.run("frame", frame_feeds))
     return report
 
 
-def check_export(checkpoint: object, folder: str | Path, *, real: bool = True, device: str = "cpu") -> ParityReport:
-    """ONNX Runtime on `folder` against PyTorch fp32 on `checkpoint`, random inputs (and real ones)."""
-    from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from reenact.engine.backends.torch_backend import TorchBackend
-
-    reference = TorchBackend(checkpoint)  # type: ignore[arg-type]
-    candidate = OnnxRuntimeBackend(folder, device=device)
-    try:
-        return compare(reference, candidate, parity_cases(reference, real))
-    finally:
-        candidate.close()
-        reference.close()
-
-
-def parity_cases(reference: Backend, real: bool = True) -> list[ParityCase]:
-    """Random inputs, and the pipeline's own (bundled avatar and clip, recorded through `reference`) when `real`."""
-    return [random_case(reference.meta)] + ([real_case(reference)] if real else [])
+def parity_cases(baseline: Backend, real: bool = True) -> list[ParityCase]:
+    """Random inputs, and the pipeline's own (bundled avatar and clip, recorded through `baseline`) when `real`."""
+    return [random_case(baseline.meta)] + ([real_case(baseline)] if real else [])

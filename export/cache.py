@@ -1,0 +1,103 @@
+"""The per-user cache of exports: a checkpoint's checked ONNX graphs (and their TensorRT engines), made by the
+one exporter on first use and reused afterwards.
+
+An entry is keyed by the checkpoint's content (sha256), not its path, and by the export format: a checkpoint
+retrained in place, or a reenact whose exporter writes other graphs, gets a new entry. Each entry keeps its graphs'
+sha256; a damaged entry is found on load, said, and exported again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from reenact.engine.atomic import atomic_write_bytes, temp_dir_beside
+from reenact.engine.backends.artifacts import GRAPH_FILES, is_export_folder
+from reenact.engine.backends.base import BackendUnavailable
+from reenact.engine.backends.cache import cache_root, file_sha256
+from reenact.engine.errors import require_file
+from reenact.export import onnx_graphs
+
+log = logging.getLogger(__name__)
+
+CHECKSUMS = "sha256.json"  # in a cached export: each graph's sha256, checked before the cache is used
+
+
+def entry_for(checkpoint_sha256: str) -> Path:
+    """The cache folder of a checkpoint's export in the current export format."""
+    return cache_root() / "onnx" / f"{checkpoint_sha256[:24]}-v{onnx_graphs.EXPORT_FORMAT}"
+
+
+def _write_checksums(folder: Path) -> None:
+    sums = {name: file_sha256(folder / name) for name in GRAPH_FILES.values()}
+    atomic_write_bytes(folder / CHECKSUMS, (json.dumps(sums, indent=1) + "\n").encode("utf-8"))
+
+
+def cache_damage(folder: Path) -> str | None:
+    """Why a cached export cannot be used as it is (a disk error, a killed copy, an edit), or None when it is whole.
+
+    A graph that fails to load says little; one that loads with altered weights would animate wrongly, silently.
+    """
+    if not (folder / CHECKSUMS).is_file():
+        return f"no {CHECKSUMS}: made by an earlier version, or cut short"
+    try:
+        sums = json.loads((folder / CHECKSUMS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return f"{CHECKSUMS} is unreadable"
+    for name in GRAPH_FILES.values():
+        if not (folder / name).is_file():
+            return f"{name} is missing"
+        if not isinstance(sums, dict) or file_sha256(folder / name) != sums.get(name):
+            return f"{name} does not match its checksum"
+    return None
+
+
+def _discard(folder: Path) -> None:
+    """Move a damaged cache entry out of the way first (one rename), so no other process loads it half deleted."""
+    trash = folder.with_name(f".{folder.name}.{os.getpid()}.damaged")
+    try:
+        os.rename(folder, trash)
+    except FileNotFoundError:  # another process discarded it already
+        return
+    if trash.is_dir():
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        trash.unlink(missing_ok=True)
+
+
+def cached_onnx(checkpoint_path: str | Path) -> Path:
+    """An export folder for this checkpoint, made and parity-checked (random and real inputs) on first use."""
+    from reenact.export.exporter import Exporter
+
+    checkpoint_path = require_file(checkpoint_path, "checkpoint")
+    final = entry_for(file_sha256(checkpoint_path))
+    if final.exists():
+        damage = cache_damage(final)
+        if damage is None:
+            log.info("using the cached ONNX export %s", final)
+            return final
+        log.warning("the cached ONNX export %s cannot be trusted (%s); exporting it again", final, damage)
+        _discard(final)
+    with Exporter(checkpoint_path, say=log.info) as exporter:
+        final = entry_for(exporter.sha256)  # the content it loaded, should the file have changed meanwhile
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_dir_beside(final)
+        try:
+            log.info("exporting %s to ONNX (first use; cached in %s)", checkpoint_path, final)
+            report = exporter.onnx(tmp)
+            if not report.ok:
+                raise BackendUnavailable(f"cannot use {checkpoint_path}: its ONNX export does not match PyTorch "
+                                         f"({report.first_failure()})")
+            _write_checksums(tmp)
+            try:
+                os.replace(tmp, final)
+            except OSError:  # another process finished the same export first
+                if not is_export_folder(final):
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return final
