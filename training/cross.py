@@ -29,8 +29,8 @@ from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.base import Backend
 from reenact.engine.backends.torch_backend import TorchBackend
 from reenact.engine.errors import ReenactError
+from reenact.engine.neutral_pose import neutral_reference
 from reenact.engine.pipeline import Pipeline
-from reenact.engine.reference import neutral_reference
 from reenact.training.cache import find_avatars, find_videos, read_range
 from reenact.training.face_metrics import DlibJudge
 

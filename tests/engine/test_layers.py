@@ -34,8 +34,8 @@ from reenact.engine.landmarks import (
     mouth_opening,
     ring_pairs,
 )
+from reenact.engine.neutral_pose import neutral_reference
 from reenact.engine.pipeline import DrivingFace, Pipeline
-from reenact.engine.reference import neutral_reference
 
 CLOSED_MOUTH, OPEN_MOUTH, BLINK, STILL, GAZE_ONE_WAY, GAZE_OTHER_WAY = 141, 0, 22, 85, 72, 164
 EYES = ((RIGHT_EYE_CORNERS, IRISES[0], RIGHT_EYE_LIDS), (LEFT_EYE_CORNERS, IRISES[1], LEFT_EYE_LIDS))

@@ -136,7 +136,7 @@ def test_face_width_follows_the_drivers_turn_without_a_squeeze(mona_lisa, clip_f
     """On the bundled clip's turns: at frontal driver poses the output's face keeps the avatar's proportions
     (within 10%), and its width follows the driver's."""
     from reenact.engine.landmarks import FACE_OVAL, head_yaw
-    from reenact.engine.reference import neutral_reference
+    from reenact.engine.neutral_pose import neutral_reference
 
     def aspect(points: np.ndarray) -> float:
         width, height = np.ptp(points[list(FACE_OVAL), :2], axis=0)
