@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reenact.app.capture import CaptureThread
 from reenact.app.frames import Frame
 from reenact.app.latest import LatestSlot
+from reenact.app.outputs import OutputFormat
 from reenact.app.worker import (
-    CaptureThread,
-    OutputFormat,
     PipelineWorker,
     SourceSpec,
     WorkerOptions,
