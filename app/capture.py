@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import Protocol
 
 from reenact.app.frames import Frame
-from reenact.app.sources import CameraSource, FrameSource, Interruptible, Notify, StreamSource, VideoFileSource
+from reenact.app.sources import (
+    CameraSource,
+    FrameSource,
+    Interruptible,
+    Notify,
+    StreamSource,
+    VideoFileSource,
+)
 from reenact.engine.errors import ReenactError
 
 log = logging.getLogger(__name__)

@@ -44,6 +44,12 @@ class Handoff(Generic[T]):
             self._cond.notify_all()
             return value
 
+    def wait_empty(self, timeout: float | None = None) -> bool:
+        """Wait until the consumer has taken the value (or the handoff closed); whether the slot is free."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._full or self._closed, timeout)
+            return not self._full
+
     @property
     def pending(self) -> bool:
         with self._cond:

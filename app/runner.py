@@ -4,13 +4,15 @@ Run one after the other, landmarks, network and paste-back leave a core idle mos
 machine, and when another program takes a core every stage waits for the slowest pool. Here each stage has a thread
 of its own and frames move through them in order, one frame per stage at a time:
 
-    tracking thread   landmarks → motion → warp grid     frame t+2
-    model thread      the network's refinement            frame t+1
-    output thread     paste-back → `deliver` (sinks)      frame t
+    tracking thread   landmarks → motion → warp grid     frame t+3
+    model thread      the network's refinement            frame t+2
+    paste thread      paste-back at full resolution       frame t+1
+    output thread     `deliver`: framing, sinks           frame t
 
-Stages hand frames on through Handoffs (the producer waits: no queue grows between stages), so at most three frames
-are in flight and latency stays bounded; frames are dropped only at the input (a LatestSlot the capture thread
-fills), before any work is spent on them. An input that waits instead (a Handoff) gets every frame processed in
+Stages hand frames on through Handoffs (the producer waits: no queue grows between stages), so at most four frames
+are in flight and latency stays bounded. The tracking thread takes a new input frame only once the model thread has
+taken the previous one, so a frame never waits long half-made while the network is busy; frames are dropped only at
+the input (a LatestSlot the capture thread fills), before any work is spent on them. An input that waits instead (a Handoff) gets every frame processed in
 order. Settings that change the pipeline (a new avatar, calibration, paste on or off) run on the tracking thread
 while no frame is in flight, so no frame is ever made half with the old setting and half with the new.
 """
@@ -66,7 +68,7 @@ def admit_all(captured: Captured) -> FrameJob | None:
 
 
 class PipelinedRunner:
-    """Runs `pipeline` over the frames of `frames` on three threads; `deliver` gets each finished job, in order.
+    """Runs `pipeline` over the frames of `frames` on four threads; `deliver` gets each finished job, in order.
 
     `admit` (tracking thread) turns a captured frame into a job, or None to leave it out (an output rate). `deliver`
     (output thread) sends the result on and records `timings_ms["output"]` itself if it wants the output timed.
@@ -97,6 +99,7 @@ class PipelinedRunner:
         self._in_flight = 0
         self._flight = threading.Condition()
         self._to_model: Handoff[FrameJob] = Handoff()
+        self._to_paste: Handoff[FrameJob] = Handoff()
         self._to_output: Handoff[FrameJob] = Handoff()
 
     @property
@@ -106,12 +109,13 @@ class PipelinedRunner:
             return self._in_flight
 
     def run(self, halt: threading.Event, ended: Callable[[], bool] | None = None) -> None:
-        """Process frames on this thread (tracking) and two more until `halt` is set, or until `ended()` says the
+        """Process frames on this thread (tracking) and three more until `halt` is set, or until `ended()` says the
         input has no more frames and every frame taken has been delivered."""
-        workers = [threading.Thread(target=self._stage, args=(self._to_model, self._refine, self._to_output),
-                                    name="reenact-model", daemon=True),
-                   threading.Thread(target=self._stage, args=(self._to_output, self._finish, None),
-                                    name="reenact-output", daemon=True)]
+        chain = [(self._to_model, self._refine, self._to_paste, "model"),
+                 (self._to_paste, self._paste, self._to_output, "paste"),
+                 (self._to_output, self._finish, None, "output")]
+        workers = [threading.Thread(target=self._stage, args=(inbox, work, outbox), name=f"reenact-{name}",
+                                    daemon=True) for inbox, work, outbox, name in chain]
         for w in workers:
             w.start()
         try:
@@ -119,8 +123,8 @@ class PipelinedRunner:
         finally:
             if not halt.is_set():  # the input ended: let the last frames through
                 self._wait_idle(halt)
-            self._to_model.close()
-            self._to_output.close()
+            for inbox, *_ in chain:
+                inbox.close()
             for w in workers:
                 w.join()
 
@@ -130,6 +134,8 @@ class PipelinedRunner:
             if not self.commands.empty():
                 self._wait_idle(halt)
                 self._drain_commands()
+            if not self._to_model.wait_empty(POLL_S):
+                continue  # the network is still busy with the frame before: a frame taken now would only wait
             captured = self.frames.take(POLL_S)
             if captured is None:
                 if self.on_idle is not None:
@@ -192,10 +198,13 @@ class PipelinedRunner:
             job.layers = self.pipeline.refine(job.warped)
         return True
 
-    def _finish(self, job: FrameJob) -> bool:
+    def _paste(self, job: FrameJob) -> bool:
         if job.animate and job.warped is not None:
             job.result = self.pipeline.compose(job.warped, job.layers)
             job.timings_ms.update(job.result.timings_ms)
+        return True
+
+    def _finish(self, job: FrameJob) -> bool:
         job.timings_ms["capture"] = job.captured.capture_ms
         self.deliver(job)
         return True
