@@ -51,6 +51,7 @@ class FrameJob:
     captured: Captured
     image: NDArray[np.uint8]  # the frame as the pipeline sees it (mirrored, when the user mirrors)
     animate: bool = True  # False: no pipeline work (no avatar yet, or passthrough); `deliver` still gets it
+    timestamp_s: float | None = None  # the tracker's clock (a file's own times); None: when it was captured
     tracked: Tracked | None = None
     warped: Warped | None = None
     layers: dict[str, NDArray[np.float32]] | None = None
@@ -160,7 +161,8 @@ class PipelinedRunner:
         if pipe.avatar is None:  # no avatar (yet): the frame goes through untouched
             job.animate = False
             return True
-        job.tracked = pipe.track(job.image, job.captured.captured_at)
+        t = job.timestamp_s if job.timestamp_s is not None else job.captured.captured_at
+        job.tracked = pipe.track(job.image, t)
         job.warped = pipe.warp(job.tracked.target, job.tracked.driving, job.tracked.timings_ms)
         return True
 
