@@ -36,6 +36,7 @@ from reenact.engine.pipeline import Pipeline, StepResult, Tracked, Warped
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05  # how often an idle stage looks for a stop request or a command
+MAX_IN_FLIGHT = 4  # one frame per stage thread: a setting shows from the frame after these at the latest
 
 
 class FrameInput(Protocol):

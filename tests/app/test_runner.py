@@ -14,10 +14,8 @@ from reenact.app.capture import Captured, CaptureThread
 from reenact.app.frames import Frame
 from reenact.app.handoff import Handoff
 from reenact.app.latest import LatestSlot
-from reenact.app.runner import FrameJob, PipelinedRunner
+from reenact.app.runner import MAX_IN_FLIGHT, FrameJob, PipelinedRunner
 from reenact.engine.pipeline import Pipeline
-
-STAGE_THREADS = 4  # tracking, model, paste, output: one frame each at most
 
 
 class ListSource:
@@ -67,7 +65,7 @@ def test_a_waiting_input_gets_every_frame_animated_in_order(pipe: Pipeline, clip
     assert [j.captured.frame.index for j in delivered] == list(range(30))
     assert all(j.result is not None and j.result.face_found for j in delivered)
     assert {"landmarks", "motion", "warp", "model", "paste", "capture"} <= set(delivered[-1].timings_ms)
-    assert max(in_flight) <= STAGE_THREADS and runner.in_flight == 0 and runner.failed == 0
+    assert max(in_flight) <= MAX_IN_FLIGHT and runner.in_flight == 0 and runner.failed == 0
     # the same frames through Pipeline.step one after the other, at the same times, give the same pictures
     with Pipeline() as alone:
         alone.prepare(pipe.avatar.image, "again")
@@ -84,7 +82,7 @@ def test_a_newest_only_input_drops_stale_frames_and_never_queues(pipe: Pipeline,
     assert indices == sorted(set(indices)) and len(indices) >= 2  # never an older frame after a newer one
     assert frames.dropped > 0 and len(indices) + frames.dropped == 120  # each frame delivered or dropped at input
     assert max(np.diff(indices)) > 1
-    assert max(in_flight) <= STAGE_THREADS  # nothing piles up between the stages
+    assert max(in_flight) <= MAX_IN_FLIGHT  # nothing piles up between the stages
 
 
 def test_commands_run_with_no_frame_in_flight_and_a_bad_frame_is_skipped(pipe: Pipeline, clip_frames) -> None:
