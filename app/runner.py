@@ -11,8 +11,9 @@ of its own and frames move through them in order, one frame per stage at a time:
 
 Stages hand frames on through Handoffs (the producer waits: no queue grows between stages), so at most four frames
 are in flight and latency stays bounded. The tracking thread takes a new input frame only once the model thread has
-taken the previous one, so a frame never waits long half-made while the network is busy; frames are dropped only at
-the input (a LatestSlot the capture thread fills), before any work is spent on them. An input that waits instead (a Handoff) gets every frame processed in
+taken the previous one, and times the take so that tracking ends about when the network becomes free: a frame never
+waits half-made while the network is busy, and the frame taken is the newest the camera has. Frames are dropped
+only at the input (a LatestSlot the capture thread fills), before any work is spent on them. An input that waits instead (a Handoff) gets every frame processed in
 order. Settings that change the pipeline (a new avatar, calibration, paste on or off) run on the tracking thread
 while no frame is in flight, so no frame is ever made half with the old setting and half with the new.
 """
@@ -36,6 +37,7 @@ from reenact.engine.pipeline import Pipeline, StepResult, Tracked, Warped
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05  # how often an idle stage looks for a stop request or a command
+EMA = 0.1  # weight of the newest duration in the stages' running means
 MAX_IN_FLIGHT = 4  # one frame per stage thread: a setting shows from the frame after these at the latest
 
 
@@ -103,6 +105,9 @@ class PipelinedRunner:
         self._to_model: Handoff[FrameJob] = Handoff()
         self._to_paste: Handoff[FrameJob] = Handoff()
         self._to_output: Handoff[FrameJob] = Handoff()
+        self._track_s = 0.0  # running mean of the tracking stage's duration
+        self._model_s = 0.0  # running mean of the model stage's duration
+        self._model_since: float | None = None  # when the model stage began its current frame; None when idle
 
     @property
     def in_flight(self) -> int:
@@ -138,6 +143,9 @@ class PipelinedRunner:
                 self._drain_commands()
             if not self._to_model.wait_empty(POLL_S):
                 continue  # the network is still busy with the frame before: a frame taken now would only wait
+            if (delay := self._until_model_free()) > 0:
+                halt.wait(delay)
+                continue  # look at commands and the stop request again, then take the newest frame
             captured = self.frames.take(POLL_S)
             if captured is None:
                 if self.on_idle is not None:
@@ -157,7 +165,22 @@ class PipelinedRunner:
                 self._done(job, ok=False)
                 return
 
+    def _until_model_free(self) -> float:
+        """Seconds to wait before taking a frame so that its tracking ends as the network finishes the one before
+        (a little early rather than late: a late frame costs throughput, an early one only latency)."""
+        since = self._model_since
+        if since is None:
+            return 0.0
+        return min(since + 0.9 * self._model_s - 1.1 * self._track_s - time.perf_counter(), POLL_S)
+
     def _track(self, job: FrameJob) -> bool:
+        t0 = time.perf_counter()
+        try:
+            return self._track_frame(job)
+        finally:
+            self._track_s = _mean(self._track_s, time.perf_counter() - t0)
+
+    def _track_frame(self, job: FrameJob) -> bool:
         pipe = self.pipeline
         if pipe.avatar is None:  # no avatar (yet): the frame goes through untouched
             job.animate = False
@@ -198,7 +221,12 @@ class PipelinedRunner:
 
     def _refine(self, job: FrameJob) -> bool:
         if job.animate and job.warped is not None:
-            job.layers = self.pipeline.refine(job.warped)
+            t0 = self._model_since = time.perf_counter()
+            try:
+                job.layers = self.pipeline.refine(job.warped)
+            finally:
+                self._model_since = None
+                self._model_s = _mean(self._model_s, time.perf_counter() - t0)
         return True
 
     def _paste(self, job: FrameJob) -> bool:
@@ -231,3 +259,7 @@ class PipelinedRunner:
             except Exception:
                 log.exception("reporting an error failed")
             return None
+
+
+def _mean(mean: float, sample: float) -> float:
+    return sample if mean == 0.0 else (1.0 - EMA) * mean + EMA * sample
