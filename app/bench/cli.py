@@ -73,7 +73,7 @@ def _bench(args: argparse.Namespace) -> int:
         backend=args.backend, frames=args.frames, warmup=args.warmup, size=args.size, weights=Path(args.weights),
         avatar=Path(args.avatar), driving=Path(args.driving), output=args.output, record=record,
         input_fps=args.input_fps, load=args.load, model_runs=args.model_runs, fomm_frames=args.fomm_frames,
-        soak_s=args.soak,
+        soak_s=args.soak, overwrite=args.overwrite,
     )
     report = run_bench(opts, say=lambda s: print(s, file=sys.stderr, flush=True))
     print(format_report(report))

@@ -178,7 +178,7 @@ def run_pipeline(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.u
             router.open_virtual_camera()
         elif opts.output == "mp4":
             record = opts.record or workdir / "bench.mp4"
-            router.start_recording(record, overwrite=opts.record is None)
+            router.start_recording(record, overwrite=opts.record is None or opts.overwrite)
 
         def send(job: FrameJob) -> None:
             if job.result is None or job.tracked is None:
@@ -320,8 +320,14 @@ def check_options(opts: BenchOptions) -> None:
         raise ReenactError("--frames, --model-runs must be at least 1; --warmup, --fomm-frames, --load at least 0")
     if opts.output not in OUTPUTS:
         raise ReenactError(f"--output must be one of {', '.join(OUTPUTS)}, not {opts.output!r}")
-    if opts.record is not None and opts.output != "mp4":
-        raise ReenactError("--record keeps the mp4 output: use it with --output mp4")
+    if opts.record is not None:
+        from reenact.app.containers import container_for
+
+        if opts.output != "mp4":
+            raise ReenactError("--record keeps the mp4 output: use it with --output mp4")
+        if opts.backend == "all":
+            raise ReenactError("--record keeps one backend's recording: use it with one --backend, not all")
+        container_for(opts.record)  # a name no video can be written to is refused before any work
 
 
 def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchReport:

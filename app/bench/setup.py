@@ -30,6 +30,7 @@ class BenchOptions:
     driving: Path = DEFAULT_CLIP
     output: str = "vcam"  # the app's output router: virtual camera (null driver), recording, or none
     record: Path | None = None  # keep the `--output mp4` recording here (default: a temporary folder)
+    overwrite: bool = False  # replace an existing `record` file
     input_fps: float = 0.0  # 0: each frame as soon as the pipeline takes it; else a camera at this rate
     load: int = 0  # busy processes running beside the timed run
     model_runs: int = 50

@@ -168,3 +168,15 @@ def test_bench_refuses_a_driving_clip_without_a_face(tmp_path: Path, faceless_cl
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("reenact:")]
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert len(errors) == 1 and str(faceless_clip) in errors[0] and "no face" in errors[0]
+
+
+@pytest.mark.parametrize(("extra", "words"), [
+    (["--output", "mp4", "--record", "{dir}/keep.txt"], "cannot write a .txt file"),
+    (["--output", "vcam", "--record", "{dir}/keep.mp4"], "use it with --output mp4"),
+])
+def test_a_recording_that_cannot_be_kept_is_refused_before_any_work(tmp_path: Path, capsys, extra, words) -> None:
+    args = [a.replace("{dir}", str(tmp_path)) for a in extra]
+    assert main(["bench", "--frames", "1", "--weights", str(tmp_path / "none.pt"), *args]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("reenact:")]
+    assert len(err) == 1 and words in err[0]
+    assert list(tmp_path.iterdir()) == []
