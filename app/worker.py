@@ -28,6 +28,7 @@ from reenact.app.frames import Frame
 from reenact.app.framing import Framing, fill_around
 from reenact.app.latest import LatestSlot
 from reenact.app.outputs import OutputEvents, OutputFormat, OutputRouter
+from reenact.app.rates import FrameStats, OutputRate
 from reenact.app.runner import FrameJob, PipelinedRunner
 from reenact.app.sinks import PreviewSink
 from reenact.app.sources import FrameSource
@@ -67,10 +68,7 @@ class WorkerResult:
     dropped: int = 0  # driving frames skipped so far because a newer one was waiting
     clamped: bool = False  # the head turned or moved further than the warp follows: its motion was limited
     passthrough: bool = False  # the outputs show the camera itself, not the avatar
-    latency_p95_ms: float = 0.0  # over the last LATENCY_WINDOW frames
-
-
-LATENCY_WINDOW = 90  # frames (3 s at 30 fps) the status bar's p95 latency is taken over
+    latency_p95_ms: float = 0.0  # over the last few seconds (app.rates.LATENCY_WINDOW frames)
 
 
 def smoothing_config(strength: int) -> OneEuroConfig:
@@ -130,14 +128,10 @@ class PipelineWorker(QObject):
         self._framer: AvatarFramer | None = None
         self._passthrough = False
         self._recent: deque[tuple[float, Landmarks]] = deque()  # (capture time, driving landmarks), for F
-        self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._rate = OutputRate(self.outputs.format.fps)
+        self._stats = FrameStats()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
-        self._interval_ema: float | None = None
-        self._last_done: float | None = None
-        self.frames_processed = 0
-        self.rate_skipped = 0  # frames left out to keep to the output rate
-        self._next_due: float | None = None
         self._last_error = ""
 
     @property
@@ -167,6 +161,15 @@ class PipelineWorker(QObject):
     def frames_dropped(self) -> int:
         """Driving frames skipped because a newer one was already waiting."""
         return self._frames.dropped
+
+    @property
+    def frames_processed(self) -> int:
+        return self._stats.frames
+
+    @property
+    def rate_skipped(self) -> int:
+        """Frames left out to keep to the output rate."""
+        return self._rate.skipped
 
     @property
     def source(self) -> FrameSource | None:
@@ -274,26 +277,13 @@ class PipelineWorker(QObject):
 
     def _admit(self, captured: Captured) -> FrameJob | None:
         """Tracking thread: a frame the output rate needs, mirrored as the user sees themself; None to skip it."""
-        if not self._due(captured.captured_at):
+        if not self._rate.due(captured.captured_at):
             return None  # faster than the output rate: no one would see this frame
         image = captured.frame.image
         if self._mirror:
             image = np.ascontiguousarray(image[:, ::-1])
         animate = self.pipeline is not None and self.pipeline.avatar is not None and not self._passthrough
         return FrameJob(captured, image, animate=animate)
-
-    def _due(self, t: float) -> bool:
-        """Whether a frame captured at `t` is needed to keep the chosen output rate (never more than that).
-
-        A quarter-period of slack absorbs camera jitter; after a slow stretch the schedule restarts from now, so it
-        is never followed by a burst.
-        """
-        period = 1.0 / max(self.outputs.format.fps, 1)
-        if self._next_due is not None and t < self._next_due - 0.25 * period:
-            self.rate_skipped += 1
-            return False
-        self._next_due = max((self._next_due if self._next_due is not None else t) + period, t + 0.5 * period)
-        return True
 
     def _deliver(self, job: FrameJob) -> None:
         """Output thread: the finished frame to the outputs, then its figures to the UI."""
@@ -314,18 +304,11 @@ class PipelineWorker(QObject):
             self.outputs.send(Frame(image, captured.frame.index, captured.frame.timestamp_ms))
         done = time.perf_counter()
         job.timings_ms["output"] = (done - t0) * 1000.0
-        if self._last_done is not None:
-            dt = done - self._last_done
-            self._interval_ema = dt if self._interval_ema is None else 0.9 * self._interval_ema + 0.1 * dt
-        self._last_done = done
-        self.frames_processed += 1
-        latency = (done - captured.captured_at) * 1000.0
-        self._latencies.append(latency)
-        fps = 1.0 / self._interval_ema if self._interval_ema else 0.0
+        latency = self._stats.delivered(captured.captured_at, done)
         self.results.put(WorkerResult(
-            captured.frame.index, job.image, landmarks, step is not None, dict(job.timings_ms), fps, latency,
-            self._frames.dropped, bool(step is not None and step.clamped), self._passthrough,
-            float(np.percentile(self._latencies, 95))))
+            captured.frame.index, job.image, landmarks, step is not None, dict(job.timings_ms), self._stats.fps,
+            latency, self._frames.dropped, bool(step is not None and step.clamped), self._passthrough,
+            self._stats.latency_p95_ms))
         self.result_ready.emit()
 
     def _frame_failed(self, exc: BaseException) -> None:
@@ -474,6 +457,7 @@ class PipelineWorker(QObject):
 
     def _set_output(self, output: OutputFormat) -> None:
         if self.outputs.set_format(output):
+            self._rate.fps = output.fps
             self._new_framer()
 
     def _shutdown(self) -> None:
