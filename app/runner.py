@@ -125,11 +125,14 @@ class PipelinedRunner:
                                     daemon=True) for inbox, work, outbox, name in chain]
         for w in workers:
             w.start()
+        finished = False
         try:
             self._track_until(halt, ended)
+            finished = True
         finally:
-            if not halt.is_set():  # the input ended: let the last frames through
+            if finished and not halt.is_set():  # the input ended: let the last frames through
                 self._wait_idle(halt)
+            # otherwise stopped, or interrupted (Ctrl-C, SIGTERM raise here): frames in flight are dropped
             for inbox, *_ in chain:
                 inbox.close()
             for w in workers:

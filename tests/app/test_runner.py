@@ -131,3 +131,37 @@ def test_handoff_waits_instead_of_queueing() -> None:
     assert box.take(0) == 2 and box.take(0) is None
     box.close()
     assert box.put(3) is False and box.take(0) is None
+
+
+def test_an_interrupt_on_the_tracking_thread_ends_the_run_and_its_threads(pipe: Pipeline, clip_frames,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    real_track = pipe.track
+
+    def track(frame, timestamp_s=None):
+        if pipe.frames == 5:  # mid-frame, as Ctrl-C (or the CLI's SIGTERM handler) raises in the main thread
+            raise KeyboardInterrupt
+        return real_track(frame, timestamp_s)
+
+    monkeypatch.setattr(pipe, "track", track)
+    frames: Handoff[Captured] = Handoff()
+    delivered: list[FrameJob] = []
+    runner = PipelinedRunner(pipe, frames, delivered.append)
+    capture = CaptureThread(ListSource(clip_frames[:20], fps=1000.0), frames, paced=False)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            runner.run(threading.Event(), ended=lambda: capture.ended.is_set() and not frames.pending)
+        except BaseException as exc:
+            raised.append(exc)
+
+    capture.start()
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(60)
+    capture.stop()
+    capture.join(5)
+    assert not thread.is_alive(), "the run did not end after the interrupt"
+    assert len(raised) == 1 and isinstance(raised[0], KeyboardInterrupt)
+    assert [j.captured.frame.index for j in delivered] == list(range(len(delivered))) and len(delivered) <= 5
+    assert not [t for t in threading.enumerate() if t.name in ("reenact-model", "reenact-paste", "reenact-output")]
