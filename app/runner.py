@@ -90,6 +90,7 @@ class PipelinedRunner:
         commands: queue.Queue[Callable[[], None]] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_idle: Callable[[], None] | None = None,
+        max_in_flight: int = MAX_IN_FLIGHT,
     ) -> None:
         self.pipeline = pipeline
         self.frames = frames
@@ -98,6 +99,9 @@ class PipelinedRunner:
         self.commands = commands if commands is not None else queue.Queue()
         self.on_error = on_error or (lambda exc: log.error("a frame could not be processed: %s", exc))
         self.on_idle = on_idle
+        # Frames admitted at once. On a machine whose cores are all busy, throughput is set by the CPU a frame costs
+        # and latency = frames in flight ÷ throughput (Little's law): fewer frames in flight, lower latency.
+        self.max_in_flight = max(1, min(max_in_flight, MAX_IN_FLIGHT))
         self.delivered = 0
         self.failed = 0
         self._in_flight = 0
@@ -144,7 +148,7 @@ class PipelinedRunner:
             if not self.commands.empty():
                 self._wait_idle(halt)
                 self._drain_commands()
-            if not self._to_model.wait_empty(POLL_S):
+            if not self._to_model.wait_empty(POLL_S) or not self._room(POLL_S):
                 continue  # the network is still busy with the frame before: a frame taken now would only wait
             if (delay := self._until_model_free()) > 0:
                 halt.wait(delay)
@@ -200,6 +204,11 @@ class PipelinedRunner:
             except queue.Empty:
                 return
             self._guard(command)
+
+    def _room(self, timeout: float) -> bool:
+        """Wait until fewer than `max_in_flight` frames are in flight; whether there is room now."""
+        with self._flight:
+            return self._flight.wait_for(lambda: self._in_flight < self.max_in_flight, timeout)
 
     def _wait_idle(self, halt: threading.Event) -> None:
         with self._flight:

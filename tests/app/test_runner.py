@@ -165,3 +165,11 @@ def test_an_interrupt_on_the_tracking_thread_ends_the_run_and_its_threads(pipe: 
     assert len(raised) == 1 and isinstance(raised[0], KeyboardInterrupt)
     assert [j.captured.frame.index for j in delivered] == list(range(len(delivered))) and len(delivered) <= 5
     assert not [t for t in threading.enumerate() if t.name in ("reenact-model", "reenact-paste", "reenact-output")]
+
+
+def test_max_in_flight_bounds_the_frames_between_input_and_output(pipe: Pipeline, clip_frames) -> None:
+    frames: Handoff[Captured] = Handoff()
+    capture = CaptureThread(ListSource(clip_frames[:12], fps=1000.0), frames, paced=False)
+    runner, delivered, in_flight = _run(pipe, frames, capture, max_in_flight=1)
+    assert [j.captured.frame.index for j in delivered] == list(range(12))
+    assert max(in_flight) == 1  # one frame at a time: the stages still have their threads, without overlap
