@@ -1,9 +1,14 @@
-"""The offline job: animate a still image from a driving video and write a video file."""
+"""The offline job: animate a still image from a driving video and write a video file.
+
+It runs the app's own threaded path (app.runner), with an input that waits instead of dropping: every driving
+frame is animated, in order, while the stages overlap across frames as they do live.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -13,9 +18,13 @@ import numpy as np
 from numpy.typing import NDArray
 from tqdm import tqdm
 
+from reenact.app.capture import Captured, CaptureThread
 from reenact.app.containers import container_for
 from reenact.app.framer import AvatarFramer
+from reenact.app.frames import Frame
 from reenact.app.framing import DEFAULT_SIZE, Framing
+from reenact.app.handoff import Handoff
+from reenact.app.runner import FrameJob, PipelinedRunner
 from reenact.app.sinks import TimedSink, VideoFileSink
 from reenact.app.sources import VideoFileSource
 from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
@@ -140,8 +149,27 @@ def run_demo(opts: DemoOptions) -> DemoSummary:
         return _animate(opts, out, source_image, mode, backend, config)
 
 
+class _Limited:
+    """A file source that ends after `limit` frames (--max-frames); remembers whether it was cut short there."""
+
+    def __init__(self, source: VideoFileSource, limit: int | None) -> None:
+        self.source, self.limit, self.fps = source, limit, source.fps
+        self.cut = False
+
+    def read(self) -> Frame | None:
+        frame = self.source.read()
+        if frame is not None and self.limit is not None and frame.index >= self.limit:
+            self.cut = True
+            return None
+        return frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
 def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode: str, backend: Backend | None,
              config: PipelineConfig) -> DemoSummary:
+    """Every driving frame, in order, through the app's threaded runner (app.runner), into the video file."""
     totals = dict.fromkeys(STAGES, 0.0)
     with VideoFileSource(opts.driving) as src, Pipeline(config, backend) as pipe:
         avatar = pipe.prepare(source_image, opts.source)
@@ -155,24 +183,49 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
         framer = AvatarFramer(avatar, size, framing) if size is not None else None
         full = config.paste.enabled
         total = src.frame_count if opts.max_frames is None else min(opts.max_frames, src.frame_count or opts.max_frames)
+        limited = _Limited(src, opts.max_frames)
+        frames: Handoff[Captured] = Handoff()  # waits for the pipeline: every frame is animated, none dropped
+        capture = CaptureThread(limited, frames, paced=False)
+        errors: list[BaseException] = []
+        halt = threading.Event()
         with VideoFileSink(out, src.fps, audio_from=opts.driving, overwrite=opts.overwrite) as sink, tqdm(
             total=total, unit="frame", desc="reenact", disable=not opts.progress, file=sys.stderr
         ) as bar:
             timed = TimedSink(sink, src.fps)  # each frame at its own time: variable-rate clips stay in sync
-            while (frame := src.read()) is not None:
-                if opts.max_frames is not None and frame.index >= opts.max_frames:
-                    break
-                result = pipe.step(frame.image, frame.timestamp_ms / 1000.0)
-                for k, v in result.timings_ms.items():
-                    totals[k] += v
-                t = frame.timestamp_ms / 1000.0
-                image = result.image if framer is None else framer.frame(result.image, pipe.target, t, full)
-                image = side_by_side(source_image, frame.image, image) if opts.side_by_side else image
-                timed.write(image, frame.timestamp_ms / 1000.0)
+
+            def admit(captured: Captured) -> FrameJob:
+                return FrameJob(captured, captured.frame.image, timestamp_s=captured.frame.timestamp_ms / 1000.0)
+
+            def deliver(job: FrameJob) -> None:
+                assert job.result is not None and job.tracked is not None
+                for k, v in job.timings_ms.items():
+                    if k in totals:
+                        totals[k] += v
+                t = job.captured.frame.timestamp_ms / 1000.0
+                image = job.result.image
+                image = image if framer is None else framer.frame(image, job.tracked.target, t, full)
+                image = side_by_side(source_image, job.captured.frame.image, image) if opts.side_by_side else image
+                timed.write(image, t)
                 bar.update(1)
+
+            def failed(exc: BaseException) -> None:
+                errors.append(exc)
+                halt.set()
+
+            runner = PipelinedRunner(pipe, frames, deliver, admit=admit, on_error=failed)
+            capture.start()
+            try:
+                runner.run(halt, ended=lambda: capture.ended.is_set() and not frames.pending)
+            finally:
+                capture.stop()
+                capture.join()
+            if errors:
+                raise errors[0]
+            if capture.error:
+                raise ReenactError(f"reading the driving video failed ({capture.error})", opts.driving)
             _check_faces(opts.driving, pipe)
             timed.close()
-        if frame is None:
+        if not limited.cut:
             _warn_if_truncated(opts.driving, pipe.frames, src.frame_count)
         n = pipe.frames
         summary = DemoSummary(out, n, pipe.frames_without_face, pipe.frames_clamped, mode, backend.name if backend else "none",

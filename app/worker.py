@@ -1,10 +1,10 @@
-"""The pipeline off the UI thread: capture → newest frame → Pipeline.step → output sinks, with timings.
+"""The app's session off the UI thread: which source, avatar and outputs, turned into Qt signals.
 
-Two threads. The capture thread reads the source at its own pace and keeps only the newest frame in a slot; the
-processing thread takes whatever is newest when it is ready. When the model is slower than the camera, stale frames
-are dropped instead of queued, so latency stays one frame deep instead of growing. The UI talks to the processing
-thread only through a command queue (applied between frames) and reads results from a newest-only slot after a
-signal, so a slow repaint can never back the pipeline up either.
+The frames themselves go through the pipelined runner (app.runner: tracking, network and paste-back on threads of
+their own), fed by the capture thread through a newest-only slot (app.capture: stale frames dropped at the input)
+and handed to the output router (app.outputs: preview, virtual camera, recording). The worker keeps the rest: the
+output rate, the user's settings as commands applied between frames, the figures for the status bar, and messages.
+The UI reads results from a newest-only slot after a signal, so a slow repaint never backs the pipeline up either.
 """
 
 from __future__ import annotations
@@ -22,21 +22,17 @@ import numpy as np
 from numpy.typing import NDArray
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from reenact.app.capture import Captured, CaptureThread, SourceSpec, open_source
 from reenact.app.framer import AvatarFramer
 from reenact.app.frames import Frame
-from reenact.app.framing import DEFAULT_SIZE, Framing, fill_around
+from reenact.app.framing import Framing, fill_around
 from reenact.app.latest import LatestSlot
-from reenact.app.sinks import PacedSink, PreviewSink, VideoFileSink, VirtualCameraSink
-from reenact.app.sources import (
-    CameraSource,
-    FrameSource,
-    Interruptible,
-    Notify,
-    StreamSource,
-    VideoFileSource,
-)
+from reenact.app.outputs import OutputEvents, OutputFormat, OutputRouter
+from reenact.app.rates import FrameStats, OutputRate
+from reenact.app.runner import FrameJob, PipelinedRunner
+from reenact.app.sinks import PreviewSink
+from reenact.app.sources import FrameSource
 from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
-from reenact.engine.atomic import check_output_path
 from reenact.engine.backends.base import Backend
 from reenact.engine.config import OneEuroConfig, PipelineConfig
 from reenact.engine.errors import ReenactError
@@ -45,102 +41,10 @@ from reenact.engine.motion import closest_expression
 from reenact.engine.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
-STAGES = ("capture", "landmarks", "model", "paste", "output")
 NEUTRAL_SEARCH_S = 4.0  # F looks this far back for the driving face closest to the avatar's expression
 
-
-@dataclass(frozen=True, slots=True)
-class Captured:
-    frame: Frame
-    captured_at: float  # time.perf_counter() when the frame was read
-    capture_ms: float  # time spent reading and decoding it
-
-
-class CaptureThread(threading.Thread):
-    """Reads a source into a LatestSlot. Files are paced at their fps (a camera paces itself)."""
-
-    def __init__(self, source: FrameSource, slot: LatestSlot[Captured], paced: bool) -> None:
-        super().__init__(name="reenact-capture", daemon=True)
-        self.source, self.slot, self.paced = source, slot, paced
-        self.ended = threading.Event()  # the source gave no more frames (file end, camera gone)
-        self.error: str | None = None
-        self.frames = 0
-        self._halt = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self._read_until_halted()
-        finally:
-            if self._halt.is_set():  # stopped: the reader releases the source, never another thread mid-read
-                try:
-                    self.source.close()
-                except Exception as exc:
-                    log.warning("closing the driving source: %s", exc)
-
-    def _read_until_halted(self) -> None:
-        period = 1.0 / max(self.source.fps, 1.0)
-        due = time.perf_counter()
-        while not self._halt.is_set():
-            t0 = time.perf_counter()
-            try:
-                frame = self.source.read()
-            except Exception as exc:  # a driver error must end the stream with a message, never kill the app
-                log.exception("reading the driving source failed")
-                self.error = str(exc) or type(exc).__name__
-                frame = None
-            t1 = time.perf_counter()
-            if frame is None:
-                self.ended.set()
-                return
-            self.frames += 1
-            self.slot.put(Captured(frame, t1, (t1 - t0) * 1000.0))
-            if self.paced:
-                due += period
-                delay = due - time.perf_counter()
-                if delay > 0:
-                    self._halt.wait(delay)
-                elif delay < -period:  # fell behind (slow decode): do not burst to catch up
-                    due = time.perf_counter()
-
-    def stop(self) -> None:
-        self._halt.set()
-        if isinstance(self.source, Interruptible):  # a stream waiting to reconnect gives up now
-            self.source.interrupt()
-
-
-@dataclass(frozen=True, slots=True)
-class SourceSpec:
-    """Which driving source to open: a camera by index, a video file (looped) or a network stream by URL."""
-
-    kind: str  # "camera" | "file" | "stream"
-    camera: int = 0
-    path: Path | None = None
-    url: str = ""
-
-    def describe(self) -> str:
-        if self.kind == "camera":
-            return f"camera {self.camera}"
-        if self.kind == "stream":
-            return f"stream {self.url}"
-        return self.path.name if self.path else "no file"
-
-
-def open_source(spec: SourceSpec, notify: Notify | None = None) -> FrameSource:
-    """The source `spec` names; `notify` hears a stream's drops and reconnections."""
-    if spec.kind == "camera":
-        return CameraSource(spec.camera)
-    if spec.kind == "stream":
-        return StreamSource(spec.url, notify)
-    if spec.path is None:
-        raise ReenactError("no driving video chosen")
-    return VideoFileSource(spec.path, loop=True)
-
-
-@dataclass(frozen=True, slots=True)
-class OutputFormat:
-    width: int = DEFAULT_SIZE[0]
-    height: int = DEFAULT_SIZE[1]
-    fps: int = 30
+__all__ = ["OutputFormat", "PipelineWorker", "SourceSpec", "WorkerOptions", "WorkerResult", "choose_backend",
+           "smoothing_config"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +62,13 @@ class WorkerResult:
     driving: NDArray[np.uint8]  # the driving frame as processed (mirrored when mirror is on)
     landmarks: NDArray[np.float32] | None  # driving landmarks in its pixels, None when no face
     animated: bool  # False while no avatar is ready
-    timings_ms: dict[str, float] = field(default_factory=dict)  # STAGES
+    timings_ms: dict[str, float] = field(default_factory=dict)  # engine.pipeline.FRAME_STAGES
     fps: float = 0.0
-    latency_ms: float = 0.0  # from the frame's capture to the end of its output
+    latency_ms: float = 0.0  # from the frame's capture to its hand-over to the outputs
     dropped: int = 0  # driving frames skipped so far because a newer one was waiting
     clamped: bool = False  # the head turned or moved further than the warp follows: its motion was limited
     passthrough: bool = False  # the outputs show the camera itself, not the avatar
+    latency_p95_ms: float = 0.0  # over the last few seconds (app.rates.LATENCY_WINDOW frames)
 
 
 def smoothing_config(strength: int) -> OneEuroConfig:
@@ -186,7 +91,7 @@ def choose_backend(kind: str, weights: Path) -> Backend | None:
 
 
 class PipelineWorker(QObject):
-    """Owns the source, the pipeline and the sinks; all of them live on its thread."""
+    """Owns the source, the pipeline and the outputs; commands from the UI run between frames."""
 
     result_ready = pyqtSignal()  # a new WorkerResult (and/or preview frame) waits in `results` / `preview`
     message = pyqtSignal(str, str)  # level ("info" | "warning" | "error"), text
@@ -205,9 +110,12 @@ class PipelineWorker(QObject):
         super().__init__(parent)
         self.options = options or WorkerOptions()
         self.results: LatestSlot[WorkerResult] = LatestSlot()
-        self.preview = PreviewSink()  # the output frames, exactly as the virtual camera and recording get them
+        self.outputs = OutputRouter(virtual_camera_backend=self.options.virtual_camera_backend, events=OutputEvents(
+            message=self.message.emit, virtual_camera_changed=self.virtual_camera_changed.emit,
+            virtual_camera_failed=self.virtual_camera_failed.emit, recording_changed=self.recording_changed.emit))
         self.pipeline: Pipeline | None = None
         self.backend: Backend | None = None
+        self.runner: PipelinedRunner | None = None
         self.mode_description = ""
         self._commands: queue.Queue[Callable[[], None]] = queue.Queue()
         self._frames: LatestSlot[Captured] = LatestSlot()
@@ -216,22 +124,20 @@ class PipelineWorker(QObject):
         self._source_spec: SourceSpec | None = None
         self._end_reported = False
         self._mirror = True
-        self._output = OutputFormat()
         self._framing = Framing()
         self._framer: AvatarFramer | None = None
         self._passthrough = False
         self._recent: deque[tuple[float, Landmarks]] = deque()  # (capture time, driving landmarks), for F
-        self._vcam: VirtualCameraSink | None = None
-        self._recorder: PacedSink | None = None
-        self._record_path: Path | None = None
+        self._rate = OutputRate(self.outputs.format.fps)
+        self._stats = FrameStats()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
-        self._interval_ema: float | None = None
-        self._last_done: float | None = None
-        self.frames_processed = 0
-        self.rate_skipped = 0  # frames left out to keep to the output rate
-        self._next_due: float | None = None
         self._last_error = ""
+
+    @property
+    def preview(self) -> PreviewSink:
+        """The output frames, exactly as the virtual camera and the recording get them."""
+        return self.outputs.preview
 
     # Called from the UI thread ---------------------------------------------------------------------------------
     def start(self) -> None:
@@ -240,7 +146,7 @@ class PipelineWorker(QObject):
             self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop processing, release the source and close every sink (finishing a recording). Idempotent."""
+        """Stop processing, release the source and close every output (finishing a recording). Idempotent."""
         self._halt.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -257,84 +163,94 @@ class PipelineWorker(QObject):
         return self._frames.dropped
 
     @property
+    def frames_processed(self) -> int:
+        return self._stats.frames
+
+    @property
+    def rate_skipped(self) -> int:
+        """Frames left out to keep to the output rate."""
+        return self._rate.skipped
+
+    @property
     def source(self) -> FrameSource | None:
         return self._source
 
     def set_source(self, spec: SourceSpec) -> None:
-        self._commands.put(lambda: self._open_source(spec))
+        self._command(lambda: self._open_source(spec))
 
     def use_source(self, source: FrameSource, spec: SourceSpec) -> None:
         """Drive from a source opened elsewhere (`spec` says how to describe and pace it); the worker closes it."""
-        self._commands.put(lambda: self._use_source(source, spec))
+        self._command(lambda: self._use_source(source, spec))
 
     def set_avatar(self, path: str | Path) -> None:
-        self._commands.put(lambda: self._prepare_avatar(Path(path)))
+        self._command(lambda: self._prepare_avatar(Path(path)))
 
     def calibrate(self) -> None:
-        self._commands.put(self._calibrate)
+        self._command(self._calibrate)
 
     def neutral_from_recent(self) -> None:
         """avatarify's F: the driving face of the last few seconds closest to the avatar's expression becomes the
         neutral pose."""
-        self._commands.put(self._neutral_from_recent)
+        self._command(self._neutral_from_recent)
 
     def recent_faces(self) -> list[Landmarks]:
         """The driving landmarks F would search now (oldest first); a copy."""
         return [lm.copy() for _, lm in list(self._recent)]
 
     def set_framing(self, framing: Framing) -> None:
-        self._commands.put(lambda: self._set_framing(framing))
+        self._command(lambda: self._set_framing(framing))
 
     def set_passthrough(self, on: bool) -> None:
         """Send the camera itself to the outputs (True) or the animated avatar (False)."""
-        self._commands.put(lambda: self._set_passthrough(on))
+        self._command(lambda: self._set_passthrough(on))
 
     def set_motion(self, mode: str) -> None:
-        self._commands.put(lambda: self._with_pipeline(
-            lambda p: p.set_motion(replace(p.config.motion, mode=mode))))
+        self._command(lambda: self._with_pipeline(lambda p: p.set_motion(replace(p.config.motion, mode=mode))))
 
     def set_smoothing(self, strength: int) -> None:
-        self._commands.put(lambda: self._with_pipeline(lambda p: p.set_smoothing(smoothing_config(strength))))
+        self._command(lambda: self._with_pipeline(lambda p: p.set_smoothing(smoothing_config(strength))))
 
     def set_paste(self, enabled: bool) -> None:
-        self._commands.put(lambda: self._with_pipeline(lambda p: p.set_paste(enabled)))
+        self._command(lambda: self._with_pipeline(lambda p: p.set_paste(enabled)))
 
     def set_mirror(self, enabled: bool) -> None:
-        self._commands.put(lambda: self._set_mirror(enabled))
+        self._command(lambda: self._set_mirror(enabled))
 
     def set_output(self, output: OutputFormat) -> None:
-        self._commands.put(lambda: self._set_output(output))
+        self._command(lambda: self._set_output(output))
 
     def set_virtual_camera(self, on: bool) -> None:
-        self._commands.put(lambda: self._open_virtual_camera() if on else self._close_virtual_camera())
+        self._command(self.outputs.open_virtual_camera if on else self.outputs.close_virtual_camera)
 
     def start_recording(self, path: str | Path) -> None:
-        self._commands.put(lambda: self._start_recording(Path(path)))
+        self._command(lambda: self.outputs.start_recording(Path(path)))
 
     def stop_recording(self) -> None:
-        self._commands.put(self._stop_recording)
+        self._command(self.outputs.stop_recording)
 
-    # The processing thread -------------------------------------------------------------------------------------
+    def _command(self, action: Callable[[], None]) -> None:
+        """Queue `action` for the pipeline thread, which runs it between frames and reports its errors."""
+
+        def run() -> None:
+            try:
+                action()
+            except ReenactError as exc:
+                self.message.emit("error", str(exc))
+            except Exception as exc:  # e.g. a driver or model error: report it, keep the session going
+                log.exception("a command failed")
+                self.message.emit("error", f"{type(exc).__name__}: {exc}")
+
+        self._commands.put(run)
+
+    # The pipeline thread ---------------------------------------------------------------------------------------
     def _run(self) -> None:
         try:
             self._init_pipeline()
-            while not self._halt.is_set():
-                captured = self._frames.take(0.05) if self._capture is not None else None
-                if self._capture is None:
-                    self._halt.wait(0.02)
-                self._drain_commands()
-                if captured is None:
-                    self._check_source_end()
-                    continue
-                if not self._due(captured.captured_at):
-                    continue  # faster than the output rate: no one would see this frame
-                try:
-                    self._process(captured)
-                except Exception as exc:  # one bad frame must not end the session: say it once, go on
-                    if str(exc) != self._last_error:
-                        log.exception("processing a frame failed")
-                        self.message.emit("error", f"A frame could not be processed: {exc}")
-                    self._last_error = str(exc)
+            assert self.pipeline is not None
+            self.runner = PipelinedRunner(self.pipeline, self._frames, self._deliver, admit=self._admit,
+                                          commands=self._commands, on_error=self._frame_failed,
+                                          on_idle=self._check_source_end)
+            self.runner.run(self._halt)
         except Exception as exc:  # last resort: say what happened instead of leaving a frozen preview
             log.exception("the pipeline thread failed")
             self.message.emit("error", f"Processing stopped: {exc}")
@@ -359,107 +275,59 @@ class PipelineWorker(QObject):
             reason = getattr(self.backend, "reason", "")
         self.backend_ready.emit(self.mode_description, reason)
 
-    def _drain_commands(self) -> None:
-        while True:
-            try:
-                command = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                command()
-            except ReenactError as exc:
-                self.message.emit("error", str(exc))
-            except Exception as exc:  # e.g. a driver or model error: report it, keep the session going
-                log.exception("a command failed")
-                self.message.emit("error", f"{type(exc).__name__}: {exc}")
-
-    def _due(self, t: float) -> bool:
-        """Whether a frame captured at `t` is needed to keep the chosen output rate (never more than that).
-
-        A quarter-period of slack absorbs camera jitter; after a slow stretch the schedule restarts from now, so it
-        is never followed by a burst.
-        """
-        period = 1.0 / max(self._output.fps, 1)
-        if self._next_due is not None and t < self._next_due - 0.25 * period:
-            self.rate_skipped += 1
-            return False
-        self._next_due = max((self._next_due if self._next_due is not None else t) + period, t + 0.5 * period)
-        return True
-
-    def _with_pipeline(self, action: Callable[[Pipeline], None]) -> None:
-        if self.pipeline is not None:
-            action(self.pipeline)
-
-    def _process(self, captured: Captured) -> None:
-        pipe = self.pipeline
-        assert pipe is not None
+    def _admit(self, captured: Captured) -> FrameJob | None:
+        """Tracking thread: a frame the output rate needs, mirrored as the user sees themself; None to skip it."""
+        if not self._rate.due(captured.captured_at):
+            return None  # faster than the output rate: no one would see this frame
         image = captured.frame.image
         if self._mirror:
             image = np.ascontiguousarray(image[:, ::-1])
-        timings = {"capture": captured.capture_ms}
+        animate = self.pipeline is not None and self.pipeline.avatar is not None and not self._passthrough
+        return FrameJob(captured, image, animate=animate)
+
+    def _deliver(self, job: FrameJob) -> None:
+        """Output thread: the finished frame to the outputs, then its figures to the UI."""
+        t0 = time.perf_counter()
+        captured, step, tracked = job.captured, job.result, job.tracked
         landmarks = None
-        clamped = False
-        animated = pipe.avatar is not None and not self._passthrough
-        if self._passthrough:  # the camera as it is: a mirror is for the user's own preview, not for the call
-            t0 = time.perf_counter()
+        if self._passthrough and not job.animate:  # the camera as it is: a mirror is for the user, not the call
             camera = captured.frame.image
-            size = (self._output.width, self._output.height)
-            self._send(Frame(fill_around(camera, size, (camera.shape[1] / 2, camera.shape[0] / 2)),
-                             captured.frame.index, captured.frame.timestamp_ms))
-            timings["output"] = (time.perf_counter() - t0) * 1000.0
-        elif animated:
-            step = pipe.step(image, captured.captured_at)
-            landmarks = None if step.driving_landmarks is None else step.driving_landmarks[:, :2].copy()
-            if step.driving_landmarks is not None:
-                self._remember_face(captured.captured_at, step.driving_landmarks)
-            clamped = step.clamped
-            timings["landmarks"] = step.timings_ms["landmarks"]
-            timings["model"] = sum(step.timings_ms[k] for k in ("motion", "warp", "model"))
-            timings["paste"] = step.timings_ms["paste"]
-            t0 = time.perf_counter()
-            self._write_outputs(step.image, captured)
-            timings["output"] = (time.perf_counter() - t0) * 1000.0
+            size = (self.outputs.format.width, self.outputs.format.height)
+            self.outputs.send(Frame(fill_around(camera, size, (camera.shape[1] / 2, camera.shape[0] / 2)),
+                                    captured.frame.index, captured.frame.timestamp_ms))
+        elif step is not None and tracked is not None and self._framer is not None and self.pipeline is not None:
+            if tracked.landmarks is not None:
+                landmarks = tracked.landmarks[:, :2].copy()
+                self._remember_face(captured.captured_at, tracked.landmarks)
+            image = self._framer.frame(step.image, tracked.target, captured.captured_at,
+                                       full=self.pipeline.config.paste.enabled)
+            self.outputs.send(Frame(image, captured.frame.index, captured.frame.timestamp_ms))
         done = time.perf_counter()
-        if self._last_done is not None:
-            dt = done - self._last_done
-            self._interval_ema = dt if self._interval_ema is None else 0.9 * self._interval_ema + 0.1 * dt
-        self._last_done = done
-        self.frames_processed += 1
-        fps = 1.0 / self._interval_ema if self._interval_ema else 0.0
-        self.results.put(WorkerResult(captured.frame.index, image, landmarks, animated, timings, fps,
-                                      (done - captured.captured_at) * 1000.0, self._frames.dropped, clamped,
-                                      self._passthrough))
+        job.timings_ms["output"] = (done - t0) * 1000.0
+        latency = self._stats.delivered(captured.captured_at, done)
+        self.results.put(WorkerResult(
+            captured.frame.index, job.image, landmarks, step is not None, dict(job.timings_ms), self._stats.fps,
+            latency, self._frames.dropped, bool(step is not None and step.clamped), self._passthrough,
+            self._stats.latency_p95_ms))
         self.result_ready.emit()
+
+    def _frame_failed(self, exc: BaseException) -> None:
+        """One bad frame must not end the session: say it once, go on."""
+        if str(exc) != self._last_error:
+            log.error("processing a frame failed", exc_info=exc)
+            self.message.emit("error", f"A frame could not be processed: {exc}")
+        self._last_error = str(exc)
 
     def _remember_face(self, t: float, landmarks: Landmarks) -> None:
         self._recent.append((t, landmarks.copy()))
         while self._recent and self._recent[0][0] < t - NEUTRAL_SEARCH_S:
             self._recent.popleft()
 
-    def _write_outputs(self, animated: NDArray[np.uint8], captured: Captured) -> None:
-        pipe = self.pipeline
-        assert pipe is not None and self._framer is not None
-        image = self._framer.frame(animated, pipe.target, captured.captured_at, full=pipe.config.paste.enabled)
-        self._send(Frame(image, captured.frame.index, captured.frame.timestamp_ms))
+    def _with_pipeline(self, action: Callable[[Pipeline], None]) -> None:
+        if self.pipeline is not None:
+            action(self.pipeline)
 
-    def _send(self, out: Frame) -> None:
-        """One output frame to the preview, the virtual camera and the recording."""
-        self.preview.write(out)
-        if self._vcam is not None:
-            try:
-                self._vcam.write(out)
-            except Exception as exc:
-                self._close_virtual_camera()
-                self.message.emit("error", f"The virtual camera stopped: {exc}")
-        if self._recorder is not None:
-            try:
-                self._recorder.write(out)
-            except (ReenactError, OSError, ValueError) as exc:
-                self._recorder = None
-                self.recording_changed.emit(False, "")
-                self.message.emit("error", f"Recording stopped: {exc}")
-
-    # Commands (run on the processing thread) --------------------------------------------------------------------
+    # Commands (run on the pipeline thread with no frame in flight) ----------------------------------------------
     def _open_source(self, spec: SourceSpec) -> None:
         self._close_source()
         try:
@@ -502,7 +370,9 @@ class PipelineWorker(QObject):
     def _check_source_end(self) -> None:
         capture = self._capture
         if capture is None or not capture.ended.is_set() or self._end_reported or self._frames.pending:
-            return  # the last frame is still waiting to be processed
+            return
+        if self.runner is not None and self.runner.in_flight:
+            return  # the last frames are still on their way to the outputs
         self._end_reported = True
         spec = self._source_spec
         what = spec.describe() if spec else "the source"
@@ -531,7 +401,8 @@ class PipelineWorker(QObject):
         """The avatar's framing: its face box is found once here, so the output frame never shakes."""
         pipe = self.pipeline
         if pipe is not None and pipe.avatar is not None:
-            self._framer = AvatarFramer(pipe.avatar, (self._output.width, self._output.height), self._framing)
+            o = self.outputs.format
+            self._framer = AvatarFramer(pipe.avatar, (o.width, o.height), self._framing)
 
     def _show_still_avatar(self) -> None:
         """The avatar at rest in the preview until driving frames animate it."""
@@ -585,58 +456,12 @@ class PipelineWorker(QObject):
                               else "The call sees the avatar again.")
 
     def _set_output(self, output: OutputFormat) -> None:
-        if output == self._output:
-            return
-        self._output = output
-        self._new_framer()
-        if self._recorder is not None:
-            self._stop_recording()
-            self.message.emit("info", "Recording stopped because the output size changed.")
-        if self._vcam is not None:
-            self._close_virtual_camera()
-            self._open_virtual_camera()
-
-    def _open_virtual_camera(self) -> None:
-        if self._vcam is not None:
-            return
-        o = self._output
-        try:
-            self._vcam = VirtualCameraSink(o.width, o.height, o.fps, backend=self.options.virtual_camera_backend)
-        except ReenactError as exc:
-            self.virtual_camera_changed.emit(False, "")
-            self.virtual_camera_failed.emit(str(exc))
-            raise
-        self.virtual_camera_changed.emit(True, self._vcam.device)
-        self.message.emit("info", f"Virtual camera on: {self._vcam.device} ({o.width}×{o.height}, {o.fps} fps).")
-
-    def _close_virtual_camera(self) -> None:
-        if self._vcam is not None:
-            vcam, self._vcam = self._vcam, None
-            try:
-                vcam.close()
-            finally:
-                self.virtual_camera_changed.emit(False, "")
-
-    def _start_recording(self, path: Path) -> None:
-        if self._recorder is not None:
-            self._stop_recording()
-        path = check_output_path(path, overwrite=True)  # the save dialog already asked before replacing
-        self._recorder = PacedSink(VideoFileSink(path, self._output.fps, overwrite=True), self._output.fps)
-        self._record_path = path
-        self.recording_changed.emit(True, str(path))
-
-    def _stop_recording(self) -> None:
-        recorder, path = self._recorder, self._record_path
-        self._recorder = self._record_path = None
-        if recorder is None:
-            return
-        self.recording_changed.emit(False, str(path))
-        recorder.close()
-        if recorder.frames_written:
-            self.message.emit("info", f"Recording saved: {path}")
+        if self.outputs.set_format(output):
+            self._rate.fps = output.fps
+            self._new_framer()
 
     def _shutdown(self) -> None:
-        for step in (self._stop_recording, self._close_virtual_camera, self._close_source):
+        for step in (self.outputs.close, self._close_source):
             try:
                 step()
             except Exception as exc:
@@ -645,5 +470,3 @@ class PipelineWorker(QObject):
             self.pipeline.close()
         if self.backend is not None:
             self.backend.close()
-        self.preview.close()
-

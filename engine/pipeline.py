@@ -1,7 +1,9 @@
 """The engine's two entry points: `prepare` once per avatar, `step` once per driving frame.
 
 step: landmarks → motion → warp grid → model (or the analytic warp alone) → paste-back. Each stage hands one typed
-value to the next; per-stage timings are recorded on every step.
+value to the next; per-stage timings are recorded on every step. `step` is `track` then `render`, and `render` is
+`warp` → `refine` → `compose`: separate calls so that a pipelined runner can track frame t+1 while the network
+refines frame t and frame t-1 is pasted, each on its own thread (app.runner).
 """
 
 from __future__ import annotations
@@ -22,10 +24,13 @@ from reenact.engine.errors import ReenactError
 from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face, cut, transform_points
 from reenact.engine.motion import MotionTransfer
 from reenact.engine.render import Driving, FullResRenderer
-from reenact.engine.runtime import configure_numpy
+from reenact.engine.runtime import configure_threads
 from reenact.engine.warp import HeadField, HeadWarp, to_normalized
 
-STAGES = ("landmarks", "motion", "warp", "model", "paste")
+STAGES = ("landmarks", "motion", "warp", "model", "paste")  # what the Pipeline times, in order
+# A frame's whole path where the app runs it: read from the source, the engine's stages, handed to the sinks. The
+# one list the worker, the bench, the demo and the status bar name their timings by.
+FRAME_STAGES = ("capture", *STAGES, "output")
 MIN_FACE_PX = 64  # below this the crop is an upscale of a few pixels: a blurry animation
 MAX_IMAGE_PX = 4096  # long side above which every output frame is slow to make and to write
 
@@ -53,6 +58,27 @@ class DrivingFace:
     landmarks: Landmarks
 
 
+@dataclass(frozen=True, slots=True)
+class Tracked:
+    """A driving frame's first half of `step`: where the avatar's landmarks go, and the face lending its mouth."""
+
+    target: NDArray  # avatar crop pixels
+    driving: DrivingFace | None  # the last face seen (a lost face holds its last mouth, too)
+    landmarks: Landmarks | None  # this frame's driving landmarks; None when it shows no face
+    timings_ms: dict[str, float]
+
+
+@dataclass(slots=True)
+class Warped:
+    """The analytic motion of one frame, and the crop grid the network (or the crop view) samples with."""
+
+    target: NDArray
+    driving: DrivingFace | None
+    motion: HeadField
+    grid: NDArray[np.float32] | None
+    timings_ms: dict[str, float]
+
+
 @dataclass(slots=True)
 class StepResult:
     image: NDArray[np.uint8]  # the animated avatar: full image, or the crop when paste-back is off
@@ -70,7 +96,7 @@ class Pipeline:
     """
 
     def __init__(self, config: PipelineConfig | None = None, backend: Backend | None = None) -> None:
-        configure_numpy()
+        configure_threads()
         self.config = config or PipelineConfig()
         self.backend = backend
         self._subset = None if backend is None else np.array(backend.meta.landmark_subset)  # the model's keypoints
@@ -165,6 +191,12 @@ class Pipeline:
 
     # Once per frame -------------------------------------------------------------------------------------------
     def step(self, frame: NDArray[np.uint8], timestamp_s: float | None = None) -> StepResult:
+        tracked = self.track(frame, timestamp_s)
+        rendered = self.render(tracked.target, tracked.driving, tracked.timings_ms)
+        return replace(rendered, face_found=tracked.landmarks is not None, driving_landmarks=tracked.landmarks)
+
+    def track(self, frame: NDArray[np.uint8], timestamp_s: float | None = None) -> Tracked:
+        """Landmarks and motion transfer of one driving frame (the tracking state moves on: call in frame order)."""
         if self.avatar is None or self.motion is None:
             raise RuntimeError("prepare() an avatar before step()")
         if self._tracker is None:
@@ -184,25 +216,44 @@ class Pipeline:
             target = self.target
         if driving is not None:
             self._last_face = DrivingFace(frame, driving)
-        rendered = self.render(target, self._last_face, timings)  # a lost face holds its last mouth, too
-        return replace(rendered, face_found=driving is not None, driving_landmarks=driving)
+        return Tracked(target, self._last_face, driving, timings)
 
     def render(self, target: NDArray, driving: DrivingFace | None = None, timings: dict[str, float] | None = None
                ) -> StepResult:
         """The avatar with its landmarks moved to `target` (avatar crop pixels); `driving` (the frame those
         landmarks were transferred from) lends its mouth interior. The second half of `step`, and what a
         reconstruction evaluation drives directly with known landmarks."""
+        warped = self.warp(target, driving, timings)
+        return self.compose(warped, self.refine(warped))
+
+    def warp(self, target: NDArray, driving: DrivingFace | None = None, timings: dict[str, float] | None = None
+             ) -> Warped:
+        """The analytic motion field for `target`, and the crop grid when the network needs it."""
         avatar = self.avatar
         if avatar is None:
             raise RuntimeError("prepare() an avatar before render()")
         timings = {} if timings is None else timings
-        full = self.config.paste.enabled
         with _timed(timings, "warp"):
             motion = avatar.warp(target)
             self.frames_clamped += motion.clamped
             grid = avatar.warp.crop_grid(motion) if self.backend is not None else None
-        with _timed(timings, "model"):
-            layers = self._run_model(grid, target) if grid is not None and self.backend is not None else None
+        return Warped(target, driving, motion, grid, timings)
+
+    def refine(self, warped: Warped) -> dict[str, NDArray[np.float32]] | None:
+        """The network's layers (image, mask, flow, generated) for a warped frame; None without a network."""
+        with _timed(warped.timings_ms, "model"):
+            if warped.grid is None or self.backend is None:
+                return None
+            return self._run_model(warped.grid, warped.target)
+
+    def compose(self, warped: Warped, layers: dict[str, NDArray[np.float32]] | None) -> StepResult:
+        """The output image: the avatar's own pixels moved by the field, whole (paste-back on) or seen through its
+        crop (the crop view)."""
+        avatar = self.avatar
+        if avatar is None:
+            raise RuntimeError("prepare() an avatar before render()")
+        target, driving, motion, timings = warped.target, warped.driving, warped.motion, warped.timings_ms
+        full = self.config.paste.enabled
         with _timed(timings, "paste"):
             points = _index_coords(transform_points(target, avatar.crop.to_frame))
             image = self._render_full(avatar, motion, layers, points,

@@ -44,6 +44,19 @@ def configure_torch() -> None:
 
 
 @cache
+def configure_opencv() -> None:
+    """OpenCV at one thread: its resizes and blends run inside stages that already have a thread of their own.
+
+    OpenCV otherwise starts a pool the size of the machine for every parallel loop; on two cores that pool
+    competes with ONNX Runtime's and MediaPipe's for the same cores, and a pipelined runner overlaps the stages
+    across frames instead (app.runner).
+    """
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+@cache
 def configure_numpy() -> None:
     """One BLAS thread for numpy.
 
@@ -56,3 +69,9 @@ def configure_numpy() -> None:
     except ImportError:  # an optional speed-up; nothing breaks without it
         return
     ThreadpoolController().limit(limits=1, user_api="blas")
+
+
+def configure_threads() -> None:
+    """Every per-frame library's thread count set once, for the whole process (numpy/BLAS and OpenCV at one)."""
+    configure_numpy()
+    configure_opencv()

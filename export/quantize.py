@@ -1,8 +1,14 @@
-"""An int8 variant of an export: ONNX Runtime dynamic quantisation (int8 weights, activations quantised per call).
+"""An int8 variant of an export for ONNX Runtime.
 
-It is an approximation of the model, so it is kept only when it passes its own tolerance, and its quality and
-speed are reported beside the fp32 graphs'. It runs on ONNX Runtime only: TensorRT cannot parse its
-ConvInteger/MatMulInteger nodes (the operator check says so).
+The frame graph (run every frame) is quantised statically: int8 weights per output channel and uint8 activations
+whose ranges were calibrated on the pipeline's own inputs (bundled avatars driven by frames of the bundled clip),
+in QDQ form, so ONNX Runtime fuses each quantised convolution into one integer kernel and no range is computed per
+call. Without calibration inputs, and for the encoder (run once per avatar, where speed does not matter), it is
+dynamic quantisation (activations quantised per call). Static ranges hold for the pipeline's inputs, not for
+random ones: judge a static variant on real inputs (`calibration_feeds` of other frames), as docs/performance.md
+does; `reenact export --int8` still writes the dynamic variant, which holds on both. It is an approximation of the model, so it is kept only when
+it passes its own tolerance, and its quality and speed are reported beside the fp32 graphs'. It runs on ONNX
+Runtime only: TensorRT cannot parse its integer nodes (the operator check says so).
 """
 
 from __future__ import annotations
@@ -19,9 +25,69 @@ from reenact.engine.backends.artifacts import onnx_paths
 from reenact.engine.backends.base import META_PREFIX
 from reenact.export.parity import ParityCase
 
+Feeds = dict[str, np.ndarray]
 
-def quantize_export(folder: Path, out_dir: Path) -> dict[str, Path]:
-    """Quantise both graphs of `folder` into `out_dir`, marking their metadata precision int8."""
+
+def calibration_feeds(reference: object, avatars: tuple[str, ...] = ("mona_lisa.jpg", "astronaut.jpg"),
+                      frames: int = 96, every: int = 4) -> list[Feeds]:
+    """Frame-graph inputs as the pipeline makes them in use: each bundled avatar driven by every `every`-th of the
+    first `frames` frames of the bundled clip (recorded through `reference`, a Backend)."""
+    import cv2
+
+    from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
+    from reenact.engine.pipeline import Pipeline
+
+    feeds: list[Feeds] = []
+    for name in avatars:
+        capture = cv2.VideoCapture(str(DEFAULT_CLIP))
+        try:
+            with Pipeline(backend=reference) as pipe:  # type: ignore[arg-type]
+                pipe.prepare(load_image(AVATARS_DIR / name), name)
+                for index in range(frames):
+                    ok, bgr = capture.read()
+                    if not ok:
+                        break
+                    tracked = pipe.track(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index / 24.0)
+                    if index % every == 0:
+                        warped = pipe.warp(tracked.target, tracked.driving)
+                        assert warped.grid is not None
+                        feeds.append({k: np.ascontiguousarray(v, np.float32)
+                                      for k, v in pipe.frame_feeds(warped.grid, tracked.target).items()})
+        finally:
+            capture.release()
+    return feeds
+
+
+class _Calibration:
+    """ONNX Runtime's CalibrationDataReader over recorded feeds (only the inputs the graph has)."""
+
+    def __init__(self, feeds: list[Feeds], names: list[str]) -> None:
+        self._it = iter([{n: f[n] for n in names} for f in feeds])
+
+    def get_next(self) -> Feeds | None:
+        return next(self._it, None)
+
+
+def _quantize_static(src: Path, dst: Path, feeds: list[Feeds]) -> None:
+    import onnx
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    names = [i.name for i in onnx.load_model(str(src), load_external_data=False).graph.input]
+    reader = type("Reader", (_Calibration, CalibrationDataReader), {})(feeds, names)
+    pre = dst.with_name(dst.stem + ".pre.onnx")
+    try:
+        quant_pre_process(str(src), str(pre))  # shapes inferred and constants folded first, as ORT advises
+        quantize_static(str(pre), str(dst), reader, quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+    finally:
+        pre.unlink(missing_ok=True)
+
+
+def quantize_export(folder: Path, out_dir: Path, calibration: list[Feeds] | None = None) -> dict[str, Path]:
+    """Quantise both graphs of `folder` into `out_dir`, marking their metadata precision int8: the frame graph
+    statically with `calibration` inputs when given (see the module's note), everything else dynamically."""
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
@@ -30,10 +96,12 @@ def quantize_export(folder: Path, out_dir: Path) -> dict[str, Path]:
     for graph, src in onnx_paths(folder).items():
         dst = targets[graph]
         with atomic_path(dst, suffix=".onnx") as tmp:
-            # uint8 weights: ONNX Runtime's CPU ConvInteger kernels are written for uint8 × uint8
             with warnings.catch_warnings():  # numpy notes that denormals are flushed (engine.runtime does that)
                 warnings.simplefilter("ignore", UserWarning)
-                quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QUInt8)
+                if graph == "frame" and calibration:
+                    _quantize_static(src, tmp, calibration)
+                else:  # uint8 weights: ONNX Runtime's CPU ConvInteger kernels are written for uint8 × uint8
+                    quantize_dynamic(str(src), str(tmp), weight_type=QuantType.QUInt8)
             model = onnx.load_model(str(tmp))
             for prop in model.metadata_props:
                 if prop.key == META_PREFIX + "precision":

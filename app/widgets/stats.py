@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from PyQt6.QtWidgets import QLabel, QStatusBar, QWidget
 
-from reenact.app.worker import STAGES, WorkerResult
+from reenact.app.worker import WorkerResult
+from reenact.engine.pipeline import FRAME_STAGES
 
 
 class StatsBar(QStatusBar):
@@ -18,9 +19,10 @@ class StatsBar(QStatusBar):
         self.cpu_label.setToolTip("reenact's own CPU use, as a share of all cores: the rest is what the call and "
                                   "other programs have")
         self.latency_label = QLabel("latency —")
-        self.latency_label.setToolTip("From reading a camera frame to handing the animated frame to the outputs")
+        self.latency_label.setToolTip("From reading a camera frame to handing the animated frame to the outputs "
+                                      "(the virtual camera, the recording): now, and the p95 of the last 3 s")
         self.stages_label = QLabel("")
-        self.stages_label.setToolTip("Milliseconds per frame: " + ", ".join(STAGES))
+        self.stages_label.setToolTip("Milliseconds per frame: " + ", ".join(FRAME_STAGES))
         self.outputs_label = QLabel("")
         for label in (self.mode_label, self.fps_label, self.cpu_label, self.latency_label, self.stages_label,
                       self.outputs_label):
@@ -44,9 +46,9 @@ class StatsBar(QStatusBar):
 
     def show_result(self, result: WorkerResult) -> None:
         self.fps_label.setText(f"{result.fps:4.1f} fps")
-        self.latency_label.setText(f"latency {result.latency_ms:3.0f} ms")
+        self.latency_label.setText(f"latency {result.latency_ms:3.0f} ms (p95 {result.latency_p95_ms:.0f})")
         t = result.timings_ms
-        self.stages_label.setText("  ".join(f"{k} {t[k]:.1f}" for k in STAGES if k in t) + " ms"
+        self.stages_label.setText("  ".join(f"{k} {t[k]:.1f}" for k in FRAME_STAGES if k in t) + " ms"
                                   if t else "no avatar")
         if result.animated and result.landmarks is None:
             self.stages_label.setText(self.stages_label.text() + "  · no face in view")

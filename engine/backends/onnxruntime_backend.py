@@ -26,7 +26,11 @@ __all__ = ["DEVICES", "OnnxRuntimeBackend", "import_onnxruntime", "read_export_m
 
 
 def session_options(threads: int | None = None) -> object:
-    """CPU settings that matter on small machines: denormals flushed, threads = usable cores, all graph rewrites."""
+    """CPU settings that matter on small machines: denormals flushed, threads = usable cores, all graph rewrites.
+
+    Idle pool threads sleep instead of spinning: a spinning thread holds a core the landmarks, the paste-back and
+    the user's call app need, and on a shared machine it made the two-thread pool slower than one thread.
+    """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -35,6 +39,8 @@ def session_options(threads: int | None = None) -> object:
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.set_denormal_as_zero", "1")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
     opts.log_severity_level = 3  # errors only: the CUDA provider's fallback notes are handled here
     return opts
 

@@ -52,7 +52,7 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> st
     (["bench", "--frames", "0"], ["--frames", "must be ≥ 1"]),
     (["bench", "--warmup", "-1"], ["--warmup", "must be ≥ 0"]),
     (["bench", "--model-runs", "0"], ["--model-runs", "must be ≥ 1"]),
-    (["bench", "--reference-frames", "-2"], ["--reference-frames", "must be ≥ 0"]),
+    (["bench", "--fomm-frames", "-2"], ["--fomm-frames", "must be ≥ 0"]),
     (["bench", "--soak", "-1"], ["--soak", "must be ≥ 0"]),
     (["bench", "--soak", "nan"], ["--soak", "must be a number"]),
 ])

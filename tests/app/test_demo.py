@@ -149,15 +149,15 @@ def test_frames_without_a_face_hold_the_last_motion_and_are_counted(tmp_path, cl
 def test_a_crash_midway_leaves_no_file_under_the_real_name(tmp_path, monkeypatch):
     from reenact.engine.pipeline import Pipeline
 
-    real_step, calls = Pipeline.step, {"n": 0}
+    real_track, calls = Pipeline.track, {"n": 0}
 
-    def failing_step(self, frame, timestamp_s=None):
+    def failing_track(self, frame, timestamp_s=None):  # the first half of every frame's step
         calls["n"] += 1
         if calls["n"] > 4:
             raise RuntimeError("simulated crash")
-        return real_step(self, frame, timestamp_s)
+        return real_track(self, frame, timestamp_s)
 
-    monkeypatch.setattr(Pipeline, "step", failing_step)
+    monkeypatch.setattr(Pipeline, "track", failing_track)
     out = tmp_path / "crash.mp4"
     with pytest.raises(RuntimeError, match="simulated crash"):
         main(["demo", "--source", str(AVATAR), "--driving", str(DEFAULT_CLIP), "--out", str(out), "--quiet",

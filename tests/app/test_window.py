@@ -13,6 +13,7 @@ from PyQt6.QtWidgets import QApplication
 
 from reenact.app.frames import Frame
 from reenact.app.framing import FaceBox, Framing, frame_head
+from reenact.app.runner import MAX_IN_FLIGHT
 from reenact.app.settings import load_settings
 from reenact.app.window import AppOptions, MainWindow
 from reenact.app.worker import SourceSpec
@@ -304,10 +305,10 @@ def test_face_only_shows_the_crop_and_portrait_the_whole_image(qtbot, open_windo
     distance = lambda: np.abs(window.avatar_view.current_frame().astype(int) - portrait).mean()  # noqa: E731
     assert distance() < 15
     window.controls.crop_radio.setChecked(True)
-    wait_frames(qtbot, window, 3)
+    wait_frames(qtbot, window, 3 + MAX_IN_FLIGHT)  # frames already on their way keep the old setting
     assert distance() > 30 and window.avatar_view.current_frame().shape == (720, 1280, 3)
     window.controls.full_radio.setChecked(True)
-    wait_frames(qtbot, window, 3)
+    wait_frames(qtbot, window, 3 + MAX_IN_FLIGHT)
     assert distance() < 15
 
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reenact.app.capture import CaptureThread
 from reenact.app.frames import Frame
 from reenact.app.latest import LatestSlot
+from reenact.app.outputs import OutputFormat
 from reenact.app.worker import (
-    CaptureThread,
-    OutputFormat,
     PipelineWorker,
     SourceSpec,
     WorkerOptions,
@@ -148,3 +148,16 @@ def test_processing_keeps_to_the_chosen_output_rate(qtbot, clip_frames) -> None:
     # Never more than the output rate (plus the first frame and a quarter period of slack), on the worker's clock.
     assert 1 <= worker.frames_processed <= elapsed * 10 + 1.25
     assert worker.rate_skipped > 0
+
+
+def test_frame_stats_give_the_fps_and_the_p95_latency_of_recent_frames() -> None:
+    from reenact.app.rates import LATENCY_WINDOW, FrameStats
+
+    stats = FrameStats()
+    assert stats.fps == 0.0 and stats.latency_p95_ms == 0.0
+    for i in range(LATENCY_WINDOW + 20):  # a frame every 40 ms; the old ones (latency 500 ms) leave the window
+        done = i * 0.040
+        assert stats.delivered(done - (0.5 if i < 20 else 0.030 + 0.001 * (i % 10)), done) > 0
+    assert stats.fps == pytest.approx(25.0)
+    assert stats.latency_p95_ms == pytest.approx(39.0, abs=0.6)  # 30–39 ms, never the 500 ms of the first frames
+    assert stats.frames == LATENCY_WINDOW + 20

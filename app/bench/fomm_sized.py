@@ -1,4 +1,4 @@
-"""A reference network of First Order Motion Model's size and shape, for `reenact bench` to compare against.
+"""A network of First Order Motion Model's size and shape ("FOMM-sized"), for `reenact bench` to compare against.
 
 Same layers and widths as FOMM's vox-256 configuration (Siarohin et al., NeurIPS 2019): a keypoint detector
 (hourglass, 10 keypoints with Jacobians, run on the driving frame at 1/4 resolution), a dense-motion network
@@ -16,10 +16,17 @@ keypoints of `kp_source`, with identity Jacobians.
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+from numpy.typing import NDArray
 from torch import Tensor, nn
 
+from reenact.engine.errors import ReenactError
 from reenact.engine.model.networks import identity_grid
 
 NUM_KP = 10
@@ -212,7 +219,7 @@ class OcclusionAwareGenerator(nn.Module):
         return torch.sigmoid(self.final(out))
 
 
-class ReferenceFrameNet(nn.Module):
+class FommSizedFrameNet(nn.Module):
     """FOMM's per-frame work behind the FrameNet interface: same inputs (by name and shape), same outputs."""
 
     def __init__(self) -> None:
@@ -239,16 +246,55 @@ class ReferenceFrameNet(nn.Module):
         return image, mask, flow, image
 
 
-def build_reference(seed: int = 0) -> ReferenceFrameNet:
-    """The reference network in eval mode with PyTorch's default initialisation from a fixed seed."""
+def build_fomm_sized(seed: int = 0) -> FommSizedFrameNet:
+    """The FOMM-sized network in eval mode with PyTorch's default initialisation from a fixed seed."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        net = ReferenceFrameNet()
+        net = FommSizedFrameNet()
     return net.eval()
 
 
-def parameter_counts(net: ReferenceFrameNet) -> dict[str, int]:
+def parameter_counts(net: FommSizedFrameNet) -> dict[str, int]:
     parts = {"kp_detector": net.kp_detector, "dense_motion": net.dense_motion, "generator": net.generator}
     counts = {name: sum(p.numel() for p in part.parameters()) for name, part in parts.items()}
     counts["total"] = sum(counts.values())
     return counts
+
+
+RUNTIMES = {"torch-cpu": "torch", "onnxruntime-cpu": "onnxruntime"}  # backend name → runtime the network runs on
+DESCRIPTION = "FOMM-sized (keypoint detector + dense motion + generator, vox-256 widths)"
+
+
+def fomm_sized_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float32]]) -> Callable[[], object]:
+    """One FOMM-sized step on `kind` ("torch" or "onnxruntime", CPU) with the frame network's `feeds`, as a
+    callable to time; ReenactError for other runtimes. The ONNX file is exported once into `workdir`."""
+    from reenact.engine.runtime import configure_torch
+
+    if kind not in ("torch", "onnxruntime"):
+        raise ReenactError(f"the FOMM-sized network is timed on CPU torch and onnxruntime only, not on {kind}")
+    configure_torch()
+    net = build_fomm_sized()  # built per runtime, not kept: 60 M parameters would sit in every pipeline run's RSS
+    names = list(feeds)
+    if kind == "torch":
+        tensors = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names]
+
+        def run_torch() -> object:
+            with torch.inference_mode():
+                return net(*tensors)
+
+        return run_torch
+    import onnxruntime as ort
+
+    from reenact.engine.backends.onnxruntime_backend import session_options
+
+    path = workdir / "fomm_sized.onnx"
+    if not path.is_file():
+        args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
+        with warnings.catch_warnings():  # the TorchScript exporter's notes on shape inference
+            warnings.simplefilter("ignore")
+            torch.onnx.export(net, args, str(path), input_names=names, output_names=["image", "mask"],
+                              opset_version=17, dynamo=False)
+    session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
+    used = {i.name for i in session.get_inputs()}  # the exporter drops inputs the graph never reads
+    ort_feeds = {n: np.ascontiguousarray(feeds[n]) for n in names if n in used}
+    return lambda: session.run(None, ort_feeds)
