@@ -134,20 +134,6 @@ def _join_dash_values(argv: Sequence[str]) -> list[str]:
     return out
 
 
-@contextmanager
-def _exporter_makes_artifacts() -> Iterator[None]:
-    """While a command runs, a checkpoint given to a backend that reads another format (ONNX Runtime, TensorRT)
-    gets its artifact from reenact.export, made once and cached; engine.backends only ever loads it."""
-    from reenact.engine.backends.loader import set_default_prepare
-    from reenact.export.artifacts import prepare
-
-    previous = set_default_prepare(prepare)
-    try:
-        yield
-    finally:
-        set_default_prepare(previous)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -156,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exc.code or 0)
     configure_output(args.verbose)
     try:
-        with _sigterm_unwinds(), created_folders_removed_on_failure(), _exporter_makes_artifacts():
+        with _sigterm_unwinds(), created_folders_removed_on_failure():
             return int(args.func(args) or 0)
     except ReenactError as exc:
         print(f"reenact: error: {exc}", file=sys.stderr)

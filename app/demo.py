@@ -24,16 +24,18 @@ from reenact.app.framer import AvatarFramer
 from reenact.app.frames import Frame
 from reenact.app.framing import DEFAULT_SIZE, Framing
 from reenact.app.handoff import Handoff
-from reenact.app.runner import FrameJob, PipelinedRunner
+from reenact.app.runner import MAX_IN_FLIGHT, FrameJob, PipelinedRunner
 from reenact.app.sinks import TimedSink, VideoFileSink
 from reenact.app.sources import VideoFileSource
 from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
 from reenact.engine.atomic import check_not_an_input, check_output_path
-from reenact.engine.backends import Backend, load_backend
+from reenact.engine.backends import Backend
 from reenact.engine.config import PipelineConfig, load_yaml
 from reenact.engine.errors import ReenactError
+from reenact.engine.mode import resolve_mode
+from reenact.engine.neutral_pose import neutral_reference
 from reenact.engine.pipeline import STAGES, Pipeline
-from reenact.engine.reference import neutral_reference
+from reenact.export.artifacts import open_backend
 
 log = logging.getLogger(__name__)
 
@@ -110,17 +112,6 @@ def output_size(avatar_shape: tuple[int, ...], size: tuple[int, int] | None, nam
     return capped
 
 
-def resolve_mode(mode: str, weights: Path) -> str:
-    if mode not in ("auto", "model", "warp"):
-        raise ReenactError(f"--mode must be auto, model or warp, not {mode!r}")
-    # weights: a checkpoint file or an export folder (encoder.onnx + frame.onnx from `reenact export`)
-    if mode == "auto":
-        return "model" if weights.exists() else "warp"
-    if mode == "model" and not weights.exists():
-        raise ReenactError("model weights not found (use --mode warp, or --weights PATH)", weights)
-    return mode
-
-
 def _every_nth_frame(path: Path, limit: int | None, most: int = 240):
     """Up to `most` frames spread over the clip (the reference search need not look at every frame)."""
     with VideoFileSource(path) as src:
@@ -142,7 +133,7 @@ def run_demo(opts: DemoOptions) -> DemoSummary:
     config = base if opts.motion is None else replace(base, motion=replace(base.motion, mode=opts.motion))
     mode = resolve_mode(opts.mode, opts.weights)
     out = check_output_path(opts.out, opts.overwrite)
-    backend = load_backend(opts.backend, opts.weights) if mode == "model" else None
+    backend = open_backend(opts.backend, opts.weights) if mode == "model" else None
     with ExitStack() as stack:
         if backend is not None:
             stack.callback(backend.close)
@@ -212,7 +203,7 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
                 errors.append(exc)
                 halt.set()
 
-            runner = PipelinedRunner(pipe, frames, deliver, admit=admit, on_error=failed)
+            runner = PipelinedRunner(pipe, frames, deliver, admit=admit, on_error=failed, max_in_flight=MAX_IN_FLIGHT)
             capture.start()
             try:
                 runner.run(halt, ended=lambda: capture.ended.is_set() and not frames.pending)

@@ -333,11 +333,11 @@ def check_backend(options: DoctorOptions) -> Check:
         return Check("backend", Status.OK, f"{name}" + (f" ({reason})" if reason else ""))
     if not options.weights.exists():
         return Check("backend", Status.WARN, "the analytic warp (no model weights to run)")
-    from reenact.engine.backends import load_backend
     from reenact.engine.errors import ReenactError, first_line
+    from reenact.export.artifacts import open_backend
 
     try:
-        backend = load_backend("auto", options.weights)
+        backend = open_backend("auto", options.weights)
     except ReenactError as exc:
         return Check("backend", Status.WARN, f"no backend can run the model ({first_line(exc, 200)}); the analytic "
                      "warp animates instead", "pip install 'reenact[cpu]' (ONNX Runtime) or a working torch")

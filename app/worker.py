@@ -37,6 +37,7 @@ from reenact.engine.backends.base import Backend
 from reenact.engine.config import OneEuroConfig, PipelineConfig
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import Landmarks
+from reenact.engine.mode import mode_for_backend
 from reenact.engine.motion import closest_expression
 from reenact.engine.pipeline import Pipeline
 
@@ -80,14 +81,13 @@ def smoothing_config(strength: int) -> OneEuroConfig:
 
 
 def choose_backend(kind: str, weights: Path) -> Backend | None:
-    """The model backend, or None (analytic warp) when `auto` finds no weights (a checkpoint or an export folder)."""
-    if not Path(weights).exists():
-        if kind == "auto":
-            return None
-        raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)
-    from reenact.engine.backends import load_backend
+    """The model backend, or None (analytic warp) when `auto` finds no weights (a checkpoint or an export folder):
+    the one model-or-warp policy (engine.mode), the artifact made by export, loaded by engine."""
+    if mode_for_backend(kind, weights) == "warp":
+        return None
+    from reenact.export.artifacts import open_backend
 
-    return load_backend(kind, weights)
+    return open_backend(kind, weights)
 
 
 class PipelineWorker(QObject):

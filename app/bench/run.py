@@ -333,9 +333,9 @@ def check_options(opts: BenchOptions) -> None:
 def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchReport:
     from reenact.app.bench.fomm_sized import build_fomm_sized, parameter_counts
     from reenact.engine.assets import load_image
-    from reenact.engine.backends import load_backend
     from reenact.engine.backends.loader import weights_artifact
     from reenact.engine.model.checkpoint import load_checkpoint
+    from reenact.export.artifacts import open_backend
 
     check_options(opts)
     kinds = backend_kinds(opts.backend)
@@ -358,7 +358,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
         with private_cache(workdir, random_weights):
             for kind in kinds:
                 try:
-                    backend = load_backend(kind, weights)
+                    backend = open_backend(kind, weights)
                 except (ReenactError, ImportError, RuntimeError, OSError) as exc:
                     if len(kinds) == 1:
                         raise

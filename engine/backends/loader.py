@@ -4,8 +4,8 @@ The loader only loads. Each backend is a row of the one table (backends.formats.
 format it reads, a probe (can it run here?) and an opener; there is no per-backend branch here. An artifact in
 another format than a backend reads (a checkpoint for ONNX Runtime, ONNX graphs without engines for TensorRT) is
 made by reenact.export, never by the engine: a caller that wants that passes `prepare`
-(`reenact.export.open_backend` does), or the application installs export's once at start
-(`set_default_prepare`). Without one, such a backend is unavailable and says how to make its artifact.
+(`reenact.export.artifacts.open_backend` does, and every front end calls that). Without one, such a backend is
+unavailable and says how to make its artifact.
 
 "auto" tries tensorrt → onnxruntime-cuda → onnxruntime (CPU) → torch; the backend it returns carries a `reason`
 naming what it skipped and why. A broken file stops the search with its own error: falling back would hide it.
@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 Prepare = Callable[[str, Path, str], Path]
 
 __all__ = ["ALIASES", "AUTO_ORDER", "KINDS", "Prepare", "as_is", "load_backend", "resolve_kind",
-           "set_default_prepare", "weights_artifact"]
+           "weights_artifact"]
 
 
 def as_is(fmt: str, weights: Path, precision: str) -> Path:
@@ -50,18 +50,6 @@ def as_is(fmt: str, weights: Path, precision: str) -> Path:
     wanted = FORMATS[fmt]
     raise BackendUnavailable(f"needs {wanted.holds}, and {weights.name} is {FORMATS[artifact.format].holds}; "
                              f"make one with `{wanted.made_by}`")
-
-
-_default_prepare: Prepare = as_is
-
-
-def set_default_prepare(prepare: Prepare | None) -> Prepare:
-    """What `load_backend` uses when no `prepare` is passed: the application's entry point installs the exporter's
-    (reenact.export.artifacts.prepare) while a command runs, so a checkpoint runs on every backend; None means
-    `as_is`. Returns the one it replaces, to be put back."""
-    global _default_prepare
-    previous, _default_prepare = _default_prepare, prepare or as_is
-    return previous
 
 
 def _call(target: str) -> Callable:
@@ -89,7 +77,7 @@ def load_backend(kind: str, weights: str | Path, *, fp16: bool = False, prepare:
     weights = Path(weights)
     find_artifact(weights)  # a missing or malformed path is reported as itself, whatever the backend
     precision = "fp16" if fp16 else "fp32"
-    prepare = prepare or _default_prepare
+    prepare = prepare or as_is
     chosen = resolve_kind(kind)
     skipped: list[str] = []
     for row in rows:

@@ -98,13 +98,3 @@ def test_explicit_tensorrt_without_tensorrt_says_so(small_export: Path) -> None:
     with pytest.raises(BackendUnavailable, match="TensorRT is not installed") as exc:
         load_backend("tensorrt", small_export)
     assert "\n" not in str(exc.value)
-
-
-def test_the_command_line_lends_the_exporter_only_while_a_command_runs(small_checkpoint: Path) -> None:
-    """`reenact` installs export's artifact maker for its command and puts the loader's own default back.
-    (No capsys here: the command's log handler keeps the stream it was given, and capsys closes its own.)"""
-    from reenact.app.cli import main
-    from reenact.engine.backends import loader
-
-    assert main(["export", "--checkpoint", str(small_checkpoint / "missing.pt"), "--out", "x"]) == 2
-    assert loader._default_prepare is loader.as_is
