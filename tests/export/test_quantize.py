@@ -9,9 +9,10 @@ import numpy as np
 import onnx
 
 from reenact.engine.assets import DEFAULT_WEIGHTS
-from reenact.engine.backends.onnx_export import cached_onnx, onnx_paths
+from reenact.engine.backends.artifacts import onnx_paths
 from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
 from reenact.engine.backends.torch_backend import TorchBackend
+from reenact.export.cache import cached_onnx
 from reenact.export.quantize import calibration_feeds, psnr, quantize_export
 
 
