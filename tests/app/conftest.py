@@ -1,4 +1,5 @@
-"""Qt for the app tests (offscreen, OpenCV's Qt5 environment undone), private settings, a recording virtual camera."""
+"""Qt for the app tests (offscreen, OpenCV's Qt5 environment undone), private settings, a recording virtual camera,
+and frame sources standing in for a camera."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -13,6 +15,7 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from reenact.app.frames import Frame  # noqa: E402
 from reenact.app.window import prepare_qt_environment  # noqa: E402
 
 prepare_qt_environment()  # before pytest-qt creates the QApplication
@@ -24,6 +27,38 @@ def app_data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "reenact-data"
     monkeypatch.setenv("REENACT_DATA_DIR", str(folder))
     return folder
+
+
+class StillSource:
+    """One frame over and over, as a camera looking at a still scene."""
+
+    def __init__(self, image: np.ndarray, fps: float = 24.0) -> None:
+        self.image, self.fps, self.index = image, fps, 0
+
+    def read(self) -> Frame | None:
+        self.index += 1
+        return Frame(self.image, self.index, round(self.index * 1000 / self.fps))
+
+    def close(self) -> None:
+        pass
+
+
+class ClipSource:
+    """The frames once, delivered at `fps` (a camera paces itself), then the end (as a camera that was unplugged)."""
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 24.0) -> None:
+        self.frames, self.fps, self.index = frames, fps, 0
+
+    def read(self) -> Frame | None:
+        if self.index >= len(self.frames):
+            return None
+        time.sleep(1.0 / self.fps)
+        frame = Frame(self.frames[self.index], self.index, round(self.index * 1000 / self.fps))
+        self.index += 1
+        return frame
+
+    def close(self) -> None:
+        pass
 
 
 # A pyvirtualcam backend that records what it is sent, registered through pyvirtualcam's own API.

@@ -12,12 +12,12 @@ import pytest
 from PyQt6.QtCore import Qt
 from PyQt6.QtWidgets import QApplication, QLabel
 
-from reenact.app.frames import Frame
 from reenact.app.framing import FaceBox
 from reenact.app.window import AppOptions, MainWindow
 from reenact.app.worker import SourceSpec
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP
 from reenact.engine.motion import closest_expression
+from tests.app.conftest import ClipSource, StillSource
 
 WAIT_MS = 60_000  # an upper bound for slow shared machines, not a speed requirement
 VCAM, MISSING = "reenact-test-recorder", "reenact-test-missing"  # registered by the `vcam` fixture
@@ -90,7 +90,7 @@ def test_passthrough_sends_the_camera_frame_itself(qtbot, open_window, vcam, cli
     cam = switch_on_camera(qtbot, window, vcam)
     camera = cv2.resize(clip_frames[10], (1280, 720), interpolation=cv2.INTER_CUBIC)
     camera[:40, :200] = (255, 0, 0)  # a red corner top left: a mirrored frame would have it top right
-    window.worker.use_source(_StillSource(camera), SourceSpec("camera", camera=3))
+    window.worker.use_source(StillSource(camera), SourceSpec("camera", camera=3))
     assert window.controls.mirror_check.isChecked()  # the preview is mirrored, the call must not be
 
     focus(qtbot, window)
@@ -109,47 +109,13 @@ def test_passthrough_sends_the_camera_frame_itself(qtbot, open_window, vcam, cli
     assert "LIVE: avatar" in window.avatar_caption.text()
 
 
-class _StillSource:
-    """One frame over and over, as a camera looking at a still scene."""
-
-    def __init__(self, image: np.ndarray, fps: float = 24.0) -> None:
-        self.image, self.fps, self.index = image, fps, 0
-
-    def read(self) -> Frame | None:
-        self.index += 1
-        return Frame(self.image, self.index, round(self.index * 1000 / self.fps))
-
-    def close(self) -> None:
-        pass
-
-
-class _ClipSource:
-    """The clip's frames once, at the clip's rate, then the end (as a camera that was unplugged)."""
-
-    def __init__(self, frames: list[np.ndarray], fps: float = 24.0) -> None:
-        self.frames, self.fps, self.index = frames, fps, 0
-
-    def read(self) -> Frame | None:
-        import time
-
-        if self.index >= len(self.frames):
-            return None
-        time.sleep(1 / self.fps)
-        frame = Frame(self.frames[self.index], self.index, round(self.index * 1000 / self.fps))
-        self.index += 1
-        return frame
-
-    def close(self) -> None:
-        pass
-
-
 def test_f_takes_the_recent_face_closest_to_the_avatars_expression_as_neutral(qtbot, open_window,
                                                                              clip_frames) -> None:
     window = open_window()
     worker = window.worker
     qtbot.waitUntil(lambda: worker.pipeline is not None and worker.pipeline.avatar is not None, timeout=WAIT_MS)
     with qtbot.waitSignal(worker.source_ended, timeout=WAIT_MS):
-        worker.use_source(_ClipSource(clip_frames[:60]), SourceSpec("camera", camera=5))
+        worker.use_source(ClipSource(clip_frames[:60]), SourceSpec("camera", camera=5))
     recent = worker.recent_faces()  # what F searches: the faces of the last few seconds
     assert len(recent) >= 10
     avatar = worker.pipeline.avatar.crop.landmarks

@@ -5,35 +5,16 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 
 import numpy as np
 import pytest
 
 from reenact.app.capture import Captured, CaptureThread
-from reenact.app.frames import Frame
 from reenact.app.handoff import Handoff
 from reenact.app.latest import LatestSlot
 from reenact.app.runner import MAX_IN_FLIGHT, FrameJob, PipelinedRunner
 from reenact.engine.pipeline import Pipeline
-
-
-class ListSource:
-    """A finite in-memory source delivering at `fps` (a camera paces itself)."""
-
-    def __init__(self, frames: list[np.ndarray], fps: float) -> None:
-        self.frames, self.fps, self.reads = frames, fps, 0
-
-    def read(self) -> Frame | None:
-        if self.reads >= len(self.frames):
-            return None
-        time.sleep(1.0 / self.fps)
-        frame = Frame(self.frames[self.reads], self.reads, round(self.reads * 1000 / self.fps))
-        self.reads += 1
-        return frame
-
-    def close(self) -> None:
-        pass
+from tests.app.conftest import ClipSource
 
 
 @pytest.fixture
@@ -60,7 +41,7 @@ def _run(pipe: Pipeline, frames, capture: CaptureThread, **kw) -> tuple[Pipeline
 
 def test_a_waiting_input_gets_every_frame_animated_in_order(pipe: Pipeline, clip_frames: list[np.ndarray]) -> None:
     frames: Handoff[Captured] = Handoff()
-    capture = CaptureThread(ListSource(clip_frames[:30], fps=1000.0), frames, paced=False)
+    capture = CaptureThread(ClipSource(clip_frames[:30], fps=1000.0), frames, paced=False)
     runner, delivered, in_flight = _run(pipe, frames, capture)
     assert [j.captured.frame.index for j in delivered] == list(range(30))
     assert all(j.result is not None and j.result.face_found for j in delivered)
@@ -76,7 +57,7 @@ def test_a_waiting_input_gets_every_frame_animated_in_order(pipe: Pipeline, clip
 
 def test_a_newest_only_input_drops_stale_frames_and_never_queues(pipe: Pipeline, clip_frames) -> None:
     frames: LatestSlot[Captured] = LatestSlot()
-    capture = CaptureThread(ListSource(clip_frames[:120], fps=500.0), frames, paced=False)  # faster than the CPU
+    capture = CaptureThread(ClipSource(clip_frames[:120], fps=500.0), frames, paced=False)  # faster than the CPU
     runner, delivered, in_flight = _run(pipe, frames, capture)
     indices = [j.captured.frame.index for j in delivered]
     assert indices == sorted(set(indices)) and len(indices) >= 2  # never an older frame after a newer one
@@ -104,7 +85,7 @@ def test_commands_run_with_no_frame_in_flight_and_a_bad_frame_is_skipped(pipe: P
     runner = PipelinedRunner(pipe, frames, delivered.append, admit=admit, commands=commands,
                              on_error=errors.append)
     runner_box.append(runner)
-    capture = CaptureThread(ListSource(clip_frames[:20], fps=1000.0), frames, paced=False)
+    capture = CaptureThread(ClipSource(clip_frames[:20], fps=1000.0), frames, paced=False)
     capture.start()
     runner.run(threading.Event(), ended=lambda: capture.ended.is_set() and not frames.pending)
     indices = [j.captured.frame.index for j in delivered]
@@ -146,7 +127,7 @@ def test_an_interrupt_on_the_tracking_thread_ends_the_run_and_its_threads(pipe: 
     frames: Handoff[Captured] = Handoff()
     delivered: list[FrameJob] = []
     runner = PipelinedRunner(pipe, frames, delivered.append)
-    capture = CaptureThread(ListSource(clip_frames[:20], fps=1000.0), frames, paced=False)
+    capture = CaptureThread(ClipSource(clip_frames[:20], fps=1000.0), frames, paced=False)
     raised: list[BaseException] = []
 
     def run() -> None:
@@ -169,7 +150,7 @@ def test_an_interrupt_on_the_tracking_thread_ends_the_run_and_its_threads(pipe: 
 
 def test_max_in_flight_bounds_the_frames_between_input_and_output(pipe: Pipeline, clip_frames) -> None:
     frames: Handoff[Captured] = Handoff()
-    capture = CaptureThread(ListSource(clip_frames[:12], fps=1000.0), frames, paced=False)
+    capture = CaptureThread(ClipSource(clip_frames[:12], fps=1000.0), frames, paced=False)
     runner, delivered, in_flight = _run(pipe, frames, capture, max_in_flight=1)
     assert [j.captured.frame.index for j in delivered] == list(range(12))
     assert max(in_flight) == 1  # one frame at a time: the stages still have their threads, without overlap

@@ -11,13 +11,13 @@ from PyQt6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PyQt6.QtGui import QDragEnterEvent, QDropEvent
 from PyQt6.QtWidgets import QApplication
 
-from reenact.app.frames import Frame
 from reenact.app.framing import FaceBox, Framing, frame_head
 from reenact.app.runner import MAX_IN_FLIGHT
 from reenact.app.settings import load_settings
 from reenact.app.window import AppOptions, MainWindow
 from reenact.app.worker import SourceSpec
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
+from tests.app.conftest import StillSource
 
 WAIT_MS = 60_000  # an upper bound for slow shared machines, not a speed requirement
 VCAM, MISSING = "reenact-test-recorder", "reenact-test-missing"  # registered by the `vcam` fixture
@@ -71,20 +71,6 @@ def click_avatar(qtbot, window: MainWindow, stem: str) -> Path:
     return gallery.paths()[row]
 
 
-class _StillSource:
-    """One driving frame over and over, as a camera looking at a face that does not move."""
-
-    def __init__(self, image: np.ndarray, fps: float = 24.0) -> None:
-        self.image, self.fps, self.index = image, fps, 0
-
-    def read(self) -> Frame | None:
-        self.index += 1
-        return Frame(self.image, self.index, round(self.index * 1000 / self.fps))
-
-    def close(self) -> None:
-        pass
-
-
 def _changes(frames: list[np.ndarray]) -> np.ndarray:
     """Mean absolute change between consecutive distinct frames (the view may show a frame twice)."""
     return np.array([np.abs(a.astype(int) - b.astype(int)).mean() for a, b in zip(frames, frames[1:], strict=False)
@@ -102,7 +88,7 @@ def test_animated_frames_follow_the_driving_face_and_the_picked_avatar(qtbot, op
 
     # The same driving face held still (a paused camera): the avatar comes to rest.
     still = frames[-1][2]
-    window.worker.use_source(_StillSource(still), SourceSpec("file", path=Path("still.png")))
+    window.worker.use_source(StillSource(still), SourceSpec("file", path=Path("still.png")))
     collect(qtbot, window, 15)  # smoothing settles
     resting = _changes([f for f, _, _ in collect(qtbot, window, 10)])
     assert np.median(moving) > 0.1  # grey levels per pixel between frames, over the whole 1280×720 frame
