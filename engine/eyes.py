@@ -58,6 +58,11 @@ LASH_HEIGHT = 0.3  # a closed eye's lash line lies this share of the opening's h
 LASH_WIDTH = 0.05  # its thickness, in eye widths
 
 
+def _lid_gaps(opening: NDArray[np.float64]) -> NDArray[np.float64]:
+    """The distance between the lids at each upper/lower pair of an eye opening's points."""
+    return np.linalg.norm(opening[_LOWER] - opening[_UPPER], axis=1)
+
+
 class Eye:
     """One eye of one avatar: its opening, the eyeball plate and the iris sprite (avatar index coordinates)."""
 
@@ -146,7 +151,7 @@ class Eye:
             return []
         # The ring's directions come from the avatar's own opening placed by the corners: a closed, arched lid
         # line lies on one side of the corners' midpoint and would fold the mesh.
-        own = segment_similarity(*self.corner_pts, a, b).apply(self.opening)
+        own = self._own_opening(a, b)
         ring = ellipse_ring((a + b) / 2, b - a, own, RING_AXES[0] * width, RING_AXES[1] * width)
         src_ring = sample_map(mapping, ring)
         dst = np.concatenate([opening, ring, opening.mean(0, keepdims=True)])
@@ -158,8 +163,7 @@ class Eye:
         the opening as the eye closes, so a closed eye shows the lash line where the lids meet (the contour's
         landmarks lie on the skin just outside the dark lid margin)."""
         src = self.opening.copy()
-        gap_own = np.linalg.norm(own[_LOWER] - own[_UPPER], axis=1)
-        gap_now = np.linalg.norm(opening[_LOWER] - opening[_UPPER], axis=1)
+        gap_own, gap_now = _lid_gaps(own), _lid_gaps(opening)
         closing = np.clip((1.0 - gap_now / np.maximum(gap_own, 1e-6) - 0.05) / 0.95, 0.0, 1.0)[:, None]  # still: 0
         src[_UPPER] += closing * LASH_LINE * (self.opening[_LOWER] - self.opening[_UPPER])
         return src
@@ -192,11 +196,14 @@ class Eye:
     def _shut(self, opening: NDArray[np.float64], a: NDArray, b: NDArray) -> float:
         """How far the closed look shows (0–1, smooth): by the lids' gap against the avatar's own, eye placed by
         its corners."""
-        own = segment_similarity(*self.corner_pts, a, b).apply(self.opening)
-        gap_own = float(np.linalg.norm(own[_LOWER] - own[_UPPER], axis=1).mean())
-        gap_now = float(np.linalg.norm(opening[_LOWER] - opening[_UPPER], axis=1).mean())
+        gap_own = float(_lid_gaps(self._own_opening(a, b)).mean())
+        gap_now = float(_lid_gaps(opening).mean())
         t = np.clip((1.0 - gap_now / max(gap_own, 1e-6) - SHUT_FROM) / (SHUT_FULL - SHUT_FROM), 0.0, 1.0)
         return float(t * t * (3 - 2 * t))
+
+    def _own_opening(self, a: NDArray, b: NDArray) -> NDArray[np.float64]:
+        """The avatar's own eye opening placed by the corners a, b: this eye as it would look unmoved."""
+        return segment_similarity(*self.corner_pts, a, b).apply(self.opening)
 
     def _plate_coords(self, box: Box, to_avatar: Similarity) -> NDArray[np.float32]:
         """Per pixel of `box` (region coordinates), where it lies in the eye's plates (avatar pixels, no stretch)."""
