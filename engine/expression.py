@@ -81,8 +81,8 @@ def dead_zone(magnitude: NDArray[np.float64] | float, threshold: float) -> NDArr
     return np.where(m > t, m - t * np.exp(-(m - t) / t), 0.0)
 
 
-def _soft(value: NDArray[np.float64], threshold: float) -> NDArray[np.float64]:
-    """A signed value through the dead zone."""
+def signed_dead_zone(value: NDArray[np.float64] | float, threshold: float) -> NDArray[np.float64]:
+    """A signed value through the dead zone (its magnitude as `dead_zone` says, its sign kept)."""
     return np.sign(value) * dead_zone(np.abs(value), threshold)
 
 
@@ -115,7 +115,7 @@ def _move_pairs(out: NDArray[np.float64], upper: NDArray, lower: NDArray, delta:
 def _set_mouth(out: NDArray[np.float64], f: FaceFrames, down: NDArray[np.float64], jitter: float, gain: float) -> None:
     driven = np.maximum(0.0, _gaps(f.driving, _INNER, face_down(f.driving))) * f.scale * gain
     own = _gaps(f.avatar, _INNER, down)
-    wanted = np.maximum(0.0, own + _soft(driven - own, jitter))
+    wanted = np.maximum(0.0, own + signed_dead_zone(driven - own, jitter))
     wanted *= _closing(driven, own, jitter)
     delta = wanted - _gaps(out, _INNER, down)
     # Each lip moves as a whole (outer contour with the inner one), so lips keep their thickness.
@@ -130,7 +130,7 @@ def _set_lids(out: NDArray[np.float64], f: FaceFrames, pairs: NDArray, down: NDA
     ref = float(_gaps(f.reference, pairs, face_down(f.reference)).mean()) - closed
     ratio = float(np.clip(drv / max(ref, MIN_REFERENCE_EYE * face_size(f.reference)), 0.0, MAX_EYE_RATIO))
     own = np.maximum(0.0, _gaps(f.avatar, pairs, down))
-    wanted = np.maximum(0.0, own + _soft(own * ratio - own, jitter))
+    wanted = np.maximum(0.0, own + signed_dead_zone(own * ratio - own, jitter))
     wanted *= _closing(own * ratio, own, jitter)
     _move_pairs(out, pairs[:, 0], pairs[:, 1], wanted - _gaps(out, pairs, down), down, 1.0 - UPPER_LID_SHARE)
 
@@ -146,7 +146,7 @@ def _iris_offset(points: NDArray[np.float64], corners: NDArray, iris: NDArray) -
 def _set_gaze(out: NDArray[np.float64], f: FaceFrames, corners: NDArray, iris: NDArray, jitter: float) -> None:
     shift = _iris_offset(f.driving, corners, iris) - _iris_offset(f.reference, corners, iris)
     width = float(np.linalg.norm(f.avatar[corners[1]] - f.avatar[corners[0]]))
-    shift = _soft(shift, jitter / max(width, 1e-6))
+    shift = signed_dead_zone(shift, jitter / max(width, 1e-6))
     wanted = _iris_offset(f.avatar, corners, iris) + shift
     a, b = out[corners[0]], out[corners[1]]
     width, u, v = _axes(a, b)

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.config import MotionConfig
-from reenact.engine.expression import FaceFrames, dead_zone, face_down, set_openings
+from reenact.engine.expression import FaceFrames, dead_zone, face_down, set_openings, signed_dead_zone
 from reenact.engine.landmarks import (
     IRISES,
     LEFT_EYE_LID_PAIRS,
@@ -154,8 +154,8 @@ class MotionTransfer:
         shift = rigid.apply(centre) - centre
         length = float(np.linalg.norm(shift))
         shift = shift * float(dead_zone(length, t)) / max(length, 1e-12)
-        angle = float(np.sign(rigid.angle) * dead_zone(abs(rigid.angle), t / size))  # t/size radians at the rim
-        log_scale = float(np.sign(np.log(rigid.scale)) * dead_zone(abs(np.log(rigid.scale)), t / size))
+        angle = float(signed_dead_zone(rigid.angle, t / size))  # t/size radians at the rim
+        log_scale = float(signed_dead_zone(np.log(rigid.scale), t / size))
         scale = float(np.exp(log_scale))
         rot = rotation(angle)
         return Similarity(scale, rot, centre + shift - scale * rot @ centre), expression
