@@ -50,20 +50,6 @@ FULL_RES_FACE_PX = 1024
 RSS_EVERY_S = 30.0
 
 
-class MemoryFrames:
-    """In-memory frames handed out whenever the pipeline asks (a FrameInput): the throughput a camera never limits."""
-
-    def __init__(self, frames: list[NDArray[np.uint8]], fps: float) -> None:
-        self.frames, self.fps = frames, fps
-        self.dropped = 0
-        self._i = 0
-
-    def take(self, timeout: float | None = None) -> Captured:
-        i, self._i = self._i, self._i + 1
-        frame = Frame(self.frames[i % len(self.frames)], i, round(i * 1000.0 / self.fps))
-        return Captured(frame, time.perf_counter(), 0.0)
-
-
 class MemorySource:
     """The same frames as a FrameSource, looped, for a capture thread that paces them like a camera."""
 
@@ -77,6 +63,19 @@ class MemorySource:
 
     def close(self) -> None:
         pass
+
+
+class MemoryFrames:
+    """In-memory frames handed out whenever the pipeline asks (a FrameInput): the throughput a camera never limits."""
+
+    def __init__(self, frames: list[NDArray[np.uint8]], fps: float) -> None:
+        self.dropped = 0
+        self._source = MemorySource(frames, fps)
+
+    def take(self, timeout: float | None = None) -> Captured:
+        frame = self._source.read()
+        assert frame is not None  # looped: never ends
+        return Captured(frame, time.perf_counter(), 0.0)
 
 
 def _cpu_s() -> float:
