@@ -12,6 +12,7 @@ frame), and follows the head the warp moves only slowly (`SteadyHead`), so landm
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -76,49 +77,82 @@ def head_scale_and_shift(face: FaceBox, size: tuple[int, int], framing: Framing)
 
 def frame_head(image: NDArray[np.uint8], face: FaceBox, size: tuple[int, int], framing: Framing
                ) -> NDArray[np.uint8]:
-    """Head-and-shoulders framing of `image` around `face`, `size` (w, h) filled."""
+    """Head-and-shoulders framing of `image` around `face`, `size` (w, h) filled.
+
+    The framing is a pure scale and shift, so the picture is resized (cv2.resize: several times cheaper than an
+    affine warp of the whole output frame, which cost more than the rest of the output stage) and placed at the
+    nearest whole pixel; only the part of the picture in view is resized."""
     w, h = size
     s, tx, ty = head_scale_and_shift(face, size, framing)
-    sx = sy = s
-    src = image
-    if s < 1.0:  # a downscale: area-average first, warpAffine's bilinear would alias
-        ih, iw = image.shape[:2]
-        rw, rh = max(1, round(iw * s)), max(1, round(ih * s))
-        src = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA)
-        sx, sy = s * iw / rw, s * ih / rh  # what is left of the scale (about 1)
-    # continuous → pixel-index coordinates: out_idx = a · src_idx + (t + (a − 1) / 2)
-    matrix = np.array([[sx, 0.0, tx + (sx - 1) / 2], [0.0, sy, ty + (sy - 1) / 2]])
-    out = cv2.warpAffine(src, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-    _soften_outside(out, src.shape[:2], matrix, ramp=0.3 * face.height * s)
+    ih, iw = image.shape[:2]
+    # the source pixels in view (index coordinates), one pixel of margin for the interpolation
+    c0, c1 = _in_view(s, tx, iw, w)
+    r0, r1 = _in_view(s, ty, ih, h)
+    part = image[r0:r1, c0:c1]
+    pw, ph = max(1, round((c1 - c0) * s)), max(1, round((r1 - r0) * s))
+    scaled = cv2.resize(part, (pw, ph), interpolation=cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR)
+    # continuous → output pixels: out = s · src + t, and the part's pixel 0 starts at the source's c0, r0
+    x, y = round(tx + s * c0), round(ty + s * r0)
+    out = _place(scaled, x, y, w, h)
+    x0, x1 = (x if c0 == 0 else 0), (x + pw if c1 == iw else w)
+    y0, y1 = (y if r0 == 0 else 0), (y + ph if r1 == ih else h)
+    _soften_outside(out, (max(0, x0), min(w, x1), max(0, y0), min(h, y1)), ramp=0.3 * face.height * s)
     return out
 
 
-def _soften_outside(out: NDArray[np.uint8], src_shape: tuple[int, ...], matrix: NDArray[np.float64],
-                    ramp: float) -> None:
+def _in_view(s: float, t: float, n: int, out_n: int) -> tuple[int, int]:
+    """The source index range [lo, hi) whose pixels land in [0, out_n) of the output (out = s · src + t), one
+    pixel wider on each side; never empty."""
+    lo = int(np.clip(math.floor(-t / s) - 1, 0, n - 1))
+    hi = int(np.clip(math.ceil((out_n - t) / s) + 1, lo + 1, n))
+    return lo, hi
+
+
+def _place(scaled: NDArray[np.uint8], x: int, y: int, w: int, h: int) -> NDArray[np.uint8]:
+    """The w×h frame with `scaled`'s pixel (0, 0) at (x, y); where it does not reach, its border mirrored."""
+    sh, sw = scaled.shape[:2]
+    inner = scaled[max(0, -y) : max(0, min(sh, h - y)), max(0, -x) : max(0, min(sw, w - x))]
+    if inner.size == 0:  # nothing of the picture in view: its nearest edge stretched over the frame
+        return cv2.resize(scaled, (w, h), interpolation=cv2.INTER_LINEAR)
+    top, left = max(0, y), max(0, x)
+    bottom, right = h - top - inner.shape[0], w - left - inner.shape[1]
+    if min(inner.shape[:2]) < 2:
+        return cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_REPLICATE)
+    return cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_REFLECT_101)
+
+
+def _soften_outside(out: NDArray[np.uint8], shown: tuple[int, int, int, int], ramp: float) -> None:
     """Where the frame shows more than the image has, the mirrored border fades into a wide blur of itself, so the
-    portrait's edge continues smoothly and no mirrored detail stands out (in place)."""
+    portrait's edge continues smoothly and no mirrored detail stands out (in place). `shown` is the output pixel
+    range [x0, x1) × [y0, y1) that shows the image itself."""
     h, w = out.shape[:2]
-    sh, sw = src_shape[:2]
-    (a, _, bx), (_, d, by) = matrix
-    # the output pixels [x0, x1) × [y0, y1) show the image itself (its edges are at index −0.5 and size − 0.5)
-    x0 = int(np.clip(math.ceil(bx - 0.5 * a), 0, w))
-    x1 = int(np.clip(math.floor(a * (sw - 0.5) + bx) + 1, 0, w))
-    y0 = int(np.clip(math.ceil(by - 0.5 * d), 0, h))
-    y1 = int(np.clip(math.floor(d * (sh - 0.5) + by) + 1, 0, h))
+    x0, x1, y0, y1 = shown
     if x0 == 0 and y0 == 0 and x1 == w and y1 == h:
         return
     small = cv2.resize(out, (max(1, w // 16), max(1, h // 16)), interpolation=cv2.INTER_AREA)
     blurred = cv2.resize(cv2.GaussianBlur(small, (0, 0), 1.5), (w, h), interpolation=cv2.INTER_LINEAR)
-    # distance outside the image, in output pixels, per column and per row
+    for (ys, xs), weight in _outside_weights(w, h, shown, max(round(float(ramp)), 1)):
+        part = np.ascontiguousarray(out[ys, xs])
+        out[ys, xs] = cv2.blendLinear(np.ascontiguousarray(blurred[ys, xs]), part, weight, 1.0 - weight)
+
+
+@functools.lru_cache(maxsize=4)
+def _outside_weights(w: int, h: int, shown: tuple[int, int, int, int], ramp: int
+                     ) -> tuple[tuple[tuple[slice, slice], NDArray[np.float32]], ...]:
+    """Each strip outside the image and its blur weight (distance from the image over `ramp`, at most 1). The
+    framing stays put while the head moves within its dead zone, so these are made once per framing, not per
+    frame."""
+    x0, x1, y0, y1 = shown
     cols = np.arange(w, dtype=np.float32)
     rows = np.arange(h, dtype=np.float32)
     dx = np.maximum(np.maximum(x0 - cols, cols - (x1 - 1)), 0)
     dy = np.maximum(np.maximum(y0 - rows, rows - (y1 - 1)), 0)
-    ramp = max(float(ramp), 1.0)
+    strips = []
     for ys, xs in _outside_strips(w, h, x0, x1, y0, y1):
         weight = np.clip(np.hypot(dy[ys, None], dx[None, xs]) / ramp, 0.0, 1.0).astype(np.float32)
-        part = np.ascontiguousarray(out[ys, xs])
-        out[ys, xs] = cv2.blendLinear(np.ascontiguousarray(blurred[ys, xs]), part, weight, 1.0 - weight)
+        weight.flags.writeable = False
+        strips.append(((ys, xs), weight))
+    return tuple(strips)
 
 
 def _outside_strips(w: int, h: int, x0: int, x1: int, y0: int, y1: int) -> list[tuple[slice, slice]]:
