@@ -56,6 +56,11 @@ class LossConfig:
     # what the warp cannot show (lips closing over teeth, lids, eyes) but not the rest of the head, where its
     # half-resolution output only blurs what the warp keeps sharp.
     blend_outside_weight: float = setting(0.0, min=0)
+    # A smaller network learning from a trained one (TrainConfig.teacher): L1 between the student's layers and the
+    # teacher's (the blended crop, the blend mask, the generated RGB where it shows, the residual flow in pixels).
+    # The ground truth alone would have to find the same solution again from 4000 frames of one person; the
+    # teacher's layers tell the student where the warp is kept and what the generator draws, on every pair.
+    distill_weight: float = setting(0.0, min=0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +96,7 @@ class TrainConfig:
     # noisy; the average is what gets validated, kept as best.pt and shipped.
     ema_decay: float = setting(0.999, min=0, below=1)
     init_weights: Path | None = None  # start from these weights instead of from scratch
+    teacher: Path | None = None  # distil from this trained checkpoint (needs loss.distill_weight > 0)
     # Fresh runs: logit of the initial blend towards the warped avatar. The network's own default (3 → 95 % warp)
     # starts measurably worse than the warp alone, and AdamW moves a bias only ~lr per step; 6 (99.75 %) starts at
     # parity, so every later step is an improvement over the analytic baseline.
@@ -100,6 +106,8 @@ class TrainConfig:
     blend_logit_reset: float | None = None
 
     def __post_init__(self) -> None:
+        if (self.teacher is None) != (self.loss.distill_weight == 0):
+            raise ReenactError("teacher and loss.distill_weight go together: set both or neither")
         if self.loss.blend_outside_weight > 0 and self.loss.region_weight <= 0:
             raise ReenactError("loss.blend_outside_weight needs loss.region_weight > 0 (it marks the eyes and mouth)")
 
@@ -114,6 +122,8 @@ def check_inputs(cfg: TrainConfig) -> None:
         raise ReenactError("stills_dir: not a folder", cfg.stills_dir)
     if cfg.init_weights is not None:
         require_file(cfg.init_weights, "init_weights checkpoint")
+    if cfg.teacher is not None:
+        require_file(cfg.teacher, "teacher checkpoint")
 
 
 def _video_shorthand(data: Any) -> Any:

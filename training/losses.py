@@ -80,6 +80,18 @@ def reconstruction_loss(pred: Tensor, target: Tensor, config: LossConfig, weight
     return {"loss": total, "l1": l1.detach(), "ssim": s.detach()}
 
 
+def distill_loss(student: tuple[Tensor, ...], teacher: tuple[Tensor, ...], size: int) -> Tensor:
+    """L1 between a student's FrameNet layers and its teacher's, each (image, mask, flow, generated) as the
+    network returns them: the blended crop, the blend mask, the generated RGB weighted by where the teacher shows
+    it (elsewhere it is never seen), and the residual flow in crop pixels (its values are fractions of the crop)."""
+    image, mask, flow, generated = student
+    t_image, t_mask, t_flow, t_generated = (t.detach() for t in teacher)
+    shown = 1.0 - t_mask
+    return ((image - t_image).abs().mean() + (mask - t_mask).abs().mean()
+            + ((generated - t_generated).abs() * shown).mean() / (shown.mean() + 1e-6)
+            + (flow - t_flow).abs().mean() * size / 2)
+
+
 # The optional terms beside the reconstruction loss, in the order they are added; each has a `<name>_weight` in
 # LossConfig and is on when that weight is > 0.
 EXTRA_TERMS = ("face_flow", "generator", "blend_outside")

@@ -29,7 +29,7 @@ from reenact.engine.model.networks import ReenactModel
 from reenact.engine.runtime import flush_denormals
 from reenact.training.config import TrainConfig, train_config_to_dict
 from reenact.training.dataset import FixedPairs, PairDataset
-from reenact.training.losses import active_terms, extra_losses, reconstruction_loss
+from reenact.training.losses import active_terms, distill_loss, extra_losses, reconstruction_loss
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +148,16 @@ def _keep_output(store: dict[str, torch.Tensor], name: str, module: torch.nn.Mod
     store[name] = output
 
 
+def _teacher(cfg: TrainConfig, device: torch.device) -> torch.nn.Module | None:
+    """The trained network a smaller one learns from (frozen), or None."""
+    if cfg.teacher is None:
+        return None
+    teacher = load_checkpoint(cfg.teacher).build().to(device).eval()
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher
+
+
 def _unwrap(model: torch.nn.Module) -> torch.nn.Module:
     return model.module if hasattr(model, "module") else model
 
@@ -248,6 +258,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
     if env.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
 
+    teacher = _teacher(cfg, device)
     data = PairDataset(cfg, length=max(1, total) * cfg.batch_size * env.world)
     sampler = range(step * cfg.batch_size * env.world + env.rank, total * cfg.batch_size * env.world, env.world)
     loader = DataLoader(data, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
@@ -289,6 +300,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
     heads = {"face_flow": frame_net.flow, "generator": frame_net.out}
     hooks = [heads[name].register_forward_hook(functools.partial(_keep_output, captured, name))
              for name in terms if name in heads]
+    if teacher is not None:  # all the student's layers, not only the (image, mask) the model returns
+        hooks.append(frame_net.register_forward_hook(functools.partial(_keep_output, captured, "layers")))
+        terms = (*terms, "distill")
 
     bar = tqdm(total=total, initial=step, disable=not (progress and env.main), unit="step", dynamic_ncols=True)
     log_file = (out_dir / "log.jsonl").open("a") if env.main else None
@@ -310,7 +324,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             b = _to(batch, device)
             pred, mask = net(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
             parts = reconstruction_loss(pred, b["driving"], cfg.loss, b["weight"])
-            for name, value in extra_losses(cfg.loss, b, mask, captured).items():
+            extra = extra_losses(cfg.loss, b, mask, captured)
+            if teacher is not None:
+                with torch.no_grad():
+                    taught = teacher.frame(b["source"], *teacher.encoder(b["source"]), b["grid"], b["kp_source"],
+                                           b["kp_driving"])
+                extra["distill"] = distill_loss(captured["layers"], taught, cfg.model.size)
+            for name, value in extra.items():
                 parts[name] = value
                 parts["loss"] = parts["loss"] + getattr(cfg.loss, f"{name}_weight") * value
             captured.clear()

@@ -90,7 +90,10 @@ def test_the_shipped_configs_load() -> None:
     assert second.videos == cfg.videos and second.init_weights == cfg.out_dir / "last.pt"
     third = load_train_config(REPO / "config" / "train_franck_headwarp.yaml")
     assert third.init_weights == Path("assets/weights/reenact.pt") and (REPO / third.init_weights).is_file()
-    for run in (cfg, second, third):  # run folders are git-ignored and lie outside every package
+    small = load_train_config(REPO / "config" / "train_franck_small.yaml")
+    assert small.teacher == third.init_weights and small.loss.distill_weight > 0 and small.videos == cfg.videos
+    assert small.model.frame_channels < cfg.model.frame_channels
+    for run in (cfg, second, third, small):  # run folders are git-ignored and lie outside every package
         assert run.out_dir.parts[0] == "runs" and run.cache_dir.parts[0] == "runs"
 
 
@@ -221,3 +224,43 @@ def test_overwrite_starts_over_without_the_earlier_runs_files(tiny_config: Train
     assert load_checkpoint(run / "last.pt").step == 2 and load_checkpoint(run / "best.pt").step == 2
     assert [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()][0] == 1
     assert (run / "notes.txt").read_text() == "mine"
+
+
+def _distance_to(student: ReenactModel, teacher: ReenactModel, pairs: FixedPairs) -> float:
+    """The distillation loss between two networks on the held-out pairs."""
+    from reenact.training.losses import distill_loss
+
+    with torch.no_grad():
+        total = 0.0
+        for i in range(len(pairs)):
+            b = {k: v[None] for k, v in pairs[i].items()}
+            layers = [m.frame(b["source"], *m.encoder(b["source"]), b["grid"], b["kp_source"], b["kp_driving"])
+                      for m in (student, teacher)]
+            total += float(distill_loss(layers[0], layers[1], student.config.size))
+    return total / len(pairs)
+
+
+def test_a_smaller_network_learns_from_its_teacher(tiny_config: TrainConfig, tmp_path: Path) -> None:
+    from reenact.engine.errors import ReenactError
+
+    teacher_run = train(replace(tiny_config, steps=10), progress=False)
+    teacher = load_checkpoint(teacher_run.last).build()
+    small = replace(tiny_config.model, encoder_channels=tuple(max(1, c // 2) for c in tiny_config.model.encoder_channels),
+                    frame_channels=max(1, tiny_config.model.frame_channels // 2))
+    cfg = replace(tiny_config, out_dir=tmp_path / "student", model=small, teacher=teacher_run.last, ema_decay=0.0,
+                  loss=replace(tiny_config.loss, distill_weight=1.0))
+    torch.manual_seed(1)
+    fresh = ReenactModel(small)
+    with torch.no_grad():
+        fresh.frame.out.bias[3] = tiny_config.blend_logit_init
+    val = FixedPairs(tiny_config, 8)
+    before = _distance_to(fresh, teacher, val)
+    result = train(cfg, steps=15, progress=False)
+    student = load_checkpoint(result.last).build()
+    assert student.config == small
+    assert all("distill" in h for h in result.history if "loss" in h)
+    after = _distance_to(student, teacher, val)
+    print(f"distance to the teacher before {before:.4f} after {after:.4f}")
+    assert after < 0.7 * before
+    with pytest.raises(ReenactError, match="teacher and loss.distill_weight"):
+        replace(tiny_config, teacher=teacher_run.last)
