@@ -82,7 +82,6 @@ class Warped:
 @dataclass(slots=True)
 class StepResult:
     image: NDArray[np.uint8]  # the animated avatar: full image, or the crop when paste-back is off
-    crop: NDArray[np.uint8] | None  # the animated crop at the network's size: the model's, or the crop view's
     face_found: bool
     driving_landmarks: Landmarks | None
     timings_ms: dict[str, float]
@@ -258,11 +257,9 @@ class Pipeline:
             points = _index_coords(transform_points(target, avatar.crop.to_frame))
             image = self._render_full(avatar, motion, layers, points,
                                       None if driving is None else (driving.image, _index_coords(driving.landmarks)))
-            crop = None if layers is None else _to_uint8(layers["image"][0])
             if not full:  # the crop view: the same rendering (layers and all) seen through the avatar's crop
                 image = cut(image, avatar.crop.to_crop, self.size)
-                crop = image if crop is None else crop
-        return StepResult(image, crop, driving is not None, None if driving is None else driving.landmarks, timings,
+        return StepResult(image, driving is not None, None if driving is None else driving.landmarks, timings,
                           motion.clamped)
 
     @property
@@ -326,11 +323,6 @@ def _warn_if_poor(image: NDArray[np.uint8], landmarks: Landmarks, name: str | Pa
 def _index_coords(points: NDArray) -> NDArray[np.float64]:
     """Continuous pixel coordinates (pixel i spans [i, i+1)) → pixel index coordinates (centres at integers)."""
     return np.asarray(points, np.float64)[:, :2] - 0.5
-
-
-def _to_uint8(image: NDArray[np.float32]) -> NDArray[np.uint8]:
-    """A 3×H×W image in [0, 1] as H×W×3 uint8."""
-    return np.clip(image.transpose(1, 2, 0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 @contextmanager
