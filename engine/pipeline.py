@@ -46,7 +46,7 @@ class PreparedAvatar:
     warp: HeadWarp  # the analytic motion of this face
     renderer: FullResRenderer  # samples the full-resolution avatar once per frame
     features: dict[str, NDArray[np.float32]] = field(default_factory=dict)
-    source_tensor: NDArray[np.float32] | None = None  # 1×3×S×S in [0, 1]
+    source_tensor: NDArray[np.float32] | None = None  # 1×3×S×S in [0, 1]: what the encoder encoded
     kp_source: NDArray[np.float32] | None = None  # 1×K×2 normalised
 
 
@@ -239,7 +239,7 @@ class Pipeline:
         return Warped(target, driving, motion, grid, timings)
 
     def refine(self, warped: Warped) -> dict[str, NDArray[np.float32]] | None:
-        """The network's layers (image, mask, flow, generated) for a warped frame; None without a network."""
+        """The network's layers (mask, flow, generated) for a warped frame; None without a network."""
         with _timed(warped.timings_ms, "model"):
             if warped.grid is None or self.backend is None:
                 return None
@@ -273,7 +273,6 @@ class Pipeline:
         avatar = self.avatar
         assert avatar is not None and self._subset is not None
         return {
-            "source": avatar.source_tensor,
             **avatar.features,
             "grid": grid[None],
             "kp_source": avatar.kp_source,

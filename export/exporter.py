@@ -167,7 +167,7 @@ class Exporter:
         finally:
             for b in (fp32, int8):
                 b.close()
-        self.say(f"int8 vs fp32 on {case.label} inputs (image vs PyTorch fp32, end to end): "
+        self.say(f"int8 vs fp32 on {case.label} inputs (the crop its layers make vs PyTorch fp32, end to end): "
                  f"fp32 PSNR {q32.psnr_db:.1f} dB, mean abs {q32.mean_abs:.2e}, frame graph {q32.frame_ms:.1f} ms; "
                  f"int8 PSNR {q8.psnr_db:.1f} dB, mean abs {q8.mean_abs:.2e}, frame graph {q8.frame_ms:.1f} ms")
         if not report.ok:

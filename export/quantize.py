@@ -5,10 +5,11 @@ whose ranges were calibrated on the pipeline's own inputs (bundled avatars drive
 in QDQ form, so ONNX Runtime fuses each quantised convolution into one integer kernel and no range is computed per
 call. Without calibration inputs, and for the encoder (run once per avatar, where speed does not matter), it is
 dynamic quantisation (activations quantised per call). Static ranges hold for the pipeline's inputs, not for
-random ones: judge a static variant on real inputs (`calibration_feeds` of other frames), as docs/performance.md
-does; `reenact export --int8` still writes the dynamic variant, which holds on both. It is an approximation of the model, so it is kept only when
-it passes its own tolerance, and its quality and speed are reported beside the fp32 graphs'. It runs on ONNX
-Runtime only: TensorRT cannot parse its integer nodes (the operator check says so).
+random ones: judge a static variant on real inputs (`crop_psnr` on `recorded_inputs` of other frames), as
+docs/performance.md does; `reenact export --int8` still writes the dynamic variant, which holds on both. It is an
+approximation of the model, so it is kept only when it passes its own tolerance, and its quality and speed are
+reported beside the fp32 graphs'. It runs on ONNX Runtime only: TensorRT cannot parse its integer nodes (the
+operator check says so).
 """
 
 from __future__ import annotations
@@ -23,21 +24,22 @@ import numpy as np
 from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.artifacts import onnx_paths
 from reenact.engine.backends.base import META_PREFIX
-from reenact.export.parity import ParityCase
+from reenact.export.parity import ParityCase, crop_image
 
 Feeds = dict[str, np.ndarray]
 
 
-def calibration_feeds(reference: object, avatars: tuple[str, ...] = ("mona_lisa.jpg", "astronaut.jpg"),
-                      frames: int = 96, every: int = 4) -> list[Feeds]:
+def recorded_inputs(reference: object, avatars: tuple[str, ...] = ("mona_lisa.jpg", "astronaut.jpg"),
+                    frames: int = 96, every: int = 4) -> list[tuple[np.ndarray, Feeds]]:
     """Frame-graph inputs as the pipeline makes them in use: each bundled avatar driven by every `every`-th of the
-    first `frames` frames of the bundled clip (recorded through `reference`, a Backend)."""
+    first `frames` frames of the bundled clip (recorded through `reference`, a Backend); each with the avatar crop
+    its features were encoded from, which the crop its layers make is judged by (`crop_psnr`)."""
     import cv2
 
     from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
     from reenact.engine.pipeline import Pipeline
 
-    feeds: list[Feeds] = []
+    recorded: list[tuple[np.ndarray, Feeds]] = []
     for name in avatars:
         capture = cv2.VideoCapture(str(DEFAULT_CLIP))
         try:
@@ -50,12 +52,19 @@ def calibration_feeds(reference: object, avatars: tuple[str, ...] = ("mona_lisa.
                     tracked = pipe.track(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index / 24.0)
                     if index % every == 0:
                         warped = pipe.warp(tracked.target, tracked.driving)
-                        assert warped.grid is not None
-                        feeds.append({k: np.ascontiguousarray(v, np.float32)
-                                      for k, v in pipe.frame_feeds(warped.grid, tracked.target).items()})
+                        assert warped.grid is not None and pipe.avatar is not None
+                        feeds = {k: np.ascontiguousarray(v, np.float32)
+                                 for k, v in pipe.frame_feeds(warped.grid, tracked.target).items()}
+                        recorded.append((pipe.avatar.source_tensor, feeds))
         finally:
             capture.release()
-    return feeds
+    return recorded
+
+
+def calibration_feeds(reference: object, avatars: tuple[str, ...] = ("mona_lisa.jpg", "astronaut.jpg"),
+                      frames: int = 96, every: int = 4) -> list[Feeds]:
+    """The frame-graph inputs of `recorded_inputs`, to calibrate the activation ranges on."""
+    return [feeds for _, feeds in recorded_inputs(reference, avatars, frames, every)]
 
 
 class _Calibration:
@@ -113,7 +122,8 @@ def quantize_export(folder: Path, out_dir: Path, calibration: list[Feeds] | None
 
 @dataclass(frozen=True, slots=True)
 class Quality:
-    """The animated crop of a variant against PyTorch fp32 on the pipeline's real inputs."""
+    """The animated crop (composed from the frame graph's layers) of a variant against PyTorch fp32 on the
+    pipeline's real inputs."""
 
     psnr_db: float
     mean_abs: float  # in [0, 1] units
@@ -125,17 +135,26 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
 
 
+def crop_psnr(reference: object, candidate: object, source: np.ndarray, feeds: Feeds) -> float:
+    """PSNR of the crop `candidate`'s frame-graph layers make against `reference`'s, on the same `feeds`: mask,
+    flow and generated content judged together, in the units a viewer sees (parity.crop_image)."""
+    ref = crop_image(source, feeds["grid"], reference.run("frame", feeds))  # type: ignore[attr-defined]
+    out = crop_image(source, feeds["grid"], candidate.run("frame", feeds))  # type: ignore[attr-defined]
+    return psnr(out, ref)
+
+
 def measure_quality(reference: object, candidate: object, case: ParityCase, repeats: int = 10) -> Quality:
-    """PSNR and mean abs difference of the frame graph's image, and its median run time."""
+    """PSNR and mean abs difference of the crop the frame graph's layers make (each backend from its own encoder's
+    features: end to end), and the frame graph's median run time."""
     ref_feats = reference.run("encoder", {"source": case.source})  # type: ignore[attr-defined]
     cand_feats = candidate.run("encoder", {"source": case.source})  # type: ignore[attr-defined]
     psnrs, maes = [], []
     for frame in case.frames:
-        ref = reference.run("frame", {"source": case.source, **ref_feats, **frame})["image"]  # type: ignore[attr-defined]
-        out = candidate.run("frame", {"source": case.source, **cand_feats, **frame})["image"]  # type: ignore[attr-defined]
+        ref = crop_image(case.source, frame["grid"], reference.run("frame", {**ref_feats, **frame}))  # type: ignore[attr-defined]
+        out = crop_image(case.source, frame["grid"], candidate.run("frame", {**cand_feats, **frame}))  # type: ignore[attr-defined]
         psnrs.append(psnr(out, ref))
         maes.append(float(np.abs(out - ref).mean()))
-    feeds = {"source": case.source, **cand_feats, **case.frames[0]}
+    feeds = {**cand_feats, **case.frames[0]}
     candidate.run("frame", feeds)  # type: ignore[attr-defined]
     times = []
     for _ in range(repeats):

@@ -5,11 +5,12 @@ Same layers and widths as FOMM's vox-256 configuration (Siarohin et al., NeurIPS
 (hourglass over heatmaps and deformed sources, at 1/4 resolution) and an occlusion-aware generator (encoder, six
 residual bottleneck blocks, decoder, at full resolution). What FOMM does per driving frame is run here per frame:
 the keypoint detector on the driving image, dense motion, and the whole generator including the source encoding
-(FOMM has no cached source features). It takes the per-frame inputs of the reenact FrameNet and returns the same
-outputs, so the two are timed on the same backend with the same feeds. Its weights are random: time does not depend
-on them, and its output is never looked at.
+(FOMM has no cached source features). It takes the inputs of reenact's frame graph plus the avatar crop itself
+(`FOMM_INPUTS`: FOMM encodes the source every frame) and returns the frame graph's outputs, so the two are timed on
+the same backend with the same feeds. Its weights are random: time does not depend on them, and its output is never
+looked at.
 
-The driving image is not a FrameNet input; the source warped by the TPS grid stands in for it (same size, same
+The driving image is not a frame-graph input; the source warped by the TPS grid stands in for it (same size, same
 cost). The source keypoints are cached per avatar as in FOMM's real-time use (avatarify): they come from the first
 keypoints of `kp_source`, with identity Jacobians.
 """
@@ -27,9 +28,11 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from reenact.engine.errors import ReenactError
+from reenact.engine.graphs import FRAME_INPUTS, FRAME_OUTPUTS
 from reenact.engine.model.networks import identity_grid
 
 NUM_KP = 10
+FOMM_INPUTS = ("source", *FRAME_INPUTS)  # the frame graph's inputs, and the avatar crop FOMM encodes every frame
 TEMPERATURE = 0.1
 KP_VARIANCE = 0.01
 
@@ -220,7 +223,8 @@ class OcclusionAwareGenerator(nn.Module):
 
 
 class FommSizedFrameNet(nn.Module):
-    """FOMM's per-frame work behind the FrameNet interface: same inputs (by name and shape), same outputs."""
+    """FOMM's per-frame work behind the frame graph's interface: its inputs (by name and shape) and the avatar
+    crop, its outputs."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -231,7 +235,7 @@ class FommSizedFrameNet(nn.Module):
     def forward(
         self, source: Tensor, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor,
         kp_source: Tensor, kp_driving: Tensor,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    ) -> tuple[Tensor, Tensor, Tensor]:
         # feat_* are accepted and unused: FOMM has no cached source features, it encodes the source every frame.
         driving = F.grid_sample(source, grid, align_corners=False)
         kp_d, jac_d = self.kp_detector(driving)
@@ -243,7 +247,7 @@ class FommSizedFrameNet(nn.Module):
         quarter = source.shape[-1] // 4  # FrameNet's flow layer: the field's change at a quarter of the size
         field = F.interpolate(deformation.permute(0, 3, 1, 2), size=quarter, mode="bilinear", align_corners=False)
         flow = field.permute(0, 2, 3, 1) - identity_grid(source.shape[0], quarter, source.device, source.dtype)
-        return image, mask, flow, image
+        return mask, flow, image
 
 
 def build_fomm_sized(seed: int = 0) -> FommSizedFrameNet:
@@ -266,15 +270,16 @@ DESCRIPTION = "FOMM-sized (keypoint detector + dense motion + generator, vox-256
 
 
 def fomm_sized_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.float32]]) -> Callable[[], object]:
-    """One FOMM-sized step on `kind` ("torch" or "onnxruntime", CPU) with the frame network's `feeds`, as a
-    callable to time; ReenactError for other runtimes. The ONNX file is exported once into `workdir`."""
+    """One FOMM-sized step on `kind` ("torch" or "onnxruntime", CPU) with `feeds` (FOMM_INPUTS: the frame
+    graph's and the avatar crop), as a callable to time; ReenactError for other runtimes. The ONNX file is
+    exported once into `workdir`."""
     from reenact.engine.runtime import configure_torch
 
     if kind not in ("torch", "onnxruntime"):
         raise ReenactError(f"the FOMM-sized network is timed on CPU torch and onnxruntime only, not on {kind}")
     configure_torch()
     net = build_fomm_sized()  # built per runtime, not kept: 60 M parameters would sit in every pipeline run's RSS
-    names = list(feeds)
+    names = list(FOMM_INPUTS)
     if kind == "torch":
         tensors = [torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names]
 
@@ -292,7 +297,7 @@ def fomm_sized_runner(kind: str, workdir: Path, feeds: dict[str, NDArray[np.floa
         args = tuple(torch.from_numpy(np.ascontiguousarray(feeds[n])) for n in names)
         with warnings.catch_warnings():  # the TorchScript exporter's notes on shape inference
             warnings.simplefilter("ignore")
-            torch.onnx.export(net, args, str(path), input_names=names, output_names=["image", "mask"],
+            torch.onnx.export(net, args, str(path), input_names=names, output_names=list(FRAME_OUTPUTS),
                               opset_version=17, dynamo=False)
     session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
     used = {i.name for i in session.get_inputs()}  # the exporter drops inputs the graph never reads

@@ -100,6 +100,7 @@ class Run:
     output_frames: int
     rss: dict[str, float]
     feeds: dict[str, NDArray[np.float32]]  # the frame graph's inputs for the last driving pose
+    avatar_crop: NDArray[np.float32]  # what the features were encoded from (the FOMM-sized net encodes it per frame)
 
 
 @dataclass(slots=True)
@@ -213,6 +214,7 @@ def run_pipeline(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.u
             raise ReenactError("the pipeline stopped delivering frames before the timed run was complete")
         output_frames = router.vcam.frames_written if router.vcam is not None else router.frames_recorded
         feeds = frame_feeds(pipe)
+        avatar_crop = pipe.avatar.source_tensor  # type: ignore[union-attr]
     finally:
         if capture is not None:
             capture.stop()
@@ -227,7 +229,8 @@ def run_pipeline(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.u
     rss["growth_mb"] = end["rss"] - start["rss"]
     return Run({k: v for k, v in collector.stages.items() if v}, collector.latency, end["t"] - start["t"],
                end["cpu"] - start["cpu"], int(end["no_face"] - start["no_face"]),
-               int(end["dropped"] - start["dropped"]), output_frames, {k: round(v, 1) for k, v in rss.items()}, feeds)
+               int(end["dropped"] - start["dropped"]), output_frames, {k: round(v, 1) for k, v in rss.items()}, feeds,
+               avatar_crop)
 
 
 def _time_limit(opts: BenchOptions) -> float:
@@ -298,7 +301,8 @@ def bench_backend(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.
     run_fomm: Callable[[], object] | None = None
     if opts.fomm_frames > 0:
         try:
-            run_fomm = fomm_sized_runner(RUNTIMES.get(backend.name, backend.name), workdir, feeds)
+            run_fomm = fomm_sized_runner(RUNTIMES.get(backend.name, backend.name), workdir,
+                                         {"source": run.avatar_crop, **feeds})
         except ReenactError as exc:
             say(f"  FOMM-sized: {exc}")
     model, fomm = time_model_and_fomm_sized(lambda: backend.run("frame", feeds), run_fomm, opts)

@@ -21,7 +21,7 @@ from reenact.engine.errors import ReenactError
 from reenact.engine.graphs import ENCODER_INPUTS, ENCODER_OUTPUTS, FRAME_INPUTS, FRAME_OUTPUTS, GRAPHS
 from reenact.engine.landmarks import WARP_SUBSET
 
-MODEL_VERSION = "2"  # 2: the frame graph also returns its layers (flow, generated)
+MODEL_VERSION = "3"  # 2: the frame graph also returns its layers (flow, generated); 3: only those layers, no source
 
 META_PREFIX = "reenact."
 

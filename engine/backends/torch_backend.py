@@ -34,7 +34,7 @@ class TorchBackend(ModelBackend):
     @torch.inference_mode()
     def _compute(self, graph: str, inputs: Arrays) -> Sequence[NDArray[np.float32]]:
         assert self.model is not None
-        module = self.model.encoder if graph == "encoder" else self.model.frame
+        module = self.model.encoder if graph == "encoder" else self.model.frame.layers
         outs = module(*(torch.from_numpy(a).to(self.device, self.dtype) for a in inputs.values()))
         return [o.float().cpu().numpy() for o in outs]
 

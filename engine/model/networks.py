@@ -20,8 +20,8 @@ from reenact.engine.config import ModelConfig
 from reenact.engine.graphs import ENCODER_OUTPUTS, FRAME_INPUTS, FRAME_OUTPUTS
 from reenact.engine.landmarks import WARP_SUBSET
 
-__all__ = ["ENCODER_OUTPUTS", "FRAME_INPUTS", "FRAME_OUTPUTS", "FrameNet", "ReenactModel", "SourceEncoder", "identity_grid",
-           "num_keypoints"]
+__all__ = ["ENCODER_OUTPUTS", "FRAME_INPUTS", "FRAME_OUTPUTS", "FrameGraph", "FrameNet", "ReenactModel",
+           "SourceEncoder", "compose_crop", "identity_grid", "num_keypoints"]
 
 
 def num_keypoints(config: ModelConfig) -> int:
@@ -77,7 +77,8 @@ def identity_grid(n: int, size: int, device: torch.device | None = None, dtype: 
 
 
 class FrameNet(nn.Module):
-    """Per-frame network: cached avatar features + TPS grid + landmarks → animated crop."""
+    """Per-frame network: cached avatar features + TPS grid + landmarks → the layers of the animated crop (and,
+    for training, the crop they make of the avatar)."""
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -109,12 +110,29 @@ class FrameNet(nn.Module):
         self, source: Tensor, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor,
         kp_source: Tensor, kp_driving: Tensor,
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """(image, mask, flow, generated): the animated crop, and the layers it is made of, so that the
-        full-resolution renderer can apply the same flow and mask to the avatar's own pixels (engine.render).
-        flow is the residual on the grid at a quarter of the crop's size (N×H/4×W/4×2), generated the network's
-        own RGB (N×3×H×W), mask the warped avatar's share (N×1×H×W)."""
-        n = source.shape[0]
-        size = source.shape[-1]
+        """(image, mask, flow, generated): the animated crop, which training compares with the real frame, and the
+        layers it is made of. The app runs `layers` alone (the exported frame graph) and applies them to the
+        avatar's own pixels instead (engine.render)."""
+        mask, flow, generated, grid_r = self._refine(feat_128, feat_64, feat_32, grid, kp_source, kp_driving)
+        return _blend(source, grid_r, mask, generated), mask, flow.permute(0, 2, 3, 1), generated
+
+    def layers(
+        self, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """(mask, flow, generated), the per-frame graph (FRAME_INPUTS → FRAME_OUTPUTS): what the full-resolution
+        renderer applies to the avatar. flow is the residual on the grid at a quarter of the crop's size
+        (N×H/4×W/4×2), generated the network's own RGB (N×3×H×W), mask the warped avatar's share (N×1×H×W).
+        Without the crop `forward` blends: nothing per frame shows it, and sampling the avatar crop at full size
+        would be one of the graph's costliest GridSamples."""
+        mask, flow, generated, _ = self._refine(feat_128, feat_64, feat_32, grid, kp_source, kp_driving)
+        return mask, flow.permute(0, 2, 3, 1), generated
+
+    def _refine(
+        self, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """mask, flow (N×2×H/4×W/4), generated, and the refined sampling grid the crop is blended on."""
+        n = grid.shape[0]
+        size = grid.shape[1]
         expr = self.expression(torch.cat([kp_driving - kp_source, kp_driving], -1).flatten(1))
         g64, g32 = _resize_grid(grid, feat_64.shape[-1]), _resize_grid(grid, feat_32.shape[-1])
         delta64 = (g64 - identity_grid(n, g64.shape[1], grid.device, grid.dtype)).permute(0, 3, 1, 2)
@@ -128,8 +146,7 @@ class FrameNet(nn.Module):
         flow = torch.tanh(fo[:, :2]) * 0.1  # residual, at most 10% of the crop
         occ = torch.sigmoid(fo[:, 2:])
 
-        flow256 = F.interpolate(flow, size=size, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
-        grid_r = grid + flow256
+        grid_r = grid + _upsample_flow(flow, size)
         g128 = _resize_grid(grid_r, feat_128.shape[-1])
         g64r, g32r = _resize_grid(grid_r, feat_64.shape[-1]), _resize_grid(grid_r, feat_32.shape[-1])
         occ128 = F.interpolate(occ[:, 0:1], size=feat_128.shape[-1], mode="bilinear", align_corners=False)
@@ -142,10 +159,39 @@ class FrameNet(nn.Module):
         d = self.d128(torch.cat([d, _sample(feat_128, g128) * occ128], 1))
         o = F.interpolate(self.out(d), size=size, mode="bilinear", align_corners=False)
         mask = torch.sigmoid(o[:, 3:4])
-        warped = _sample(source, grid_r)
         generated = torch.sigmoid(o[:, :3])
-        image = mask * warped + (1 - mask) * generated
-        return image, mask, flow.permute(0, 2, 3, 1), generated
+        return mask, flow, generated, grid_r
+
+
+class FrameGraph(nn.Module):
+    """`FrameNet.layers` as a module, for the exporter and the PyTorch backend to run as the frame graph. It only
+    refers to the FrameNet and is no part of ReenactModel, so the checkpoints' state dict stays as it is."""
+
+    def __init__(self, net: FrameNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        return self.net.layers(feat_128, feat_64, feat_32, grid, kp_source, kp_driving)
+
+
+def _upsample_flow(flow: Tensor, size: int) -> Tensor:
+    """N×2×h×w residual flow → N×size×size×2, to add to a sampling grid."""
+    return F.interpolate(flow, size=size, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
+
+
+def _blend(source: Tensor, grid_r: Tensor, mask: Tensor, generated: Tensor) -> Tensor:
+    return mask * _sample(source, grid_r) + (1 - mask) * generated
+
+
+def compose_crop(source: Tensor, grid: Tensor, mask: Tensor, flow: Tensor, generated: Tensor) -> Tensor:
+    """The crop `FrameNet.forward` makes, from the frame graph's layers and the avatar crop `source`: how the
+    export's checks judge a backend's layers in the units training and a viewer see. `flow` is the graph's
+    N×H/4×W/4×2 output, made contiguous again so the grid it upsamples to is the one the network itself used."""
+    return _blend(source, grid + _upsample_flow(flow.permute(0, 3, 1, 2).contiguous(), source.shape[-1]), mask,
+                  generated)
 
 
 class ReenactModel(nn.Module):

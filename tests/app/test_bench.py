@@ -11,16 +11,17 @@ import psutil
 import pytest
 import torch
 
-from reenact.app.bench.fomm_sized import build_fomm_sized, parameter_counts
+from reenact.app.bench.fomm_sized import FOMM_INPUTS, build_fomm_sized, parameter_counts
 from reenact.app.bench.report import BackendResult, BenchReport, Stat, format_report, speedup
 from reenact.app.bench.setup import backend_kinds
 from reenact.app.cli import main
 from reenact.engine.config import ModelConfig
-from reenact.engine.model.networks import FRAME_OUTPUTS, ReenactModel
+from reenact.engine.model.networks import FRAME_INPUTS, FRAME_OUTPUTS, ReenactModel
 from reenact.engine.pipeline import FRAME_STAGES
 
 
-def _frame_inputs(size: int = 128) -> list[torch.Tensor]:
+def _fomm_inputs(size: int = 128) -> list[torch.Tensor]:
+    """FOMM_INPUTS: the avatar crop, then the frame graph's inputs."""
     config = ModelConfig(size=size)
     model = ReenactModel(config).eval()
     g = torch.Generator().manual_seed(0)
@@ -97,22 +98,25 @@ def test_fomm_sized_has_fomm_size_and_the_frame_interface() -> None:
     # FOMM vox-256: keypoint detector 14.2 M, dense motion + generator 45.6 M parameters.
     assert counts["kp_detector"] == pytest.approx(14.2e6, rel=0.02)
     assert counts["dense_motion"] + counts["generator"] == pytest.approx(45.6e6, rel=0.02)
-    inputs = _frame_inputs()
+    assert FOMM_INPUTS == ("source", *FRAME_INPUTS)
+    inputs = _fomm_inputs()
     ours = ReenactModel(ModelConfig(size=128)).eval()
     with torch.inference_mode():
         ref_out = net(*inputs)
-        our_out = ours.frame(*inputs)
+        our_out = ours.frame.layers(*inputs[1:])
     assert len(ref_out) == len(our_out) == len(FRAME_OUTPUTS)
     for name, r, o in zip(FRAME_OUTPUTS, ref_out, our_out, strict=True):
         assert r.shape == o.shape, name
         assert torch.isfinite(r).all()
         if name != "flow":  # images and masks
             assert 0 <= float(r.min()) and float(r.max()) <= 1, name
-    # it really computes from its inputs: another driving pose gives another image
+    # it really computes from its inputs: another driving pose gives other content
     moved = list(inputs)
-    moved[4] = inputs[4].flip(2)
+    grid = FOMM_INPUTS.index("grid")
+    moved[grid] = inputs[grid].flip(2)
+    generated = FRAME_OUTPUTS.index("generated")
     with torch.inference_mode():
-        assert not np.allclose(net(*moved)[0].numpy(), ref_out[0].numpy())
+        assert not np.allclose(net(*moved)[generated].numpy(), ref_out[generated].numpy())
 
 
 def test_unknown_backend_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -37,7 +37,7 @@ def test_export_prints_a_passing_parity_report(tiny_export: tuple[Path, str]) ->
     out, printed = tiny_export
     assert "parity onnxruntime-cpu (fp32) vs torch-cpu (fp32)" in printed
     for case in ("random", "real"):
-        for output in ("feat_128", "feat_64", "feat_32", "image", "mask"):
+        for output in ("feat_128", "feat_64", "feat_32", "mask", "flow", "generated", "image"):
             assert any(line.split()[:1] == [case] and output in line and line.endswith("ok")
                        for line in printed.splitlines()), (case, output)
     assert "result: PASS" in printed

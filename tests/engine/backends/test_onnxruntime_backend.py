@@ -58,17 +58,20 @@ def test_runs_both_graphs_with_shapes_from_metadata(small_export: Path) -> None:
     c = (np.arange(s, dtype=np.float32) * 2 + 1) / s - 1
     grid = np.stack(np.meshgrid(c, c, indexing="xy"), -1)[None]
     kp = np.zeros((1, k, 2), np.float32)
-    out = backend.run("frame", {"source": np.full((1, 3, s, s), 0.5, np.float32), **feats, "grid": grid,
-                                "kp_source": kp, "kp_driving": kp})
-    assert out["image"].shape == (1, 3, s, s) and out["mask"].shape == (1, 1, s, s)
-    assert np.isfinite(out["image"]).all()
+    out = backend.run("frame", {**feats, "grid": grid, "kp_source": kp, "kp_driving": kp})
+    assert list(out) == ["mask", "flow", "generated"]
+    assert out["mask"].shape == (1, 1, s, s) and out["flow"].shape == (1, s // 4, s // 4, 2)
+    assert out["generated"].shape == (1, 3, s, s)
+    assert all(np.isfinite(v).all() for v in out.values())
     with pytest.raises(ValueError, match="shape"):
         backend.run("encoder", {"source": np.zeros((1, 3, s + 1, s), np.float32)})
     with pytest.raises(ValueError, match="missing inputs"):
-        backend.run("frame", {"source": np.zeros((1, 3, s, s), np.float32)})
+        backend.run("frame", {"grid": grid})
+    with pytest.raises(ValueError, match=r"unexpected inputs \['source'\]"):  # the frame graph never samples it
+        backend.run("frame", {"source": np.full((1, 3, s, s), 0.5, np.float32), **feats, "grid": grid,
+                              "kp_source": kp, "kp_driving": kp})
     with pytest.raises(TypeError, match="'grid': dtype float64, expected float32"):
-        backend.run("frame", {"source": np.full((1, 3, s, s), 0.5, np.float32), **feats,
-                              "grid": grid.astype(np.float64), "kp_source": kp, "kp_driving": kp})
+        backend.run("frame", {**feats, "grid": grid.astype(np.float64), "kp_source": kp, "kp_driving": kp})
     with backend:
         pass
     backend.close()  # idempotent

@@ -4,7 +4,10 @@ from reenact.engine.config import ModelConfig
 from reenact.engine.model.networks import (
     ENCODER_OUTPUTS,
     FRAME_INPUTS,
+    FRAME_OUTPUTS,
+    FrameGraph,
     ReenactModel,
+    compose_crop,
     identity_grid,
     num_keypoints,
 )
@@ -26,19 +29,34 @@ def test_default_model_shapes_and_size():
     with torch.no_grad():
         feats = model.encoder(source)
         image, mask, flow, generated = model.frame(source, *feats, grid, kp_s, kp_d)
+        layers = FrameGraph(model.frame)(*feats, grid, kp_s, kp_d)
     assert len(feats) == len(ENCODER_OUTPUTS)
     assert [f.shape[-1] for f in feats] == [128, 64, 32]
     assert image.shape == (1, 3, 256, 256) and mask.shape == (1, 1, 256, 256)
     assert flow.shape == (1, 64, 64, 2) and generated.shape == (1, 3, 256, 256)
-    # the image is made of its layers: the full-resolution renderer relies on it
+    # the frame graph is training's network without the crop: the same layers, to the bit
+    assert len(layers) == len(FRAME_OUTPUTS)
+    for name, a, b in zip(FRAME_OUTPUTS, layers, (mask, flow, generated), strict=True):
+        assert torch.equal(a, b), name
+    # the image is made of its layers: the full-resolution renderer relies on it, and the export's checks rebuild it
     flow256 = torch.nn.functional.interpolate(flow.permute(0, 3, 1, 2), size=256, mode="bilinear",
                                               align_corners=False).permute(0, 2, 3, 1)
     warped = torch.nn.functional.grid_sample(source, grid + flow256, padding_mode="border", align_corners=False)
     assert torch.allclose(image, mask * warped + (1 - mask) * generated, atol=1e-5)
+    assert torch.allclose(compose_crop(source, grid, *layers), image, atol=1e-6)
     assert torch.isfinite(image).all() and image.min() >= 0 and image.max() <= 1
-    assert len(FRAME_INPUTS) == 7
+    assert len(FRAME_INPUTS) == 6 and "source" not in FRAME_INPUTS  # the avatar crop is encoded once, not fed
     frame_params = sum(p.numel() for p in model.frame.parameters())
     assert frame_params < 1_000_000, "the per-frame net must stay small enough for real time on a CPU"
+
+
+def test_the_frame_graph_reads_the_crop_size_from_the_grid():
+    cfg = ModelConfig(size=64, encoder_channels=(4, 8, 8), frame_channels=8, expression_dim=4)
+    model = ReenactModel(cfg).eval()
+    source, grid, kp_s, kp_d = _inputs(1, cfg.size, num_keypoints(cfg))
+    with torch.no_grad():
+        mask, flow, generated = model.frame.layers(*model.encoder(source), grid, kp_s, kp_d)
+    assert mask.shape == (1, 1, 64, 64) and flow.shape == (1, 16, 16, 2) and generated.shape == (1, 3, 64, 64)
 
 
 def test_untrained_model_starts_as_the_analytic_warp():
