@@ -79,8 +79,10 @@ class ModelMeta:
         if META_PREFIX + "version" not in props:
             raise ReenactError("not a reenact model (no reenact metadata in the file)", path)
         if props[META_PREFIX + "version"] != MODEL_VERSION:
+            # The graphs' inputs and outputs differ between versions: an older export would be fed and read wrongly.
             raise ReenactError(
-                f"model version {props[META_PREFIX + 'version']} is not supported (this reenact reads {MODEL_VERSION})",
+                f"model version {props[META_PREFIX + 'version']} is not supported (this reenact reads {MODEL_VERSION}); "
+                "export it again from its checkpoint (reenact export --checkpoint CKPT --out DIR)",
                 path,
             )
         defaults = cls()

@@ -41,6 +41,24 @@ def test_metadata_round_trip_and_damage() -> None:
         ModelMeta.from_metadata({**meta.to_metadata(), "reenact.color_order": "BGR"}, "m.onnx")
 
 
+def test_an_export_of_an_earlier_model_version_is_refused_with_what_to_do(small_export: Path, tmp_path: Path
+                                                                          ) -> None:
+    """An earlier frame graph takes and returns other tensors: it must not be fed, it must be exported again."""
+    folder = tmp_path / "earlier"
+    shutil.copytree(small_export, folder)
+    for name in ("encoder.onnx", "frame.onnx"):
+        model = onnx.load_model(folder / name)
+        for p in model.metadata_props:
+            if p.key == "reenact.version":
+                p.value = "2"
+        onnx.save_model(model, folder / name)
+    with pytest.raises(ReenactError) as exc:
+        load_backend("onnxruntime", folder)
+    text = _one_line(exc, folder / "encoder.onnx")
+    assert f"model version 2 is not supported (this reenact reads {base.MODEL_VERSION})" in text
+    assert "reenact export" in text
+
+
 def test_cpu_settings() -> None:
     import onnxruntime as ort
 
