@@ -101,6 +101,10 @@ class ModelConfig:
     frame_channels: int = setting(32, min=1)
     keypoints: int = setting(0, min=0)  # filled from engine.landmarks at build time when 0
     expression_dim: int = setting(32, min=1)
+    # False: the frame network only refines the motion (a residual flow on the analytic grid); there is no
+    # occlusion decoder, generated RGB or blend mask, and the warped avatar is the crop everywhere. A trained
+    # blend that never shows what the generator draws costs the decoder's time every frame for no pixel.
+    generator: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "encoder_channels", tuple(self.encoder_channels))

@@ -14,3 +14,12 @@ ENCODER_OUTPUTS = ("feat_128", "feat_64", "feat_32")
 # crop, so the graph takes no avatar crop.
 FRAME_INPUTS = (*ENCODER_OUTPUTS, "grid", "kp_source", "kp_driving")
 FRAME_OUTPUTS = ("mask", "flow", "generated")
+# A model without the generator branch (ModelConfig.generator False) only refines the motion: its frame graph
+# needs only the two coarse feature maps and returns only the residual flow.
+FLOW_FRAME_INPUTS = ("feat_64", "feat_32", "grid", "kp_source", "kp_driving")
+FLOW_FRAME_OUTPUTS = ("flow",)
+
+
+def frame_names(generator: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(inputs, outputs) of the frame graph of a model with or without the generator branch."""
+    return (FRAME_INPUTS, FRAME_OUTPUTS) if generator else (FLOW_FRAME_INPUTS, FLOW_FRAME_OUTPUTS)

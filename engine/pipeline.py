@@ -137,7 +137,9 @@ class Pipeline:
         avatar = PreparedAvatar(image, crop, warp, renderer)
         if self.backend is not None:
             avatar.source_tensor = (crop.image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
-            avatar.features = self.backend.run("encoder", {"source": avatar.source_tensor})
+            features = self.backend.run("encoder", {"source": avatar.source_tensor})
+            # the feature maps the frame graph reads (a model without the generator reads only the coarse ones)
+            avatar.features = {k: v for k, v in features.items() if k in self.backend.meta.frame_inputs}
             avatar.kp_source = to_normalized(crop.landmarks[self._subset], size)[None]
         self.avatar = avatar
         self.motion = MotionTransfer(crop.landmarks, self.config.motion)
@@ -292,6 +294,8 @@ class Pipeline:
         if layers is None:
             return r.compose(r.sample(motion.displacement, points=points), points=points, driving=driving)
         warped = r.sample(motion.displacement, layers["flow"][0], points)
+        if "mask" not in layers:  # a model without the generator branch: the warped avatar everywhere
+            return r.compose(warped, points=points, driving=driving)
         return r.compose(warped, layers["generated"][0].transpose(1, 2, 0), layers["mask"][0, 0], points, driving)
 
     def close(self) -> None:

@@ -41,7 +41,9 @@ def _example_inputs(meta: ModelMeta, model: object) -> tuple[tuple, tuple]:
         feats = model.encoder(source)  # type: ignore[attr-defined]
     grid = identity_grid(1, s) + 0.01 * torch.randn(1, s, s, 2, generator=gen)
     kp = torch.rand(1, k, 2, generator=gen) * 1.6 - 0.8
-    return (source,), (*feats, grid, kp, kp + 0.01 * torch.randn(1, k, 2, generator=gen))
+    named = {**dict(zip(meta.encoder_outputs, feats, strict=True)), "grid": grid, "kp_source": kp,
+             "kp_driving": kp + 0.01 * torch.randn(1, k, 2, generator=gen)}
+    return (source,), tuple(named[name] for name in meta.frame_inputs)
 
 
 @contextmanager
@@ -65,7 +67,7 @@ def export_onnx(checkpoint: Checkpoint, out_dir: str | Path, *, checkpoint_sha25
     import onnx
     import torch
 
-    from reenact.engine.model.networks import FrameGraph
+    from reenact.engine.model.networks import frame_graph
     from reenact.engine.runtime import configure_torch
 
     configure_torch()
@@ -77,7 +79,7 @@ def export_onnx(checkpoint: Checkpoint, out_dir: str | Path, *, checkpoint_sha25
     encoder_args, frame_args = _example_inputs(meta, model)
     jobs = {
         "encoder": (model.encoder, encoder_args, meta.encoder_inputs, meta.encoder_outputs),
-        "frame": (FrameGraph(model.frame), frame_args, meta.frame_inputs, meta.frame_outputs),
+        "frame": (frame_graph(model.frame), frame_args, meta.frame_inputs, meta.frame_outputs),
     }
     written: dict[str, Path] = {}
     for graph, (module, args, inputs, outputs) in jobs.items():

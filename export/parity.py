@@ -163,9 +163,18 @@ def crop_image(source: NDArray[np.float32], grid: NDArray[np.float32], layers: M
         return torch.from_numpy(np.ascontiguousarray(array, np.float32))
 
     with torch.inference_mode():
-        image = compose_crop(tensor(source), tensor(grid), tensor(layers["mask"]), tensor(layers["flow"]),
-                             tensor(layers["generated"]))
+        mask, generated = layers.get("mask"), layers.get("generated")  # neither without the generator branch
+        image = compose_crop(tensor(source), tensor(grid), None if mask is None else tensor(mask),
+                             tensor(layers["flow"]), None if generated is None else tensor(generated))
     return image.numpy()
+
+
+def frame_feeds(meta: ModelMeta, features: Mapping[str, NDArray[np.float32]], motion: Mapping[str, NDArray[np.float32]]
+                ) -> dict[str, NDArray[np.float32]]:
+    """The frame graph's feeds from the encoder's features and a frame's motion inputs: only the feature maps the
+    graph reads (a model without the generator branch reads only the coarse ones)."""
+    both = {**features, **motion}
+    return {name: both[name] for name in meta.frame_inputs}
 
 
 def compare(baseline: Backend, candidate: Backend, cases: list[ParityCase],
@@ -183,8 +192,8 @@ def compare(baseline: Backend, candidate: Backend, cases: list[ParityCase],
         ref_feats = baseline.run("encoder", feeds)
         add(case.label, "encoder", ref_feats, candidate.run("encoder", feeds))
         for frame in case.frames:
-            frame_feeds = {**ref_feats, **frame}
-            ref, out = baseline.run("frame", frame_feeds), candidate.run("frame", frame_feeds)
+            feeds_now = frame_feeds(baseline.meta, ref_feats, frame)
+            ref, out = baseline.run("frame", feeds_now), candidate.run("frame", feeds_now)
             add(case.label, "frame", {**ref, IMAGE: crop_image(case.source, frame["grid"], ref)},
                 {**out, IMAGE: crop_image(case.source, frame["grid"], out)})
     return report

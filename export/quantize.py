@@ -24,7 +24,7 @@ import numpy as np
 from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.artifacts import onnx_paths
 from reenact.engine.backends.base import META_PREFIX
-from reenact.export.parity import ParityCase, crop_image
+from reenact.export.parity import ParityCase, crop_image, frame_feeds
 
 Feeds = dict[str, np.ndarray]
 
@@ -150,11 +150,11 @@ def measure_quality(reference: object, candidate: object, case: ParityCase, repe
     cand_feats = candidate.run("encoder", {"source": case.source})  # type: ignore[attr-defined]
     psnrs, maes = [], []
     for frame in case.frames:
-        ref = crop_image(case.source, frame["grid"], reference.run("frame", {**ref_feats, **frame}))  # type: ignore[attr-defined]
-        out = crop_image(case.source, frame["grid"], candidate.run("frame", {**cand_feats, **frame}))  # type: ignore[attr-defined]
+        ref = crop_image(case.source, frame["grid"], reference.run("frame", frame_feeds(reference.meta, ref_feats, frame)))  # type: ignore[attr-defined]
+        out = crop_image(case.source, frame["grid"], candidate.run("frame", frame_feeds(candidate.meta, cand_feats, frame)))  # type: ignore[attr-defined]
         psnrs.append(psnr(out, ref))
         maes.append(float(np.abs(out - ref).mean()))
-    feeds = {**cand_feats, **case.frames[0]}
+    feeds = frame_feeds(candidate.meta, cand_feats, case.frames[0])  # type: ignore[attr-defined]
     candidate.run("frame", feeds)  # type: ignore[attr-defined]
     times = []
     for _ in range(repeats):

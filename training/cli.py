@@ -25,7 +25,7 @@ def _train(args: argparse.Namespace) -> int:
         from reenact.training.train import ship
 
         src = Path(args.ship_from) if args.ship_from else cfg.out_dir / "best.pt"
-        ckpt = ship(src, Path(args.ship), overwrite=args.overwrite)
+        ckpt = ship(src, Path(args.ship), overwrite=args.overwrite, flow_only=args.flow_only)
         print(f"shipped step {ckpt.step} from {src} to {args.ship}")
         return 0
     check_inputs(cfg)
@@ -118,6 +118,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--ship", default=None, metavar="PATH",
                    help="do not train: write the run's best checkpoint, weights only, to PATH (e.g. the default weights)")
     p.add_argument("--ship-from", default=None, metavar="CKPT", help="with --ship: this checkpoint instead of best.pt")
+    p.add_argument("--flow-only", action="store_true",
+                   help="with --ship: without the generator branch (the network then only refines the motion; its "
+                        "pictures are the same wherever the trained blend showed no generated pixel)")
     p.add_argument("--overwrite", action="store_true",
                    help="start over in a run folder that holds an earlier run (deletes its checkpoints, log and "
                         "samples; without it such a folder is refused, see --resume); with --ship: replace PATH")

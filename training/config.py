@@ -106,6 +106,9 @@ class TrainConfig:
     blend_logit_reset: float | None = None
 
     def __post_init__(self) -> None:
+        if not self.model.generator and (self.loss.generator_weight > 0 or self.loss.blend_outside_weight > 0):
+            raise ReenactError("loss.generator_weight and loss.blend_outside_weight need model.generator: a model "
+                               "without the generator branch has no generated RGB or blend mask to train")
         if (self.teacher is None) != (self.loss.distill_weight == 0):
             raise ReenactError("teacher and loss.distill_weight go together: set both or neither")
         if self.loss.blend_outside_weight > 0 and self.loss.region_weight <= 0:

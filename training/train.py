@@ -241,10 +241,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
         raise ReenactError("nothing to resume: no last.pt", out_dir)
     elif cfg.init_weights is not None:
         model.load_state_dict(load_checkpoint(cfg.init_weights).state_dict)
-        if cfg.blend_logit_reset is not None:
+        if cfg.blend_logit_reset is not None and cfg.model.generator:
             with torch.no_grad():
                 model.frame.out.bias[3] = cfg.blend_logit_reset
-    elif cfg.blend_logit_init is not None:
+    elif cfg.blend_logit_init is not None and cfg.model.generator:
         with torch.no_grad():
             model.frame.out.bias[3] = cfg.blend_logit_init
     model.to(device).train()
@@ -297,7 +297,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
     captured: dict[str, torch.Tensor] = {}
     terms = active_terms(cfg.loss)
     frame_net = _unwrap(net).frame
-    heads = {"face_flow": frame_net.flow, "generator": frame_net.out}
+    heads = {"face_flow": frame_net.flow, **({"generator": frame_net.out} if frame_net.generator else {})}
     hooks = [heads[name].register_forward_hook(functools.partial(_keep_output, captured, name))
              for name in terms if name in heads]
     if teacher is not None:  # all the student's layers, not only the (image, mask) the model returns
@@ -386,10 +386,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
     return TrainResult(step, last_path, history)
 
 
-def ship(src: Path, dst: Path, overwrite: bool = False) -> Checkpoint:
-    """Copy a checkpoint as weights only (no optimizer state, no history): what goes into assets/."""
+def ship(src: Path, dst: Path, overwrite: bool = False, flow_only: bool = False) -> Checkpoint:
+    """Copy a checkpoint as weights only (no optimizer state, no history): what goes into assets/. `flow_only`
+    ships it without its generator branch (Checkpoint.without_generator)."""
     check_output_path(dst, overwrite)
     ckpt = load_checkpoint(src)
+    if flow_only:
+        ckpt = ckpt.without_generator()
     val = ckpt.extra.get("val")
     slim = Checkpoint(ckpt.model_config, ckpt.state_dict, ckpt.step, ckpt.train_config, {"val": val} if val else {})
     save_checkpoint(slim, dst)

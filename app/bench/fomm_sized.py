@@ -28,11 +28,13 @@ from numpy.typing import NDArray
 from torch import Tensor, nn
 
 from reenact.engine.errors import ReenactError
-from reenact.engine.graphs import FRAME_INPUTS, FRAME_OUTPUTS
+from reenact.engine.graphs import FRAME_OUTPUTS
 from reenact.engine.model.networks import identity_grid
 
 NUM_KP = 10
-FOMM_INPUTS = ("source", *FRAME_INPUTS)  # the frame graph's inputs, and the avatar crop FOMM encodes every frame
+# The avatar crop (FOMM encodes the source every frame: it has no cached features) and the frame graph's motion
+# inputs.
+FOMM_INPUTS = ("source", "grid", "kp_source", "kp_driving")
 TEMPERATURE = 0.1
 KP_VARIANCE = 0.01
 
@@ -232,11 +234,7 @@ class FommSizedFrameNet(nn.Module):
         self.dense_motion = DenseMotion()
         self.generator = OcclusionAwareGenerator()
 
-    def forward(
-        self, source: Tensor, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor,
-        kp_source: Tensor, kp_driving: Tensor,
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        # feat_* are accepted and unused: FOMM has no cached source features, it encodes the source every frame.
+    def forward(self, source: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         driving = F.grid_sample(source, grid, align_corners=False)
         kp_d, jac_d = self.kp_detector(driving)
         kp_s = kp_source[:, :NUM_KP]

@@ -18,7 +18,14 @@ from numpy.typing import NDArray
 
 from reenact.engine.config import ModelConfig
 from reenact.engine.errors import ReenactError
-from reenact.engine.graphs import ENCODER_INPUTS, ENCODER_OUTPUTS, FRAME_INPUTS, FRAME_OUTPUTS, GRAPHS
+from reenact.engine.graphs import (
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
+    FRAME_INPUTS,
+    FRAME_OUTPUTS,
+    GRAPHS,
+    frame_names,
+)
 from reenact.engine.landmarks import WARP_SUBSET
 
 MODEL_VERSION = "3"  # 2: the frame graph also returns its layers (flow, generated); 3: only those layers, no source
@@ -51,7 +58,8 @@ class ModelMeta:
             raise ReenactError(
                 f"model expects {config.keypoints} keypoints but the landmark subset has {len(WARP_SUBSET)}"
             )
-        return cls(input_size=config.size, precision=precision)
+        frame_inputs, frame_outputs = frame_names(config.generator)
+        return cls(input_size=config.size, precision=precision, frame_inputs=frame_inputs, frame_outputs=frame_outputs)
 
     def inputs(self, graph: str) -> tuple[str, ...]:
         return {"encoder": self.encoder_inputs, "frame": self.frame_inputs}[_graph(graph)]

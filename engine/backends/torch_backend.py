@@ -13,6 +13,7 @@ from reenact.engine.backends.base import BackendUnavailable, ModelMeta
 from reenact.engine.backends.facade import Arrays, ModelBackend
 from reenact.engine.backends.formats import BackendSpec
 from reenact.engine.model.checkpoint import Checkpoint, load_checkpoint
+from reenact.engine.model.networks import frame_graph
 from reenact.engine.runtime import configure_torch
 
 
@@ -26,6 +27,7 @@ class TorchBackend(ModelBackend):
         self.device = torch.device(device)
         self.dtype = torch.float16 if half else torch.float32
         self.model: torch.nn.Module | None = ckpt.build().to(self.device, self.dtype)
+        self._frame = frame_graph(self.model.frame)  # type: ignore[union-attr]
         super().__init__(ModelMeta.from_model_config(ckpt.model_config, "fp16" if half else "fp32"),
                          reason or f"{self.device.type} requested")
         if self.device.type == "cuda":
@@ -34,9 +36,9 @@ class TorchBackend(ModelBackend):
     @torch.inference_mode()
     def _compute(self, graph: str, inputs: Arrays) -> Sequence[NDArray[np.float32]]:
         assert self.model is not None
-        module = self.model.encoder if graph == "encoder" else self.model.frame.layers
+        module = self.model.encoder if graph == "encoder" else self._frame
         outs = module(*(torch.from_numpy(a).to(self.device, self.dtype) for a in inputs.values()))
-        return [o.float().cpu().numpy() for o in outs]
+        return [o.float().cpu().numpy() for o in ((outs,) if isinstance(outs, torch.Tensor) else outs)]
 
     def _release(self) -> None:
         self.model = None

@@ -28,6 +28,20 @@ class Checkpoint:
     train_config: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)  # optimizer state, RNG, loss history (training only)
 
+    def without_generator(self) -> Checkpoint:
+        """The same network without its generator branch (ModelConfig.generator False): the occlusion decoder, its
+        generated RGB and blend mask dropped, the flow head cut to the residual flow's two channels. Its residual
+        flow is the original's exactly; its pictures are the original's wherever that blend showed no generated
+        pixel."""
+        if not self.model_config.generator:
+            raise ReenactError("this checkpoint has no generator branch to remove")
+        decoder = ("frame.d32.", "frame.d64.", "frame.d128.", "frame.out.")
+        state = {k: v for k, v in self.state_dict.items() if not k.startswith(decoder)}
+        state["frame.flow.weight"] = state["frame.flow.weight"][:2].clone()
+        state["frame.flow.bias"] = state["frame.flow.bias"][:2].clone()
+        config = ModelConfig(**{**to_dict(self.model_config), "generator": False})
+        return Checkpoint(config, state, self.step, dict(self.train_config), dict(self.extra))
+
     def build(self) -> torch.nn.Module:
         from reenact.engine.model.networks import ReenactModel
 

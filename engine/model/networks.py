@@ -20,8 +20,8 @@ from reenact.engine.config import ModelConfig
 from reenact.engine.graphs import ENCODER_OUTPUTS, FRAME_INPUTS, FRAME_OUTPUTS
 from reenact.engine.landmarks import WARP_SUBSET
 
-__all__ = ["ENCODER_OUTPUTS", "FRAME_INPUTS", "FRAME_OUTPUTS", "FrameGraph", "FrameNet", "ReenactModel",
-           "SourceEncoder", "compose_crop", "identity_grid", "num_keypoints"]
+__all__ = ["ENCODER_OUTPUTS", "FRAME_INPUTS", "FRAME_OUTPUTS", "FlowGraph", "FrameGraph", "FrameNet", "ReenactModel",
+           "SourceEncoder", "compose_crop", "frame_graph", "identity_grid", "num_keypoints"]
 
 
 def num_keypoints(config: ModelConfig) -> int:
@@ -94,17 +94,19 @@ class FrameNet(nn.Module):
         self.m32 = nn.Sequential(_conv(ch + c3, ch * 2), _Res(ch * 2))
         self.film = nn.Linear(config.expression_dim, ch * 4)
         self.m_up = _conv(ch * 2 + ch, ch)
-        self.flow = nn.Conv2d(ch, 2 + 3, 3, 1, 1)  # residual flow (2) + occlusion at 3 scales
-        # Decoder from warped, occlusion-weighted features back to 256×256.
-        self.d32 = nn.Sequential(_conv(c3 + ch * 2, ch * 2), _Res(ch * 2))
-        self.d64 = _conv(ch * 2 + c2, ch)
-        self.d128 = _conv(ch + c1, c1 * 2)
-        self.out = nn.Conv2d(c1 * 2, 4, 3, 1, 1)  # RGB (3) + blend mask logit (1), at 128, upsampled
+        self.generator = config.generator
+        # residual flow (2), and for the generator's decoder occlusion at 3 scales
+        self.flow = nn.Conv2d(ch, 2 + 3 if self.generator else 2, 3, 1, 1)
         nn.init.normal_(self.flow.weight, std=1e-3)  # near-zero residual flow, but gradients still reach m_up
         nn.init.zeros_(self.flow.bias)
-        with torch.no_grad():
-            self.flow.bias[2:] = 3.0  # occlusion starts "visible"
-            self.out.bias[3] = 3.0  # blend starts on the warped avatar
+        if self.generator:  # decoder from warped, occlusion-weighted features back to 256×256
+            self.d32 = nn.Sequential(_conv(c3 + ch * 2, ch * 2), _Res(ch * 2))
+            self.d64 = _conv(ch * 2 + c2, ch)
+            self.d128 = _conv(ch + c1, c1 * 2)
+            self.out = nn.Conv2d(c1 * 2, 4, 3, 1, 1)  # RGB (3) + blend mask logit (1), at 128, upsampled
+            with torch.no_grad():
+                self.flow.bias[2:] = 3.0  # occlusion starts "visible"
+                self.out.bias[3] = 3.0  # blend starts on the warped avatar
 
     def forward(
         self, source: Tensor, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor,
@@ -113,6 +115,10 @@ class FrameNet(nn.Module):
         """(image, mask, flow, generated): the animated crop, which training compares with the real frame, and the
         layers it is made of. The app runs `layers` alone (the exported frame graph) and applies them to the
         avatar's own pixels instead (engine.render)."""
+        if not self.generator:  # the warped avatar everywhere: a mask of ones, and nothing else generated
+            flow, _, _ = self._motion(feat_64, feat_32, grid, kp_source, kp_driving)
+            image = _sample(source, grid + _upsample_flow(flow, grid.shape[1]))
+            return image, torch.ones_like(image[:, :1]), flow.permute(0, 2, 3, 1), image
         mask, flow, generated, grid_r = self._refine(feat_128, feat_64, feat_32, grid, kp_source, kp_driving)
         return _blend(source, grid_r, mask, generated), mask, flow.permute(0, 2, 3, 1), generated
 
@@ -127,12 +133,16 @@ class FrameNet(nn.Module):
         mask, flow, generated, _ = self._refine(feat_128, feat_64, feat_32, grid, kp_source, kp_driving)
         return mask, flow.permute(0, 2, 3, 1), generated
 
-    def _refine(
-        self, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor,
-    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """mask, flow (N×2×H/4×W/4), generated, and the refined sampling grid the crop is blended on."""
+    def flow_only(self, feat_64: Tensor, feat_32: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor
+                  ) -> Tensor:
+        """The residual flow alone (N×H/4×W/4×2): the frame graph of a model without the generator branch."""
+        return self._motion(feat_64, feat_32, grid, kp_source, kp_driving)[0].permute(0, 2, 3, 1)
+
+    def _motion(self, feat_64: Tensor, feat_32: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        """The motion refinement: residual flow (N×2×H/4×W/4), the decoder's occlusion logits (N×3×H/4×W/4; empty
+        without the generator) and the expression-modulated 1/8 features the decoder starts from."""
         n = grid.shape[0]
-        size = grid.shape[1]
         expr = self.expression(torch.cat([kp_driving - kp_source, kp_driving], -1).flatten(1))
         g64, g32 = _resize_grid(grid, feat_64.shape[-1]), _resize_grid(grid, feat_32.shape[-1])
         delta64 = (g64 - identity_grid(n, g64.shape[1], grid.device, grid.dtype)).permute(0, 3, 1, 2)
@@ -143,8 +153,15 @@ class FrameNet(nn.Module):
         h32 = h32 * (1 + gamma) + beta
         h = self.m_up(torch.cat([F.interpolate(h32, scale_factor=2.0, mode="bilinear", align_corners=False), h64], 1))
         fo = self.flow(h)
-        flow = torch.tanh(fo[:, :2]) * 0.1  # residual, at most 10% of the crop
-        occ = torch.sigmoid(fo[:, 2:])
+        return torch.tanh(fo[:, :2]) * 0.1, fo[:, 2:], h32  # residual, at most 10% of the crop
+
+    def _refine(
+        self, feat_128: Tensor, feat_64: Tensor, feat_32: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """mask, flow (N×2×H/4×W/4), generated, and the refined sampling grid the crop is blended on."""
+        size = grid.shape[1]
+        flow, occ_logits, h32 = self._motion(feat_64, feat_32, grid, kp_source, kp_driving)
+        occ = torch.sigmoid(occ_logits)
 
         grid_r = grid + _upsample_flow(flow, size)
         g128 = _resize_grid(grid_r, feat_128.shape[-1])
@@ -177,6 +194,23 @@ class FrameGraph(nn.Module):
         return self.net.layers(feat_128, feat_64, feat_32, grid, kp_source, kp_driving)
 
 
+class FlowGraph(nn.Module):
+    """`FrameNet.flow_only` as a module: the frame graph of a model without the generator branch."""
+
+    def __init__(self, net: FrameNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, feat_64: Tensor, feat_32: Tensor, grid: Tensor, kp_source: Tensor, kp_driving: Tensor) -> Tensor:
+        return self.net.flow_only(feat_64, feat_32, grid, kp_source, kp_driving)
+
+
+def frame_graph(net: FrameNet) -> nn.Module:
+    """The module the exporter and the PyTorch backend run as the frame graph: its inputs and outputs are
+    `engine.graphs.frame_names(net.generator)`, in that order."""
+    return FrameGraph(net) if net.generator else FlowGraph(net)
+
+
 def _upsample_flow(flow: Tensor, size: int) -> Tensor:
     """N×2×h×w residual flow → N×size×size×2, to add to a sampling grid."""
     return F.interpolate(flow, size=size, mode="bilinear", align_corners=False).permute(0, 2, 3, 1)
@@ -186,12 +220,16 @@ def _blend(source: Tensor, grid_r: Tensor, mask: Tensor, generated: Tensor) -> T
     return mask * _sample(source, grid_r) + (1 - mask) * generated
 
 
-def compose_crop(source: Tensor, grid: Tensor, mask: Tensor, flow: Tensor, generated: Tensor) -> Tensor:
+def compose_crop(source: Tensor, grid: Tensor, mask: Tensor | None, flow: Tensor, generated: Tensor | None
+                 ) -> Tensor:
     """The crop `FrameNet.forward` makes, from the frame graph's layers and the avatar crop `source`: how the
     export's checks judge a backend's layers in the units training and a viewer see. `flow` is the graph's
-    N×H/4×W/4×2 output, made contiguous again so the grid it upsamples to is the one the network itself used."""
-    return _blend(source, grid + _upsample_flow(flow.permute(0, 3, 1, 2).contiguous(), source.shape[-1]), mask,
-                  generated)
+    N×H/4×W/4×2 output, made contiguous again so the grid it upsamples to is the one the network itself used.
+    Without a mask (a model without the generator branch) the crop is the warped avatar."""
+    grid_r = grid + _upsample_flow(flow.permute(0, 3, 1, 2).contiguous(), source.shape[-1])
+    if mask is None or generated is None:
+        return _sample(source, grid_r)
+    return _blend(source, grid_r, mask, generated)
 
 
 class ReenactModel(nn.Module):

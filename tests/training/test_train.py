@@ -89,11 +89,8 @@ def test_the_shipped_configs_load() -> None:
     second = load_train_config(REPO / "config" / "train_franck_generator.yaml")
     assert second.videos == cfg.videos and second.init_weights == cfg.out_dir / "last.pt"
     third = load_train_config(REPO / "config" / "train_franck_headwarp.yaml")
-    assert third.init_weights == Path("assets/weights/reenact.pt") and (REPO / third.init_weights).is_file()
-    small = load_train_config(REPO / "config" / "train_franck_small.yaml")
-    assert small.teacher == third.init_weights and small.loss.distill_weight > 0 and small.videos == cfg.videos
-    assert small.model.frame_channels < cfg.model.frame_channels
-    for run in (cfg, second, third, small):  # run folders are git-ignored and lie outside every package
+    assert third.init_weights == Path("assets/weights/reenact_full.pt") and (REPO / third.init_weights).is_file()
+    for run in (cfg, second, third):  # run folders are git-ignored and lie outside every package
         assert run.out_dir.parts[0] == "runs" and run.cache_dir.parts[0] == "runs"
 
 
@@ -264,3 +261,15 @@ def test_a_smaller_network_learns_from_its_teacher(tiny_config: TrainConfig, tmp
     assert after < 0.7 * before
     with pytest.raises(ReenactError, match="teacher and loss.distill_weight"):
         replace(tiny_config, teacher=teacher_run.last)
+
+
+def test_a_network_without_the_generator_trains_and_refuses_generator_losses(tiny_config: TrainConfig,
+                                                                             tmp_path: Path) -> None:
+    from reenact.engine.errors import ReenactError
+
+    flow_only = replace(tiny_config.model, generator=False)
+    cfg = replace(tiny_config, out_dir=tmp_path / "flow", model=flow_only)
+    result = train(cfg, steps=4, progress=False)
+    assert result.step == 4 and not load_checkpoint(result.last).model_config.generator
+    with pytest.raises(ReenactError, match="need model.generator"):
+        replace(cfg, loss=replace(cfg.loss, generator_weight=1.0))

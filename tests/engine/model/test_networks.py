@@ -78,3 +78,33 @@ def test_gradients_reach_every_parameter():
     missing = [n for n, p in model.named_parameters() if p.grad is None or not torch.isfinite(p.grad).all()
                or p.grad.abs().sum() == 0]
     assert not missing, f"no gradient for {missing}"
+
+
+def test_without_its_generator_a_network_keeps_its_flow_exactly():
+    from reenact.engine.backends.base import ModelMeta
+    from reenact.engine.graphs import FLOW_FRAME_INPUTS, FLOW_FRAME_OUTPUTS
+    from reenact.engine.model.checkpoint import Checkpoint
+    from reenact.engine.model.networks import frame_graph
+
+    cfg = ModelConfig(size=64, encoder_channels=(4, 8, 8), frame_channels=8, expression_dim=4)
+    torch.manual_seed(3)
+    full = ReenactModel(cfg).eval()
+    with torch.no_grad():  # a flow that is not near zero, as after training
+        full.frame.flow.weight.normal_(0, 0.2)
+    flow_only = Checkpoint(cfg, full.state_dict(), step=7).without_generator().build()
+    assert not flow_only.config.generator and not hasattr(flow_only.frame, "out")
+    assert sum(p.numel() for p in flow_only.parameters()) < sum(p.numel() for p in full.parameters())
+    source, grid, kp_s, kp_d = _inputs(2, cfg.size, num_keypoints(cfg))
+    with torch.no_grad():
+        f128, f64, f32 = full.encoder(source)
+        _, flow, _ = frame_graph(full.frame)(f128, f64, f32, grid, kp_s, kp_d)
+        assert flow.abs().max() > 1e-3
+        alone = frame_graph(flow_only.frame)(*flow_only.encoder(source)[1:], grid, kp_s, kp_d)
+        image, mask, flow_t, _ = flow_only.frame(source, f128, f64, f32, grid, kp_s, kp_d)
+    assert torch.equal(alone, flow) and torch.equal(flow_t, flow)
+    # for training it is the avatar warped by the refined grid, everywhere
+    assert torch.equal(mask, torch.ones_like(mask))
+    assert torch.allclose(image, compose_crop(source, grid, None, flow, None), atol=1e-6)
+    meta = ModelMeta.from_model_config(flow_only.config)
+    assert (meta.frame_inputs, meta.frame_outputs) == (FLOW_FRAME_INPUTS, FLOW_FRAME_OUTPUTS)
+    assert "feat_128" not in FLOW_FRAME_INPUTS
