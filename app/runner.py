@@ -39,9 +39,11 @@ log = logging.getLogger(__name__)
 POLL_S = 0.05  # how often an idle stage looks for a stop request or a command
 EMA = 0.1  # weight of the newest duration in the stages' running means
 MAX_IN_FLIGHT = 4  # one frame per stage thread: a setting shows from the frame after these at the latest
-# A live source admits fewer: on two busy cores 2 in flight ran as fast as 4 (23.8 vs 23.9 fps) at a p95 latency of
-# 105 ms instead of 131. The offline demo, where only throughput counts, takes all four.
-LIVE_IN_FLIGHT = 2
+# A live source admits fewer, so that latency stays short (Little's law: frames in flight ÷ throughput). With the
+# flow-only network on 2 idle cores (`reenact bench`), 2, 3 and 4 in flight gave 34.7, 45.4 and 42.6 fps at a p95
+# of 72, 78 and 96 ms; from a 30 fps camera 3 kept the p95 at 49 ms (2: 54 ms), since frames that arrive every
+# 33 ms rarely fill three stages. The offline demo, where only throughput counts, takes all four.
+LIVE_IN_FLIGHT = 3
 
 
 class FrameInput(Protocol):

@@ -18,7 +18,6 @@ from reenact.engine.backends.base import BackendUnavailable
 from reenact.engine.backends.facade import Arrays, ModelBackend
 from reenact.engine.backends.formats import BackendSpec
 from reenact.engine.errors import ReenactError, first_line
-from reenact.engine.runtime import cpu_threads
 
 DEVICES = ("cpu", "cuda")
 
@@ -26,16 +25,21 @@ __all__ = ["DEVICES", "OnnxRuntimeBackend", "import_onnxruntime", "read_export_m
 
 
 def session_options(threads: int | None = None) -> object:
-    """CPU settings that matter on small machines: denormals flushed, threads = usable cores, all graph rewrites.
+    """CPU settings that matter on small machines: denormals flushed, one intra-op thread unless told otherwise,
+    all graph rewrites.
 
-    Idle pool threads sleep instead of spinning: a spinning thread holds a core the landmarks, the paste-back and
-    the user's call app need, and on a shared machine it made the two-thread pool slower than one thread.
+    One thread: the app's stages run on threads of their own (app.runner), so the other cores already have the
+    landmarks, the paste-back and the output of other frames to do; splitting the network's few milliseconds over
+    two threads only added their hand-overs (2 idle cores, `reenact bench`: 50.7 against 45.4 fps, 33.7 against
+    38.1 ms of CPU per frame), and on a shared machine a parallel op waits for its slowest thread. Idle pool
+    threads sleep instead of spinning: a spinning thread holds a core the landmarks, the paste-back and the user's
+    call app need.
     """
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.intra_op_num_threads = threads or cpu_threads()
+    opts.intra_op_num_threads = threads or 1
     opts.inter_op_num_threads = 1
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     opts.add_session_config_entry("session.set_denormal_as_zero", "1")

@@ -14,7 +14,6 @@ from reenact.engine.backends import ModelMeta, base, load_backend
 from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend, session_options
 from reenact.engine.errors import ReenactError
 from reenact.engine.model import networks
-from reenact.engine.runtime import cpu_threads
 
 
 def _one_line(exc: pytest.ExceptionInfo[ReenactError], path: Path) -> str:
@@ -64,7 +63,9 @@ def test_cpu_settings() -> None:
 
     opts = session_options()
     assert opts.get_session_config_entry("session.set_denormal_as_zero") == "1"
-    assert opts.intra_op_num_threads == cpu_threads()
+    # one thread for the network: the pipeline's other stages have the other cores (app.runner)
+    assert opts.intra_op_num_threads == 1 and session_options(3).intra_op_num_threads == 3
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert opts.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
 
 
