@@ -4,7 +4,9 @@ Split like LivePortrait's appearance encoder / generator: the avatar is encoded 
 the per-frame FrameNet gets those features, the analytic TPS grid and the landmarks, and predicts what the warp
 gets wrong: a residual flow, occlusion masks, and new content (mouth interior, disoccluded eyes, background).
 Its output starts as the warp (the blend mask is initialised towards the warped avatar), so training only ever
-improves on the analytic baseline. Sized for real time on two CPU cores at 256×256.
+improves on the analytic baseline. Sized for real time on two CPU cores at 256×256. Without its generator branch
+(ModelConfig.generator false) it predicts the residual flow alone: what the shipped weights keep, since their
+trained blend never showed the new content.
 
 Tensor conventions (also the ONNX interface): images are N×3×H×W RGB in [0, 1]; grids are N×H×W×2 in [-1, 1]
 (grid_sample, align_corners=False); landmarks are N×K×2 in the same normalised crop coordinates.
@@ -130,6 +132,8 @@ class FrameNet(nn.Module):
         (N×H/4×W/4×2), generated the network's own RGB (N×3×H×W), mask the warped avatar's share (N×1×H×W).
         Without the crop `forward` blends: nothing per frame shows it, and sampling the avatar crop at full size
         would be one of the graph's costliest GridSamples."""
+        if not self.generator:
+            raise RuntimeError("a network without its generator branch has no layers but its flow (flow_only)")
         mask, flow, generated, _ = self._refine(feat_128, feat_64, feat_32, grid, kp_source, kp_driving)
         return mask, flow.permute(0, 2, 3, 1), generated
 
