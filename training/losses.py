@@ -7,6 +7,7 @@ structure, which L1 alone blurs away). An optional weight map puts more weight o
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -94,17 +95,18 @@ def distill_loss(student: tuple[Tensor, ...], teacher: tuple[Tensor, ...], size:
 
 # The optional terms beside the reconstruction loss, in the order they are added; each has a `<name>_weight` in
 # LossConfig and is on when that weight is > 0.
-EXTRA_TERMS = ("face_flow", "generator", "blend_outside")
+EXTRA_TERMS = ("face_flow", "generator", "blend_outside", "distill")
 
 
 def active_terms(config: LossConfig) -> tuple[str, ...]:
     return tuple(name for name in EXTRA_TERMS if getattr(config, f"{name}_weight") > 0)
 
 
-def extra_losses(config: LossConfig, batch: dict[str, Tensor], mask: Tensor, heads: dict[str, Tensor]
+def extra_losses(config: LossConfig, batch: dict[str, Tensor], mask: Tensor, heads: dict[str, Any]
                  ) -> dict[str, Tensor]:
     """The active optional terms (unweighted). `heads` holds the FrameNet head outputs they need, by term name:
-    "face_flow" the flow head (channels 0–1, before the tanh), "generator" the output head (RGB logits 0–2)."""
+    "face_flow" the flow head (channels 0–1, before the tanh), "generator" the output head (RGB logits 0–2),
+    "distill" the whole FrameNet's layers, with the teacher's layers for the same batch under "teacher"."""
     terms: dict[str, Tensor] = {}
     for name in active_terms(config):
         if name == "face_flow":
@@ -113,6 +115,8 @@ def extra_losses(config: LossConfig, batch: dict[str, Tensor], mask: Tensor, hea
             terms[name] = (flow.abs() * face).sum() / (2 * face.sum() + 1e-6)
         elif name == "generator":
             terms[name] = generator_l1(heads[name], batch["driving"], batch["weight"])
+        elif name == "distill":
+            terms[name] = distill_loss(heads[name], heads["teacher"], batch["source"].shape[-1])
         else:  # blend_outside: the weight map is > 1 over the eyes and the mouth
             outside = (batch["weight"] <= 1.0).to(mask.dtype)
             terms[name] = ((1 - mask) * outside).sum() / (outside.sum() + 1e-6)

@@ -29,7 +29,7 @@ from reenact.engine.model.networks import ReenactModel
 from reenact.engine.runtime import flush_denormals
 from reenact.training.config import TrainConfig, train_config_to_dict
 from reenact.training.dataset import FixedPairs, PairDataset
-from reenact.training.losses import active_terms, distill_loss, extra_losses, reconstruction_loss
+from reenact.training.losses import active_terms, extra_losses, reconstruction_loss
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +143,8 @@ def plot_history(history: list[dict[str, float]], path: Path) -> None:
     plt.close(fig)
 
 
-def _keep_output(store: dict[str, torch.Tensor], name: str, module: torch.nn.Module, inputs: object,
-                 output: torch.Tensor) -> None:
+def _keep_output(store: dict[str, Any], name: str, module: torch.nn.Module, inputs: object,
+                 output: Any) -> None:
     store[name] = output
 
 
@@ -292,17 +292,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             _prune(out_dir, cfg.keep_checkpoints)
         plot_history(history, out_dir / "loss.png")
 
-    # The face-flow penalty and the generator loss read head outputs through forward hooks (the network's outputs
-    # are fixed by the ONNX interface): the flow head and the output head, kept under the term's name.
-    captured: dict[str, torch.Tensor] = {}
+    # The face-flow penalty, the generator loss and the distillation read outputs the model does not return through
+    # forward hooks (the network's outputs are fixed by the ONNX interface): the flow head, the output head and all
+    # of FrameNet's layers, kept under the term's name.
+    captured: dict[str, Any] = {}
     terms = active_terms(cfg.loss)
     frame_net = _unwrap(net).frame
-    heads = {"face_flow": frame_net.flow, **({"generator": frame_net.out} if frame_net.generator else {})}
+    heads = {"face_flow": frame_net.flow, **({"generator": frame_net.out} if frame_net.generator else {}),
+             "distill": frame_net}
     hooks = [heads[name].register_forward_hook(functools.partial(_keep_output, captured, name))
              for name in terms if name in heads]
-    if teacher is not None:  # all the student's layers, not only the (image, mask) the model returns
-        hooks.append(frame_net.register_forward_hook(functools.partial(_keep_output, captured, "layers")))
-        terms = (*terms, "distill")
 
     bar = tqdm(total=total, initial=step, disable=not (progress and env.main), unit="step", dynamic_ncols=True)
     log_file = (out_dir / "log.jsonl").open("a") if env.main else None
@@ -324,13 +323,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, steps: int | None = None, p
             b = _to(batch, device)
             pred, mask = net(b["source"], b["grid"], b["kp_source"], b["kp_driving"])
             parts = reconstruction_loss(pred, b["driving"], cfg.loss, b["weight"])
-            extra = extra_losses(cfg.loss, b, mask, captured)
             if teacher is not None:
                 with torch.no_grad():
-                    taught = teacher.frame(b["source"], *teacher.encoder(b["source"]), b["grid"], b["kp_source"],
-                                           b["kp_driving"])
-                extra["distill"] = distill_loss(captured["layers"], taught, cfg.model.size)
-            for name, value in extra.items():
+                    captured["teacher"] = teacher.frame(b["source"], *teacher.encoder(b["source"]), b["grid"],
+                                                        b["kp_source"], b["kp_driving"])
+            for name, value in extra_losses(cfg.loss, b, mask, captured).items():
                 parts[name] = value
                 parts["loss"] = parts["loss"] + getattr(cfg.loss, f"{name}_weight") * value
             captured.clear()
