@@ -241,7 +241,8 @@ class Pipeline:
         return Warped(target, driving, motion, grid, timings)
 
     def refine(self, warped: Warped) -> dict[str, NDArray[np.float32]] | None:
-        """The network's layers (mask, flow, generated) for a warped frame; None without a network."""
+        """The network's layers for a warped frame, as its frame graph names them (flow, and mask and generated with
+        a generator branch); None without a network."""
         with _timed(warped.timings_ms, "model"):
             if warped.grid is None or self.backend is None:
                 return None

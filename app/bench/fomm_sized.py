@@ -5,9 +5,10 @@ Same layers and widths as FOMM's vox-256 configuration (Siarohin et al., NeurIPS
 (hourglass over heatmaps and deformed sources, at 1/4 resolution) and an occlusion-aware generator (encoder, six
 residual bottleneck blocks, decoder, at full resolution). What FOMM does per driving frame is run here per frame:
 the keypoint detector on the driving image, dense motion, and the whole generator including the source encoding
-(FOMM has no cached source features). It takes the inputs of reenact's frame graph plus the avatar crop itself
-(`FOMM_INPUTS`: FOMM encodes the source every frame) and returns the frame graph's outputs, so the two are timed on
-the same backend with the same feeds. Its weights are random: time does not depend on them, and its output is never
+(FOMM has no cached source features). It takes the avatar crop itself and the motion inputs of reenact's frame
+graph (`FOMM_INPUTS`: the grid and the keypoints; FOMM encodes the source every frame, so it reads no cached
+features) and returns the layers of a frame graph with a generator branch (`FRAME_OUTPUTS`), so the two are timed
+on the same backend with the same motion feeds. Its weights are random: time does not depend on them, and its output is never
 looked at.
 
 The driving image is not a frame-graph input; the source warped by the TPS grid stands in for it (same size, same
