@@ -39,8 +39,7 @@ def _demo(args: argparse.Namespace) -> int:
         )
     )
     stages = ", ".join(f"{k} {v:.1f} ms" for k, v in summary.stage_ms.items())
-    why = "--mode warp" if args.mode == "warp" else "no model weights"
-    how = "trained model" if summary.mode == "model" else f"analytic warp ({why})"
+    how = "trained model" if summary.mode == "model" else f"analytic warp ({summary.mode_reason})"
     print(f"mode: {how}" + (f", backend {summary.backend}" if summary.mode == "model" else ""))
     if summary.backend_reason:
         print(f"backend: {summary.backend_reason}")
@@ -76,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="driving video with a face; default: the bundled talking clip")
     demo.add_argument("--out", required=True, help="output video: .mp4, .mov, .mkv, .webm or .gif (no sound)")
     demo.add_argument("--mode", default="auto", choices=("auto", "model", "warp"),
-                      help="model (trained network) or warp (network-free); auto = model when weights exist")
+                      help="model (trained network) or warp (network-free); auto = the model where a GPU runs it, "
+                           "else the warp; a named --backend means the model")
     demo.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
     demo.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
     demo.add_argument("--motion", default=None, choices=("relative", "absolute"),

@@ -32,7 +32,7 @@ from reenact.engine.atomic import check_not_an_input, check_output_path
 from reenact.engine.backends import Backend
 from reenact.engine.config import PipelineConfig, load_yaml
 from reenact.engine.errors import ReenactError
-from reenact.engine.mode import resolve_mode
+from reenact.engine.mode import choose_mode
 from reenact.engine.neutral_pose import neutral_reference
 from reenact.engine.pipeline import STAGES, Pipeline
 from reenact.export.artifacts import open_backend
@@ -69,6 +69,7 @@ class DemoSummary:
     backend: str
     backend_reason: str
     stage_ms: dict[str, float]
+    mode_reason: str = ""  # why the model or the warp (engine.mode)
 
 
 def _fit_height(image: NDArray[np.uint8], height: int) -> NDArray[np.uint8]:
@@ -131,13 +132,14 @@ def run_demo(opts: DemoOptions) -> DemoSummary:
         pass
     base = load_yaml(PipelineConfig, opts.config) if opts.config is not None else PipelineConfig()
     config = base if opts.motion is None else replace(base, motion=replace(base.motion, mode=opts.motion))
-    mode = resolve_mode(opts.mode, opts.weights)
+    choice = choose_mode(opts.mode, opts.weights, opts.backend)
+    mode = choice.mode
     out = check_output_path(opts.out, opts.overwrite)
     backend = open_backend(opts.backend, opts.weights) if mode == "model" else None
     with ExitStack() as stack:
         if backend is not None:
             stack.callback(backend.close)
-        return _animate(opts, out, source_image, mode, backend, config)
+        return replace(_animate(opts, out, source_image, mode, backend, config), mode_reason=choice.reason)
 
 
 class _Limited:

@@ -323,7 +323,8 @@ def check_gpu() -> Check:
                "an NVIDIA driver is installed but this PyTorch is a CPU build")
         return Check("GPU", Status.WARN, why, "install a CUDA build of torch==2.13.0 and pip install "
                      "'reenact[gpu]' (onnxruntime-gpu); check nvidia-smi lists the GPU")
-    return Check("GPU", Status.WARN, "none (no NVIDIA driver): the model runs on the CPU",
+    return Check("GPU", Status.WARN, "none (no NVIDIA driver): the analytic warp animates, the network only when a "
+                 "backend is named",
                  "for real-time model frames: an NVIDIA GPU with its driver, then pip install 'reenact[gpu]'")
 
 
@@ -333,6 +334,11 @@ def check_backend(options: DoctorOptions) -> Check:
         return Check("backend", Status.OK, f"{name}" + (f" ({reason})" if reason else ""))
     if not options.weights.exists():
         return Check("backend", Status.WARN, "the analytic warp (no model weights to run)")
+    from reenact.engine.mode import choose_mode
+
+    choice = choose_mode("auto", options.weights)
+    if choice.mode == "warp":
+        return Check("backend", Status.OK, f"the analytic warp ({choice.reason})")
     from reenact.engine.errors import ReenactError, first_line
     from reenact.export.artifacts import open_backend
 

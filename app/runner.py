@@ -32,6 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.app.capture import Captured
+from reenact.app.flight import FlightControl
 from reenact.app.handoff import Handoff
 from reenact.engine.pipeline import Pipeline, StepResult, Tracked, Warped
 
@@ -39,11 +40,8 @@ log = logging.getLogger(__name__)
 POLL_S = 0.05  # how often an idle stage looks for a stop request or a command
 EMA = 0.1  # weight of the newest duration in the stages' running means
 MAX_IN_FLIGHT = 4  # one frame per stage thread: a setting shows from the frame after these at the latest
-# A live source admits fewer, so that latency stays short (Little's law: frames in flight ÷ throughput). With the
-# flow-only network on 2 idle cores (`reenact bench`), 2, 3 and 4 in flight gave 34.7, 45.4 and 42.6 fps at a p95
-# of 72, 78 and 96 ms; from a 30 fps camera 3 kept the p95 at 49 ms (2: 54 ms), since frames that arrive every
-# 33 ms rarely fill three stages. The offline demo, where only throughput counts, takes all four.
-LIVE_IN_FLIGHT = 3
+# A live source admits as many as app.flight finds worth their latency (Little's law: frames in flight ÷
+# throughput); the offline demo, where only throughput counts, takes all four.
 
 
 class FrameInput(Protocol):
@@ -95,7 +93,7 @@ class PipelinedRunner:
         commands: queue.Queue[Callable[[], None]] | None = None,
         on_error: Callable[[BaseException], None] | None = None,
         on_idle: Callable[[], None] | None = None,
-        max_in_flight: int = LIVE_IN_FLIGHT,
+        max_in_flight: int | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.frames = frames
@@ -104,9 +102,10 @@ class PipelinedRunner:
         self.commands = commands if commands is not None else queue.Queue()
         self.on_error = on_error or (lambda exc: log.error("a frame could not be processed: %s", exc))
         self.on_idle = on_idle
-        # Frames admitted at once. On a machine whose cores are all busy, throughput is set by the CPU a frame costs
-        # and latency = frames in flight ÷ throughput (Little's law): fewer frames in flight, lower latency.
-        self.max_in_flight = max(1, min(max_in_flight, MAX_IN_FLIGHT))
+        # Frames admitted at once: a fixed number, or (None) as many as the flight control finds worth their latency
+        # on this machine now (app.flight).
+        self.flight = FlightControl() if max_in_flight is None else None
+        self.max_in_flight = self.flight.limit if self.flight else max(1, min(max_in_flight or 1, MAX_IN_FLIGHT))
         self.delivered = 0
         self.failed = 0
         self._in_flight = 0
@@ -262,6 +261,8 @@ class PipelinedRunner:
             self._in_flight -= 1
             if ok:
                 self.delivered += 1
+                if self.flight is not None:
+                    self.max_in_flight = self.flight.observe(job.latency_ms(), time.perf_counter())
             else:
                 self.failed += 1
             self._flight.notify_all()

@@ -37,7 +37,7 @@ from reenact.engine.backends.base import Backend
 from reenact.engine.config import OneEuroConfig, PipelineConfig
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import Landmarks
-from reenact.engine.mode import mode_for_backend
+from reenact.engine.mode import choose_mode
 from reenact.engine.motion import closest_expression
 from reenact.engine.pipeline import Pipeline
 
@@ -80,14 +80,16 @@ def smoothing_config(strength: int) -> OneEuroConfig:
     return replace(OneEuroConfig(), min_cutoff=float(10.0 ** (1.0 - 2.0 * strength / 100.0)))
 
 
-def choose_backend(kind: str, weights: Path) -> Backend | None:
-    """The model backend, or None (analytic warp) when `auto` finds no weights (a checkpoint or an export folder):
-    the one model-or-warp policy (engine.mode), the artifact made by export, loaded by engine."""
-    if mode_for_backend(kind, weights) == "warp":
-        return None
+def choose_backend(kind: str, weights: Path) -> tuple[Backend | None, str]:
+    """The model backend, or None (the analytic warp), and why: the one model-or-warp policy (engine.mode; `auto`
+    runs the network only where a GPU runs it), the artifact made by export, loaded by engine."""
+    choice = choose_mode("auto", weights, kind)
+    if choice.mode == "warp":
+        return None, choice.reason
     from reenact.export.artifacts import open_backend
 
-    return open_backend(kind, weights)
+    backend = open_backend(kind, weights)
+    return backend, getattr(backend, "reason", "") or choice.reason
 
 
 class PipelineWorker(QObject):
@@ -259,9 +261,8 @@ class PipelineWorker(QObject):
             self.stopped.emit()
 
     def _init_pipeline(self) -> None:
-        reason = ""
         try:
-            self.backend = choose_backend(self.options.backend, self.options.weights)
+            self.backend, reason = choose_backend(self.options.backend, self.options.weights)
         except Exception as exc:  # a model that cannot load must not stop the app: the warp still animates
             log.warning("model backend unavailable: %s", exc)
             self.message.emit("error", f"The model cannot run ({exc}); animating with the analytic warp instead.")
@@ -269,10 +270,8 @@ class PipelineWorker(QObject):
         self.pipeline = Pipeline(PipelineConfig(), self.backend)
         if self.backend is None:
             self.mode_description = "analytic warp (no model)"
-            reason = reason or f"no model weights at {self.options.weights}"
         else:
             self.mode_description = f"model · {self.backend.name}"
-            reason = getattr(self.backend, "reason", "")
         self.backend_ready.emit(self.mode_description, reason)
 
     def _admit(self, captured: Captured) -> FrameJob | None:

@@ -15,8 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench", help="measure frames per second, latency and CPU per frame of the app's "
                                             "threaded pipeline, against a FOMM-sized network")
     p.add_argument("--backend", default="auto",
-                   help="auto, torch, onnxruntime, tensorrt, ...; all = every backend that loads here (the others "
-                        "are listed with the reason)")
+                   help="auto (what the app runs: the network on a GPU backend, else the analytic warp), warp, "
+                        "torch, onnxruntime, tensorrt, ...; all = every backend that loads here, then the warp "
+                        "(the others are listed with the reason)")
     p.add_argument("--frames", type=positive_int, default=300, help="timed frames per backend (after warm-up)")
     p.add_argument("--warmup", type=non_negative_int, default=20, help="frames run before timing starts")
     p.add_argument("--size", type=model_size, default=None, help="model input size (default: the weights', else 256)")

@@ -50,7 +50,7 @@ class BackendResult:
     median_ms: float  # end-to-end latency: frame taken from the input → handed to the output sinks
     p95_ms: float
     stages: dict[str, Stat]  # engine.pipeline.FRAME_STAGES, each timed on its own thread
-    model_step: Stat  # the frame network alone, on the same feeds
+    model_step: Stat | None  # the frame network alone, on the same feeds; None for the analytic warp
     fomm_sized_step: Stat | None
     speedup_vs_fomm_sized: float | None  # fomm_sized_step ÷ model_step (medians)
     frames_without_face: int
@@ -58,6 +58,7 @@ class BackendResult:
     dropped: int = 0  # input frames dropped because a newer one was waiting (only with a camera-paced input)
     output_frames: int = 0  # frames the output sink took (virtual camera) or encoded (mp4 recording)
     rss: dict[str, float] = field(default_factory=dict)
+    in_flight: list[dict[str, float]] = field(default_factory=list)  # app.flight's windows: limit, p95, fps, others
 
 
 @dataclass(slots=True)
@@ -110,10 +111,15 @@ def format_report(report: BenchReport) -> str:
         lines.append(f"  {'stage':<12}{'median ms':>10}{'p95 ms':>10}")
         for s, st in r.stages.items():
             lines.append(f"  {s:<12}{st.median_ms:>10.2f}{st.p95_ms:>10.2f}")
-        lines.append(f"  {'model alone':<12}{r.model_step.median_ms:>10.2f}{r.model_step.p95_ms:>10.2f}")
+        if r.model_step is not None:
+            lines.append(f"  {'model alone':<12}{r.model_step.median_ms:>10.2f}{r.model_step.p95_ms:>10.2f}")
         if r.fomm_sized_step is not None and r.speedup_vs_fomm_sized is not None:
             lines.append(f"  {'FOMM-sized':<12}{r.fomm_sized_step.median_ms:>10.1f}{r.fomm_sized_step.p95_ms:>10.1f}"
                          f"   → {speedup_words(r.speedup_vs_fomm_sized)}")
+        if r.in_flight:
+            limits = [int(w["limit"]) for w in r.in_flight]
+            lines.append(f"  frames in flight per window of {len(r.in_flight)}: "
+                         + " ".join(str(n) for n in limits) + f" (busy cores of others, last: {r.in_flight[-1]['others']:.1f})")
         if "growth_mb" in r.rss:
             lines.append(f"  RSS {r.rss['start_mb']:.0f} → {r.rss['end_mb']:.0f} MB (growth {r.rss['growth_mb']:+.1f} MB)")
     if report.full_resolution:
@@ -163,6 +169,8 @@ def write_plot(report: BenchReport, path: Path, overwrite: bool = False) -> None
     ax1.legend(fontsize=8, ncols=len(FRAME_STAGES), loc="upper center", bbox_to_anchor=(0.5, -0.32), frameon=False)
     ys, names = [], []
     for y, (label, r) in enumerate(zip(labels, results, strict=True)):
+        if r.model_step is None:  # the analytic warp runs no network
+            continue
         ax2.barh(y + 0.2, r.model_step.median_ms, height=0.4, color="tab:green", label="reenact" if y == 0 else None)
         ax2.text(r.model_step.median_ms * 1.1, y + 0.2, f"{r.model_step.median_ms:.1f} ms", va="center", fontsize=8)
         if r.fomm_sized_step is not None and r.speedup_vs_fomm_sized is not None:

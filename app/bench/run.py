@@ -28,6 +28,7 @@ from reenact.app.bench.load import BusyLoad
 from reenact.app.bench.report import BackendResult, BenchReport, Stat, speedup
 from reenact.app.bench.setup import (
     OUTPUTS,
+    WARP,
     BenchOptions,
     backend_kinds,
     checkpoint_for,
@@ -100,7 +101,9 @@ class Run:
     output_frames: int
     rss: dict[str, float]
     feeds: dict[str, NDArray[np.float32]]  # the frame graph's inputs for the last driving pose
-    avatar_crop: NDArray[np.float32]  # what the features were encoded from (the FOMM-sized net encodes it per frame)
+    avatar_crop: NDArray[np.float32] | None  # what the features were encoded from (the FOMM-sized net encodes it
+    # per frame); None without a network
+    in_flight: list[dict[str, float]]  # the flight control's windows (app.flight), warm-up included
 
 
 @dataclass(slots=True)
@@ -154,7 +157,7 @@ class _Collector:
             self.halt.set()
 
 
-def run_pipeline(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.uint8]], fps: float,
+def run_pipeline(backend: Backend | None, opts: BenchOptions, frames: list[NDArray[np.uint8]], fps: float,
                  avatar: NDArray[np.uint8], workdir: Path, say: Callable[[str], None]) -> Run:
     """Warm up, then time `opts.frames` frames (or `opts.soak_s` seconds) through the app's threaded path."""
     from reenact.app.bench import null_camera
@@ -213,7 +216,7 @@ def run_pipeline(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.u
         if not collector.end:
             raise ReenactError("the pipeline stopped delivering frames before the timed run was complete")
         output_frames = router.vcam.frames_written if router.vcam is not None else router.frames_recorded
-        feeds = frame_feeds(pipe)
+        feeds = frame_feeds(pipe) if backend is not None else {}
         avatar_crop = pipe.avatar.source_tensor  # type: ignore[union-attr]
     finally:
         if capture is not None:
@@ -227,10 +230,11 @@ def run_pipeline(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.u
     rss = {**collector.rss, "end_mb": end["rss"]}
     rss["peak_mb"] = max(rss["peak_mb"], end["rss"])
     rss["growth_mb"] = end["rss"] - start["rss"]
-    return Run({k: v for k, v in collector.stages.items() if v}, collector.latency, end["t"] - start["t"],
-               end["cpu"] - start["cpu"], int(end["no_face"] - start["no_face"]),
-               int(end["dropped"] - start["dropped"]), output_frames, {k: round(v, 1) for k, v in rss.items()}, feeds,
-               avatar_crop)
+    timed = {k: v for k, v in collector.stages.items() if v and (backend is not None or k != "model")}
+    windows = [asdict(w) for w in runner.flight.windows] if runner.flight is not None else []
+    return Run(timed, collector.latency, end["t"] - start["t"], end["cpu"] - start["cpu"],
+               int(end["no_face"] - start["no_face"]), int(end["dropped"] - start["dropped"]), output_frames,
+               {k: round(v, 1) for k, v in rss.items()}, feeds, avatar_crop, windows)
 
 
 def _time_limit(opts: BenchOptions) -> float:
@@ -293,10 +297,25 @@ def time_model_and_fomm_sized(run_model: Callable[[], object], run_fomm: Callabl
     return Stat.of(model), Stat.of(fomm) if fomm else None
 
 
-def bench_backend(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.uint8]], fps: float,
-                  avatar: NDArray[np.uint8], workdir: Path, say: Callable[[str], None]) -> BackendResult:
-    """The pipeline run, the model step alone, and the FOMM-sized network on the same kind of runtime."""
+def bench_backend(backend: Backend | None, opts: BenchOptions, frames: list[NDArray[np.uint8]], fps: float,
+                  avatar: NDArray[np.uint8], workdir: Path, say: Callable[[str], None], reason: str = ""
+                  ) -> BackendResult:
+    """The pipeline run, the model step alone, and the FOMM-sized network on the same kind of runtime; the
+    pipeline run alone for the analytic warp (`backend` None), which runs no network."""
     run = run_pipeline(backend, opts, frames, fps, avatar, workdir, say)
+    latency = Stat.of(run.latency)
+    n = len(run.latency)
+    result = BackendResult(
+        name=backend.name if backend is not None else "analytic warp",
+        reason=getattr(backend, "reason", "") or reason, frames=n, fps=round(n / run.wall_s, 2),
+        median_ms=latency.median_ms, p95_ms=latency.p95_ms,
+        stages={s: Stat.of(run.stages[s]) for s in FRAME_STAGES if s in run.stages},
+        model_step=None, fomm_sized_step=None, speedup_vs_fomm_sized=None,
+        frames_without_face=run.frames_without_face, cpu_ms_per_frame=round(run.cpu_s * 1000.0 / n, 2),
+        dropped=run.dropped, output_frames=run.output_frames, rss=run.rss, in_flight=run.in_flight,
+    )
+    if backend is None:
+        return result
     feeds = run.feeds
     run_fomm: Callable[[], object] | None = None
     if opts.fomm_frames > 0:
@@ -306,16 +325,8 @@ def bench_backend(backend: Backend, opts: BenchOptions, frames: list[NDArray[np.
         except ReenactError as exc:
             say(f"  FOMM-sized: {exc}")
     model, fomm = time_model_and_fomm_sized(lambda: backend.run("frame", feeds), run_fomm, opts)
-    latency = Stat.of(run.latency)
-    n = len(run.latency)
-    return BackendResult(
-        name=backend.name, reason=getattr(backend, "reason", ""), frames=n, fps=round(n / run.wall_s, 2),
-        median_ms=latency.median_ms, p95_ms=latency.p95_ms,
-        stages={s: Stat.of(run.stages[s]) for s in FRAME_STAGES if s in run.stages},
-        model_step=model, fomm_sized_step=fomm, speedup_vs_fomm_sized=speedup(model, fomm),
-        frames_without_face=run.frames_without_face, cpu_ms_per_frame=round(run.cpu_s * 1000.0 / n, 2),
-        dropped=run.dropped, output_frames=run.output_frames, rss=run.rss,
-    )
+    result.model_step, result.fomm_sized_step, result.speedup_vs_fomm_sized = model, fomm, speedup(model, fomm)
+    return result
 
 
 def check_options(opts: BenchOptions) -> None:
@@ -337,6 +348,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
     from reenact.app.bench.fomm_sized import build_fomm_sized, parameter_counts
     from reenact.engine.assets import load_image
     from reenact.engine.backends.loader import weights_artifact
+    from reenact.engine.mode import choose_mode
     from reenact.engine.model.checkpoint import load_checkpoint
     from reenact.export.artifacts import open_backend
 
@@ -360,24 +372,31 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
         loads = []
         with private_cache(workdir, random_weights):
             for kind in kinds:
-                try:
-                    backend = open_backend(kind, weights)
-                except (ReenactError, ImportError, RuntimeError, OSError) as exc:
-                    if len(kinds) == 1:
-                        raise
-                    report.unavailable[kind] = " ".join(str(exc).split()) or type(exc).__name__
-                    say(f"{kind}: not available here ({report.unavailable[kind]})")
-                    continue
-                label = backend.name if kind == "auto" else kind
-                say(f"{label}: running {backend.name} "
+                # what the app would run: "auto" follows the model-or-warp policy (engine.mode)
+                choice = choose_mode("warp" if kind == WARP else "auto", weights, "auto" if kind == WARP else kind)
+                backend: Backend | None = None
+                if choice.mode == "model":
+                    try:
+                        backend = open_backend(kind, weights)
+                    except (ReenactError, ImportError, RuntimeError, OSError) as exc:
+                        if len(kinds) == 1:
+                            raise
+                        report.unavailable[kind] = " ".join(str(exc).split()) or type(exc).__name__
+                        say(f"{kind}: not available here ({report.unavailable[kind]})")
+                        continue
+                name = backend.name if backend is not None else "analytic warp"
+                label = WARP if backend is None else backend.name if kind == "auto" else kind
+                say(f"{label}: running {name} "
                     f"({f'soak {opts.soak_s:g} s' if opts.soak_s else f'{opts.frames} frames'}"
                     + (f", {opts.load} busy process(es) beside it" if opts.load else "") + ")")
                 try:
                     with BusyLoad(opts.load) as load:
-                        report.backends[label] = bench_backend(backend, opts, frames, fps, avatar, workdir, say)
+                        report.backends[label] = bench_backend(backend, opts, frames, fps, avatar, workdir, say,
+                                                               choice.reason)
                     loads.append(load.record)
                 finally:
-                    backend.close()
+                    if backend is not None:
+                        backend.close()
         if opts.load and loads:
             report.load = {"processes": opts.load, "pinned_to": loads[0].pinned_to,
                            "cpu_s": [round(sum(r.cpu_s[i] for r in loads), 2) for i in range(opts.load)]}

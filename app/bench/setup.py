@@ -127,13 +127,17 @@ def checkpoint_for(opts: BenchOptions, workdir: Path, say: Callable[[str], None]
     return path, config.size, True
 
 
+WARP = "warp"  # a bench "backend" of its own: the analytic warp, no network
+
+
 def backend_kinds(choice: str) -> list[str]:
-    """`all` → every backend the loader knows (fastest first); anything else is checked by the loader itself."""
+    """`all` → every backend the loader knows (fastest first), then the analytic warp; anything else is checked by
+    the loader itself."""
     if choice != "all":
         return [choice]
     from reenact.engine.backends import AUTO_ORDER
 
-    return list(AUTO_ORDER)
+    return [*AUTO_ORDER, WARP]
 
 
 @contextmanager

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # ("needs ...", "cannot use ...").
 Prepare = Callable[[str, Path, str], Path]
 
-__all__ = ["ALIASES", "AUTO_ORDER", "KINDS", "Prepare", "as_is", "load_backend", "resolve_kind",
+__all__ = ["ALIASES", "AUTO_ORDER", "KINDS", "Prepare", "as_is", "gpu_backend", "load_backend", "resolve_kind",
            "weights_artifact"]
 
 
@@ -64,6 +64,21 @@ def _open(row: BackendSpec, weights: Path, precision: str, reason: str, prepare:
     except BackendUnavailable as exc:  # phrased to follow the backend's name: "needs ...", "cannot ..."
         raise BackendUnavailable(f"{row.kind} {exc}") from None
     return _call(row.opener)(artifact, row, precision, reason)
+
+
+def gpu_backend() -> str | None:
+    """The fastest GPU backend whose probe passes here (what "auto" would run the network on), or None: asked
+    before any weights are exported or loaded, so a machine without a GPU costs nothing to ask."""
+    for row in candidates("auto"):
+        if row.device != "cuda":
+            continue
+        try:
+            _call(row.probe)(row, "fp32")
+        except (BackendUnavailable, ImportError, OSError, RuntimeError) as exc:
+            log.debug("no GPU backend %s: %s", row.kind, exc)
+            continue
+        return row.kind
+    return None
 
 
 def load_backend(kind: str, weights: str | Path, *, fp16: bool = False, prepare: Prepare | None = None) -> Backend:

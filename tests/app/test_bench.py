@@ -89,7 +89,27 @@ def test_bench_refuses_to_overwrite_and_names_the_file(tmp_path: Path, capsys: p
 
 def test_backend_choice() -> None:
     assert {"torch", "onnxruntime", "tensorrt"} <= set(backend_kinds("all"))
+    assert backend_kinds("all")[-1] == "warp"  # and the network-free path beside them
     assert backend_kinds("torch") == ["torch"]
+
+
+def test_the_default_bench_times_what_the_app_runs_here(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without a GPU `auto` is the analytic warp (engine.mode): no model stage, no model step, and the flight
+    control's windows recorded."""
+    from reenact.engine.backends.loader import gpu_backend
+
+    out = tmp_path / "bench.json"
+    backend = "auto" if gpu_backend() is None else "warp"
+    assert main(["bench", "--backend", backend, "--frames", "70", "--warmup", "2", "--fomm-frames", "0",
+                 "--output", "none", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    result = data["backends"]["warp"]
+    assert result["name"] == "analytic warp" and result["model_step"] is None and result["fomm_sized_step"] is None
+    assert set(result["stages"]) == set(FRAME_STAGES) - {"model"}
+    assert result["frames"] == 70 and result["fps"] > 0
+    windows = result["in_flight"]
+    assert len(windows) >= 2 and all(1 <= w["limit"] <= 3 and w["fps"] > 0 for w in windows)
+    assert "warp (analytic warp):" in capsys.readouterr().out
 
 
 def test_fomm_sized_has_fomm_size_and_the_frame_interface() -> None:

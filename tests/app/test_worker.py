@@ -75,7 +75,8 @@ def test_smoothing_strength() -> None:
 
 
 def test_backend_auto_without_weights_is_the_analytic_warp(tmp_path: Path) -> None:
-    assert choose_backend("auto", tmp_path / "missing.pt") is None
+    backend, reason = choose_backend("auto", tmp_path / "missing.pt")
+    assert backend is None and reason == f"no model weights at {tmp_path / 'missing.pt'}"
     with pytest.raises(ReenactError, match="weights not found"):
         choose_backend("torch", tmp_path / "missing.pt")
 
