@@ -117,9 +117,8 @@ def format_report(report: BenchReport) -> str:
             lines.append(f"  {'FOMM-sized':<12}{r.fomm_sized_step.median_ms:>10.1f}{r.fomm_sized_step.p95_ms:>10.1f}"
                          f"   → {speedup_words(r.speedup_vs_fomm_sized)}")
         if r.in_flight:
-            limits = [int(w["limit"]) for w in r.in_flight]
-            lines.append(f"  frames in flight per window of {len(r.in_flight)}: "
-                         + " ".join(str(n) for n in limits) + f" (busy cores of others, last: {r.in_flight[-1]['others']:.1f})")
+            lines.append(f"  frames in flight, window by window: {_runs([int(w['limit']) for w in r.in_flight])} "
+                         f"(cores other programs used, last window: {r.in_flight[-1]['others']:.1f})")
         if "growth_mb" in r.rss:
             lines.append(f"  RSS {r.rss['start_mb']:.0f} → {r.rss['end_mb']:.0f} MB (growth {r.rss['growth_mb']:+.1f} MB)")
     if report.full_resolution:
@@ -131,6 +130,17 @@ def format_report(report: BenchReport) -> str:
     for kind, why in report.unavailable.items():
         lines.append(f"{kind}: not available here: {why}")
     return "\n".join(lines)
+
+
+def _runs(values: list[int]) -> str:
+    """1 2 2 3 3 3 → "1, 2 ×2, 3 ×3": a soak's hundreds of windows in one line."""
+    out: list[list[int]] = []
+    for v in values:
+        if out and out[-1][0] == v:
+            out[-1][1] += 1
+        else:
+            out.append([v, 1])
+    return ", ".join(f"{v}" if n == 1 else f"{v} ×{n}" for v, n in out)
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None], overwrite: bool) -> None:
