@@ -13,7 +13,7 @@ of 0.25 cannot fail on the flow itself, while the crop shows a wrong flow as mis
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,52 +103,49 @@ def random_case(meta: ModelMeta, seed: int = 0, frames: int = 2) -> ParityCase:
     return ParityCase("random", rng.uniform(0, 1, (1, 3, s, s)).astype(np.float32), tuple(feeds))
 
 
-class _Recorder:
-    """A backend that runs `inner` and keeps every feed the pipeline sends it."""
-
-    def __init__(self, inner: Backend) -> None:
-        self.inner, self.name, self.meta, self.reason = inner, inner.name, inner.meta, "recording"
-        self.feeds: list[tuple[str, Feeds]] = []
-
-    def run(self, graph: str, feeds: Mapping[str, NDArray[np.float32]]) -> dict[str, NDArray[np.float32]]:
-        self.feeds.append((graph, {k: np.array(v, dtype=np.float32) for k, v in feeds.items()}))
-        return self.inner.run(graph, feeds)
-
-    def close(self) -> None:
-        pass
-
-
-def real_case(baseline: Backend, avatar: str | Path | None = None, clip: str | Path | None = None,
-              frame_indices: tuple[int, ...] = (0, 24, 48)) -> ParityCase:
-    """The pipeline's own inputs: a bundled avatar driven by frames of the bundled clip."""
+def recorded_inputs(reference: Backend, avatars: tuple[str | Path, ...] = ("mona_lisa.jpg",),
+                    indices: Iterable[int] = (0, 24, 48), clip: str | Path | None = None
+                    ) -> list[tuple[NDArray[np.float32], Feeds]]:
+    """Frame-graph inputs as the pipeline makes them in use: each avatar (a bundled one's name, or a path) driven by
+    the clip (the bundled one by default), every frame tracked in order and the feeds of the frames at `indices`
+    kept, each with the avatar crop its features were encoded (through `reference`) from."""
     import cv2
 
     from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
-    from reenact.engine.config import PipelineConfig
     from reenact.engine.pipeline import Pipeline
 
-    avatar = Path(avatar or AVATARS_DIR / "mona_lisa.jpg")
-    clip = Path(clip or DEFAULT_CLIP)
-    recorder = _Recorder(baseline)
-    capture = cv2.VideoCapture(str(clip))
-    try:
-        with Pipeline(PipelineConfig(), recorder) as pipe:  # type: ignore[arg-type]
-            pipe.prepare(load_image(avatar), avatar)
-            index = 0
-            while index <= max(frame_indices):
-                ok, bgr = capture.read()
-                if not ok:
-                    break
-                if index in frame_indices:
-                    pipe.step(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index / 24.0)
-                index += 1
-    finally:
-        capture.release()
-    encoder = [f for g, f in recorder.feeds if g == "encoder"]
-    frames = tuple({k: f[k] for k in ("grid", "kp_source", "kp_driving")} for g, f in recorder.feeds if g == "frame")
-    if not encoder or not frames:
-        raise RuntimeError(f"no pipeline inputs recorded from {avatar} and {clip}")
-    return ParityCase("real", encoder[0]["source"], frames)
+    wanted = sorted(set(indices))
+    recorded: list[tuple[NDArray[np.float32], Feeds]] = []
+    for avatar in avatars:
+        path = Path(avatar) if Path(avatar).is_file() else AVATARS_DIR / avatar
+        capture = cv2.VideoCapture(str(clip or DEFAULT_CLIP))
+        try:
+            with Pipeline(backend=reference) as pipe:
+                prepared = pipe.prepare(load_image(path), path)
+                for index in range(wanted[-1] + 1 if wanted else 0):
+                    ok, bgr = capture.read()
+                    if not ok:
+                        break
+                    tracked = pipe.track(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index / 24.0)
+                    if index in wanted:
+                        warped = pipe.warp(tracked.target, tracked.driving)
+                        assert warped.grid is not None and prepared.source_tensor is not None
+                        feeds = {k: np.ascontiguousarray(v, np.float32)
+                                 for k, v in pipe.frame_feeds(warped.grid, tracked.target).items()}
+                        recorded.append((prepared.source_tensor, feeds))
+        finally:
+            capture.release()
+    if not recorded:
+        raise RuntimeError(f"no pipeline inputs recorded from {', '.join(map(str, avatars))} and {clip or DEFAULT_CLIP}")
+    return recorded
+
+
+def real_case(baseline: Backend, avatar: str | Path = "mona_lisa.jpg", clip: str | Path | None = None,
+              frame_indices: tuple[int, ...] = (0, 24, 48)) -> ParityCase:
+    """The pipeline's own inputs: a bundled avatar driven by frames of the bundled clip."""
+    recorded = recorded_inputs(baseline, (avatar,), frame_indices, clip)
+    frames = tuple({k: f[k] for k in ("grid", "kp_source", "kp_driving")} for _, f in recorded)
+    return ParityCase("real", recorded[0][0], frames)
 
 
 def crop_image(source: NDArray[np.float32], grid: NDArray[np.float32], layers: Mapping[str, NDArray[np.float32]]

@@ -5,7 +5,7 @@ whose ranges were calibrated on the pipeline's own inputs (bundled avatars drive
 in QDQ form, so ONNX Runtime fuses each quantised convolution into one integer kernel and no range is computed per
 call. Without calibration inputs, and for the encoder (run once per avatar, where speed does not matter), it is
 dynamic quantisation (activations quantised per call). Static ranges hold for the pipeline's inputs, not for
-random ones: judge a static variant on real inputs (`crop_psnr` on `recorded_inputs` of other frames), as
+random ones: judge a static variant on real inputs (`crop_psnr` on `parity.recorded_inputs` of other frames), as
 docs/performance.md does; `reenact export --int8` still writes the dynamic variant, which holds on both. It is an
 approximation of the model, so it is kept only when it passes its own tolerance, and its quality and speed are
 reported beside the fp32 graphs'. It runs on ONNX Runtime only: TensorRT cannot parse its integer nodes (the
@@ -24,47 +24,16 @@ import numpy as np
 from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.artifacts import onnx_paths
 from reenact.engine.backends.base import META_PREFIX
-from reenact.export.parity import ParityCase, crop_image, frame_feeds
+from reenact.export.parity import ParityCase, crop_image, frame_feeds, recorded_inputs
 
 Feeds = dict[str, np.ndarray]
 
 
-def recorded_inputs(reference: object, avatars: tuple[str, ...] = ("mona_lisa.jpg", "astronaut.jpg"),
-                    frames: int = 96, every: int = 4) -> list[tuple[np.ndarray, Feeds]]:
-    """Frame-graph inputs as the pipeline makes them in use: each bundled avatar driven by every `every`-th of the
-    first `frames` frames of the bundled clip (recorded through `reference`, a Backend); each with the avatar crop
-    its features were encoded from, which the crop its layers make is judged by (`crop_psnr`)."""
-    import cv2
-
-    from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, load_image
-    from reenact.engine.pipeline import Pipeline
-
-    recorded: list[tuple[np.ndarray, Feeds]] = []
-    for name in avatars:
-        capture = cv2.VideoCapture(str(DEFAULT_CLIP))
-        try:
-            with Pipeline(backend=reference) as pipe:  # type: ignore[arg-type]
-                pipe.prepare(load_image(AVATARS_DIR / name), name)
-                for index in range(frames):
-                    ok, bgr = capture.read()
-                    if not ok:
-                        break
-                    tracked = pipe.track(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), index / 24.0)
-                    if index % every == 0:
-                        warped = pipe.warp(tracked.target, tracked.driving)
-                        assert warped.grid is not None and pipe.avatar is not None
-                        feeds = {k: np.ascontiguousarray(v, np.float32)
-                                 for k, v in pipe.frame_feeds(warped.grid, tracked.target).items()}
-                        recorded.append((pipe.avatar.source_tensor, feeds))
-        finally:
-            capture.release()
-    return recorded
-
-
 def calibration_feeds(reference: object, avatars: tuple[str, ...] = ("mona_lisa.jpg", "astronaut.jpg"),
                       frames: int = 96, every: int = 4) -> list[Feeds]:
-    """The frame-graph inputs of `recorded_inputs`, to calibrate the activation ranges on."""
-    return [feeds for _, feeds in recorded_inputs(reference, avatars, frames, every)]
+    """The frame-graph inputs to calibrate the activation ranges on: each bundled avatar driven by every
+    `every`-th of the first `frames` frames of the bundled clip (`parity.recorded_inputs`)."""
+    return [feeds for _, feeds in recorded_inputs(reference, avatars, range(0, frames, every))]  # type: ignore[arg-type]
 
 
 class _Calibration:

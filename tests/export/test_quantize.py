@@ -14,8 +14,8 @@ from reenact.engine.backends.artifacts import onnx_paths
 from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
 from reenact.engine.backends.torch_backend import TorchBackend
 from reenact.export.cache import cached_onnx
-from reenact.export.parity import crop_image
-from reenact.export.quantize import crop_psnr, psnr, quantize_export, recorded_inputs
+from reenact.export.parity import crop_image, recorded_inputs
+from reenact.export.quantize import crop_psnr, psnr, quantize_export
 
 
 def _ops(path: Path) -> set[str]:
@@ -25,8 +25,8 @@ def _ops(path: Path) -> set[str]:
 def test_a_calibrated_frame_graph_has_fixed_ranges_and_stays_close_to_fp32(tmp_path: Path) -> None:
     fp32_dir = cached_onnx(DEFAULT_WEIGHTS)
     with TorchBackend(DEFAULT_WEIGHTS) as reference:
-        recorded = recorded_inputs(reference, avatars=("mona_lisa.jpg",), frames=48, every=4)
-        other_avatar = recorded_inputs(reference, avatars=("astronaut.jpg",), frames=48, every=12)
+        recorded = recorded_inputs(reference, ("mona_lisa.jpg",), range(0, 48, 4))
+        other_avatar = recorded_inputs(reference, ("astronaut.jpg",), range(0, 48, 12))
     calibration, held_out = recorded[::2], recorded[1::2]  # the same avatar, other frames
     assert len(calibration) == 6 and len(held_out) == 6 and len(other_avatar) == 4
     written = quantize_export(fp32_dir, tmp_path / "int8", [feeds for _, feeds in calibration])
