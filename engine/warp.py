@@ -26,7 +26,6 @@ from reenact.engine.landmarks import (
 )
 from reenact.engine.motion import Similarity, fit_similarity, rotation
 
-_SUBSET = np.array(WARP_SUBSET)
 # The head warp's spline leaves the irises and the inner lips to the eye and mouth meshes (engine.eyes,
 # engine.mouth): closed lips put two of its points on one spot with different sources, and a moving iris would
 # drag the skin around the eye.
@@ -72,21 +71,6 @@ def _kernel(a: NDArray, b: NDArray) -> NDArray:
     return 0.5 * d2 * np.log(d2)
 
 
-@lru_cache(maxsize=8)
-def _grid_points32(n: int) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    pts = _grid_points(n).astype(np.float32)
-    sq = (pts * pts).sum(1, keepdims=True)
-    pts.setflags(write=False)
-    sq.setflags(write=False)
-    return pts, sq
-
-
-def _grid_kernel(n: int, ctrl: NDArray[np.float32]) -> NDArray[np.float32]:
-    """`_kernel` from the n×n evaluation grid to the control points (the grid's squared norms cached)."""
-    pts, sq = _grid_points32(n)
-    return _kernel_to(pts, ctrl, sq)
-
-
 def _solve_tps(src: NDArray[np.float64], dst: NDArray[np.float64], cfg: WarpConfig
                ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Spline taking `dst` (where points are in the output) to `src` (where they come from), with the crop border
@@ -110,38 +94,6 @@ def _eval_tps(ctrl: NDArray, coef: NDArray, pts: NDArray[np.float32], kernel: ND
     n = len(ctrl)
     coef32 = coef.astype(np.float32)
     return kernel @ coef32[:n] + coef32[n] + pts @ coef32[n + 1 :]
-
-
-def tps_grid(
-    source: NDArray, target: NDArray, size: int, config: WarpConfig | None = None
-) -> NDArray[np.float32]:
-    """Backward-warp grid (size×size×2, values in [-1, 1]) that moves the avatar from `source` to `target`.
-
-    source, target: the avatar's and the transferred landmarks (478×2 or N×2, crop pixels). For every output
-    pixel the grid holds where to sample the avatar crop.
-    """
-    cfg = config or WarpConfig()
-    src = to_normalized(source, size).astype(np.float64)
-    dst = to_normalized(target, size).astype(np.float64)
-    if len(src) != len(_SUBSET) and len(src) > _SUBSET.max():
-        src, dst = src[_SUBSET], dst[_SUBSET]
-    ctrl, coef = _solve_tps(src, dst, cfg)
-    # The displacement from identity is what gets upsampled: it is zero on the border, so the edges stay exact.
-    pts = _grid_points32(cfg.grid_size)[0]
-    coarse = _eval_tps(ctrl, coef, pts, _grid_kernel(cfg.grid_size, ctrl.astype(np.float32))) - pts
-    coarse = coarse.reshape(cfg.grid_size, cfg.grid_size, 2)
-    if cfg.grid_size != size:
-        coarse = cv2.resize(coarse, (size, size), interpolation=cv2.INTER_LINEAR)
-    return coarse + identity_grid(size)
-
-
-def warp_image(image: NDArray[np.uint8], grid: NDArray[np.float32]) -> NDArray[np.uint8]:
-    """Sample image at grid (bilinear, mirrored at the edges, like the crop's own padding): the network-free
-    animated crop."""
-    h, w = image.shape[:2]
-    map_x = (grid[..., 0] + 1.0) * (w / 2.0) - 0.5
-    map_y = (grid[..., 1] + 1.0) * (h / 2.0) - 0.5
-    return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
 
 
 def _kernel_to(pts: NDArray[np.float32], ctrl: NDArray[np.float32], sq: NDArray[np.float32] | None = None

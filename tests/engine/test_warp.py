@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from reenact.engine.config import WarpConfig
-from reenact.engine.warp import from_normalized, identity_grid, to_normalized, tps_grid, warp_image
+from reenact.engine.warp import from_normalized, identity_grid, to_normalized
 
 
 @pytest.fixture(scope="module")
@@ -15,36 +15,29 @@ def face(static_tracker, mona_lisa):
 
 
 def test_same_landmarks_give_the_identity_grid(face):
-    grid = tps_grid(face.landmarks, face.landmarks, 256)
+    from reenact.engine.warp import HeadWarp
+
+    warp = HeadWarp(face.landmarks, 256)
+    grid = warp.crop_grid(warp(face.landmarks))
     assert grid.shape == (256, 256, 2) and grid.dtype == np.float32
     np.testing.assert_allclose(grid, identity_grid(256), atol=1e-4)
-    assert np.abs(warp_image(face.image, grid).astype(int) - face.image).max() <= 1
 
 
 def test_grid_maps_target_landmarks_back_to_source_landmarks(face):
+    from reenact.engine.landmarks import WARP_SUBSET
+    from reenact.engine.warp import HeadWarp
+
     src = face.landmarks[:, :2]
     target = src.copy()
     target[:, 1] += 6 * np.sin(src[:, 0] / 30)  # a smooth non-rigid motion of a few pixels
-    grid = tps_grid(src, target, 256, WarpConfig(grid_size=256))
-    from reenact.engine.landmarks import WARP_SUBSET
-
+    warp = HeadWarp(face.landmarks, 256, WarpConfig(grid_size=128))
+    grid = warp.crop_grid(warp(target))
     idx = np.array(WARP_SUBSET)
-    px = np.clip(target[idx].astype(int), 0, 255)
+    px = np.clip(np.round(target[idx]).astype(int), 0, 255)
     sampled = from_normalized(grid[px[:, 1], px[:, 0]], 256)
     err = np.linalg.norm(sampled - src[idx], axis=1)
     assert np.median(err) < 1.5
-
-
-def test_the_tps_grid_leaves_the_crop_border_still(face):
-    """The grid alone; the seam of the paste-back itself is tested in test_pipeline (test_paste_back_*)."""
-    src = face.landmarks[:, :2]
-    grid = tps_grid(src, src + (8.0, -5.0), 256)
-    ident = identity_grid(256)
-    for got, want in ((grid[0], ident[0]), (grid[-1], ident[-1]), (grid[:, 0], ident[:, 0]), (grid[:, -1], ident[:, -1])):
-        assert np.abs(got - want).max() < 0.02
-    # ...while the face in the middle follows the motion: content moves right → sampling shifts left.
-    cx, cy = src.mean(0).astype(int)
-    assert grid[cy, cx, 0] < ident[cy, cx, 0] - 0.03
+    assert np.median(np.linalg.norm(target[idx] - src[idx], axis=1)) > 3  # the test is not vacuous
 
 
 def test_normalisation_round_trip():
