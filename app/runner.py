@@ -10,7 +10,7 @@ of its own and frames move through them in order, one frame per stage at a time:
     output thread     `deliver`: framing, sinks           frame t
 
 Stages hand frames on through Handoffs (the producer waits: no queue grows between stages), so at most four frames
-are in flight and latency stays bounded. The tracking thread takes a new input frame only once the model thread has
+are in flight and latency stays bounded; a live source admits as many as app.flight finds worth their latency. The tracking thread takes a new input frame only once the model thread has
 taken the previous one, and times the take so that tracking ends about when the network becomes free: a frame never
 waits half-made while the network is busy, and the frame taken is the newest the camera has. Frames are dropped
 only at the input (a LatestSlot the capture thread fills), before any work is spent on them. An input that waits instead (a Handoff) gets every frame processed in

@@ -1,9 +1,11 @@
-"""The analytic motion model: a thin-plate-spline backward warp of the avatar crop from landmarks.
+"""The analytic motion model, head first: a rigid motion of the whole head, then a thin-plate spline from landmarks.
 
-No learning: the TPS maps each output pixel (where the transferred landmarks are) to where it comes from in the
-avatar (where the avatar's landmarks are). Fixed points on the crop border keep the edges still, so the crop pastes
-back seamlessly. It is the fallback when no weights exist, the baseline the trained model must beat, and an input
-of that model. The spline is solved on a coarse grid and upsampled: it is smooth, so nothing is lost.
+No learning: the field maps each output pixel (where the transferred landmarks are) to where it comes from in the
+avatar (where the avatar's landmarks are). The head's similarity carries hair and outline with the face inside a soft
+outline fitted once to the avatar; the spline adds the expression; beyond the outline the background stays still, so
+the region pastes back seamlessly. It is what animates a CPU without a GPU (engine.mode), the baseline the trained
+model must beat, and an input of that model. The field is solved on a coarse grid and upsampled: it is smooth, so
+nothing is lost.
 """
 
 from __future__ import annotations
