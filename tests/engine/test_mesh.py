@@ -209,6 +209,18 @@ def test_segment_similarity_puts_a_segment_onto_another():
     np.testing.assert_allclose(s.apply(np.stack([a, b])), np.stack([to_a, to_b]), atol=1e-9)
 
 
+def test_segment_similarity_is_the_least_squares_fit_of_its_two_pairs():
+    from reenact.engine.motion import fit_similarity
+
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        a, b, to_a, to_b = rng.normal(0, 50, (4, 2))
+        exact, fitted = segment_similarity(a, b, to_a, to_b), fit_similarity(np.array([a, b]), np.array([to_a, to_b]))
+        np.testing.assert_allclose(exact.linear, fitted.linear, atol=1e-9)
+        np.testing.assert_allclose(exact.translation, fitted.translation, atol=1e-7)
+        np.testing.assert_allclose(exact.rotation @ exact.rotation.T, np.eye(2), atol=1e-12)
+
+
 def test_moved_against_is_zero_for_a_feature_that_only_travelled_with_the_head():
     rng = np.random.default_rng(3)
     own = rng.uniform(0, 50, (12, 2))
