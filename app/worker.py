@@ -269,7 +269,7 @@ class PipelineWorker(QObject):
             self.backend, reason = None, str(exc)
         self.pipeline = Pipeline(PipelineConfig(), self.backend)
         if self.backend is None:
-            self.mode_description = "analytic warp (no model)"
+            self.mode_description = "analytic warp"  # why (no weights, no GPU, a failed backend): the reason
         else:
             self.mode_description = f"model · {self.backend.name}"
         self.backend_ready.emit(self.mode_description, reason)
