@@ -105,7 +105,7 @@ class PipelinedRunner:
         # Frames admitted at once: a fixed number, or (None) as many as the flight control finds worth their latency
         # on this machine now (app.flight).
         self.flight = FlightControl() if max_in_flight is None else None
-        self.max_in_flight = self.flight.limit if self.flight else max(1, min(max_in_flight or 1, MAX_IN_FLIGHT))
+        self._fixed = 1 if max_in_flight is None else max(1, min(max_in_flight, MAX_IN_FLIGHT))
         self.delivered = 0
         self.failed = 0
         self._in_flight = 0
@@ -116,6 +116,11 @@ class PipelinedRunner:
         self._track_s = 0.0  # running mean of the tracking stage's duration
         self._model_s = 0.0  # running mean of the model stage's duration
         self._model_since: float | None = None  # when the model stage began its current frame; None when idle
+
+    @property
+    def max_in_flight(self) -> int:
+        """How many frames may be in flight now: the fixed number, or the flight control's current limit."""
+        return self.flight.limit if self.flight is not None else self._fixed
 
     @property
     def in_flight(self) -> int:
@@ -262,7 +267,7 @@ class PipelinedRunner:
             if ok:
                 self.delivered += 1
                 if self.flight is not None:
-                    self.max_in_flight = self.flight.observe(job.latency_ms(), time.perf_counter())
+                    self.flight.observe(job.latency_ms(), time.perf_counter())
             else:
                 self.failed += 1
             self._flight.notify_all()
