@@ -16,8 +16,10 @@ from types import TracebackType
 import psutil
 
 SPIN = """
-import os
+import os, sys
 parent = os.getppid()
+sys.stdout.write("spinning\\n")
+sys.stdout.close()
 while os.getppid() == parent:
     for _ in range(1_000_000):
         pass
@@ -46,7 +48,7 @@ class BusyLoad:
         try:
             for i in range(self.record.processes):
                 proc = subprocess.Popen([sys.executable, "-c", SPIN], stdin=subprocess.DEVNULL,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
                 self._procs.append(proc)
                 if pinned is not None:
                     core = cores[i % len(cores)]
@@ -55,6 +57,10 @@ class BusyLoad:
                         pinned.append(core)
                     except OSError:
                         pinned = None
+            for proc in self._procs:  # the timed run starts once every loop spins, not while they start up
+                assert proc.stdout is not None
+                proc.stdout.readline()
+                proc.stdout.close()
         except BaseException:
             self._stop()
             raise
@@ -68,7 +74,7 @@ class BusyLoad:
         for proc in self._procs:
             try:
                 times = psutil.Process(proc.pid).cpu_times()
-                self.record.cpu_s.append(round(times.user + times.system, 2))
+                self.record.cpu_s.append(round(times.user + times.system, 3))
             except psutil.Error:
                 self.record.cpu_s.append(0.0)
             proc.kill()

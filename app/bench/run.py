@@ -399,7 +399,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
                         backend.close()
         if opts.load and loads:
             report.load = {"processes": opts.load, "pinned_to": loads[0].pinned_to,
-                           "cpu_s": [round(sum(r.cpu_s[i] for r in loads), 2) for i in range(opts.load)]}
+                           "cpu_s": [round(sum(r.cpu_s[i] for r in loads), 3) for i in range(opts.load)]}
         if report.backends:
             say(f"full-resolution render: the avatar scaled to a {FULL_RES_FACE_PX}-px face")
             report.full_resolution = time_full_resolution(avatar, frames)
