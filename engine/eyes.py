@@ -58,9 +58,12 @@ LASH_HEIGHT = 0.3  # a closed eye's lash line lies this share of the opening's h
 LASH_WIDTH = 0.05  # its thickness, in eye widths
 
 
-def _lid_gaps(opening: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The distance between the lids at each upper/lower pair of an eye opening's points."""
-    return np.linalg.norm(opening[_LOWER] - opening[_UPPER], axis=1)
+def _lid_gaps(opening: NDArray[np.float64], a: NDArray, b: NDArray, down: float) -> NDArray[np.float64]:
+    """The lids' gap at each upper/lower pair of an eye opening's points, across the corner line a→b (`down`, ±1,
+    turns its normal towards the lower lid). Not the pairs' distance: facing points of the two lids are not above
+    one another, and a shut eye would keep their sideways offset as a gap of a quarter of its own."""
+    u = (b - a) / max(float(np.linalg.norm(b - a)), 1e-9)
+    return np.maximum(0.0, (opening[_LOWER] - opening[_UPPER]) @ (down * np.array([-u[1], u[0]])))
 
 
 class Eye:
@@ -72,6 +75,9 @@ class Eye:
         self.opening = points[ring]
         self.corner_pts = points[corners]
         self.width = float(np.linalg.norm(self.corner_pts[1] - self.corner_pts[0]))
+        # The corners are (outer, inner) for both eyes, so the corner line's normal points down for one eye and up
+        # for the other; in an upright avatar the normal's y says which.
+        self.down = 1.0 if self.corner_pts[1][0] >= self.corner_pts[0][0] else -1.0
         self.iris_centre = points[iris[0]]
         self.iris_radius = float(np.linalg.norm(points[iris[1:]] - self.iris_centre, axis=1).mean())
         self.box = Box.around(self.opening, image.shape[:2], PLATE_MARGIN * self.width + 2)
@@ -155,15 +161,16 @@ class Eye:
         ring = ellipse_ring((a + b) / 2, b - a, own, RING_AXES[0] * width, RING_AXES[1] * width)
         src_ring = sample_map(mapping, ring)
         dst = np.concatenate([opening, ring, opening.mean(0, keepdims=True)])
-        src = np.concatenate([self._lid_sources(opening, own), src_ring, self.opening.mean(0, keepdims=True)])
+        src = np.concatenate([self._lid_sources(opening, own, a, b), src_ring, self.opening.mean(0, keepdims=True)])
         return [Mesh(dst, src, _TRIANGLES)]
 
-    def _lid_sources(self, opening: NDArray[np.float64], own: NDArray[np.float64]) -> NDArray[np.float64]:
+    def _lid_sources(self, opening: NDArray[np.float64], own: NDArray[np.float64], a: NDArray, b: NDArray
+                     ) -> NDArray[np.float64]:
         """Where the opening's points sample: the avatar's own contour, with the upper lid's edge taken from inside
         the opening as the eye closes, so a closed eye shows the lash line where the lids meet (the contour's
         landmarks lie on the skin just outside the dark lid margin)."""
         src = self.opening.copy()
-        gap_own, gap_now = _lid_gaps(own), _lid_gaps(opening)
+        gap_own, gap_now = _lid_gaps(own, a, b, self.down), _lid_gaps(opening, a, b, self.down)
         closing = np.clip((1.0 - gap_now / np.maximum(gap_own, 1e-6) - 0.05) / 0.95, 0.0, 1.0)[:, None]  # still: 0
         src[_UPPER] += closing * LASH_LINE * (self.opening[_LOWER] - self.opening[_UPPER])
         return src
@@ -196,8 +203,8 @@ class Eye:
     def _shut(self, opening: NDArray[np.float64], a: NDArray, b: NDArray) -> float:
         """How far the closed look shows (0–1, smooth): by the lids' gap against the avatar's own, eye placed by
         its corners."""
-        gap_own = float(_lid_gaps(self._own_opening(a, b)).mean())
-        gap_now = float(_lid_gaps(opening).mean())
+        gap_own = float(_lid_gaps(self._own_opening(a, b), a, b, self.down).mean())
+        gap_now = float(_lid_gaps(opening, a, b, self.down).mean())
         t = np.clip((1.0 - gap_now / max(gap_own, 1e-6) - SHUT_FROM) / (SHUT_FULL - SHUT_FROM), 0.0, 1.0)
         return float(t * t * (3 - 2 * t))
 

@@ -305,3 +305,23 @@ def test_lips_and_lids_meet_exactly(astronaut, clip_frames, static_tracker, part
             with_driver = pipe.render(target, driver).image
             differ = np.count_nonzero(np.any(with_driver != alone, axis=-1))
             assert differ == 0, f"{differ} px of the driver's mouth interior painted between closed lips"
+
+
+@pytest.mark.parametrize("avatar_name", ["astronaut", "mona_lisa"])
+def test_lids_that_meet_show_the_closed_eye_whole(avatar_name, request, static_tracker):
+    """Lids laid on the line between the eye corners are a shut eye, although the points facing each other across
+    the opening are not above one another: the closed look shows at full strength (a gap measured point to point
+    kept their sideways offset and left it half faded in on every blink); the avatar's own open eye, and one half
+    shut, show none of it."""
+    from reenact.engine.eyes import EyesLayer
+
+    image = request.getfixturevalue(avatar_name)
+    points = static_tracker.detect(image)[:, :2].astype(np.float64)
+    for eye in EyesLayer(image, points).eyes:
+        a, b = points[eye.corners]
+        u = (b - a) / np.linalg.norm(b - a)
+        opening = points[eye.ring]
+        shut = a + np.outer((opening - a) @ u, u)  # every point moved onto the corner line, along it unchanged
+        assert eye._shut(opening, a, b) == 0.0
+        assert eye._shut(shut, a, b) == 1.0
+        assert eye._shut((opening + shut) / 2, a, b) == 0.0
