@@ -15,12 +15,22 @@ import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.config import CropConfig, FaceConfig, OneEuroConfig
-from reenact.engine.landmarks import NUM_LANDMARKS
+from reenact.engine.landmarks import (
+    IRISES,
+    LEFT_EYE_RING,
+    MOUTH_INNER_RING,
+    MOUTH_OUTER_RING,
+    NUM_LANDMARKS,
+    RIGHT_EYE_RING,
+)
 from reenact.engine.native_log import native_stderr_to_log
 
 log = logging.getLogger(__name__)
 
 Landmarks = NDArray[np.float32]  # (478, 3): x, y in pixels of the frame they came from; z in the same scale
+# The points that open and close (lids, lips) and the irises: the smoothing lets them follow faster.
+OPENING_POINTS = np.unique(np.concatenate([RIGHT_EYE_RING, LEFT_EYE_RING, MOUTH_INNER_RING, MOUTH_OUTER_RING,
+                                           *IRISES])).astype(np.intp)
 
 
 class OneEuroFilter:
@@ -29,8 +39,10 @@ class OneEuroFilter:
     Adapts its cut-off to the speed of the signal: still faces stay still, fast head turns do not lag.
     """
 
-    def __init__(self, config: OneEuroConfig) -> None:
+    def __init__(self, config: OneEuroConfig, fast: NDArray[np.intp] | None = None) -> None:
+        """`fast`: rows of the filtered array (landmarks) whose cut-off is `config.openings_speedup` times higher."""
         self.config = config
+        self.fast = fast
         self._x: NDArray[np.float64] | None = None
         self._dx: NDArray[np.float64] | None = None
         self._t: float | None = None
@@ -42,6 +54,14 @@ class OneEuroFilter:
 
     def reset(self) -> None:
         self._x = self._dx = self._t = None
+
+    def _min_cutoff(self, shape: tuple[int, ...]) -> float | NDArray[np.float64]:
+        base = self.config.min_cutoff
+        if self.fast is None or len(shape) == 0 or self.config.openings_speedup == 1.0:
+            return base
+        rows = np.full((shape[0],) + (1,) * (len(shape) - 1), base)
+        rows[self.fast[self.fast < shape[0]]] = base * self.config.openings_speedup
+        return rows
 
     def __call__(self, x: NDArray, t: float) -> NDArray:
         """Filter sample x taken at time t (seconds)."""
@@ -55,7 +75,7 @@ class OneEuroFilter:
         dx = (xf - self._x) / dt
         a_d = self._alpha(self.config.d_cutoff, dt)
         self._dx = a_d * dx + (1 - a_d) * self._dx
-        cutoff = self.config.min_cutoff + self.config.beta * np.abs(self._dx)
+        cutoff = self._min_cutoff(xf.shape) + self.config.beta * np.abs(self._dx)
         a = self._alpha(cutoff, dt)
         self._x = a * xf + (1 - a) * self._x
         self._t = t
@@ -86,7 +106,7 @@ class FaceTracker:
             self._mesh.process(np.zeros((64, 64, 3), np.uint8))
         self._starting = True  # and the first frame with a face logs once more
         use_filter = (not static) if smooth is None else smooth
-        self._filter = OneEuroFilter(self.config.smoothing) if use_filter else None
+        self._filter = OneEuroFilter(self.config.smoothing, OPENING_POINTS) if use_filter else None
         self._closed = False
 
     def set_smoothing(self, config: OneEuroConfig) -> None:
