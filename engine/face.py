@@ -56,11 +56,12 @@ class OneEuroFilter:
         self._x = self._dx = self._t = None
 
     def _min_cutoff(self, shape: tuple[int, ...]) -> float | NDArray[np.float64]:
+        """min_cutoff, per row where some rows are fast (broadcast over the rest of `shape`)."""
         base = self.config.min_cutoff
-        if self.fast is None or len(shape) == 0 or self.config.openings_speedup == 1.0:
+        if self.fast is None:
             return base
         rows = np.full((shape[0],) + (1,) * (len(shape) - 1), base)
-        rows[self.fast[self.fast < shape[0]]] = base * self.config.openings_speedup
+        rows[self.fast] = base * self.config.openings_speedup
         return rows
 
     def __call__(self, x: NDArray, t: float) -> NDArray:

@@ -2,8 +2,17 @@ import numpy as np
 import pytest
 
 from reenact.engine.config import CropConfig, OneEuroConfig
-from reenact.engine.face import OneEuroFilter, crop_box, crop_face, transform_points
-from reenact.engine.landmarks import CHIN, FOREHEAD, LEFT_EYE, LIPS, NOSE_TIP, NUM_LANDMARKS, RIGHT_EYE
+from reenact.engine.face import OPENING_POINTS, OneEuroFilter, crop_box, crop_face, transform_points
+from reenact.engine.landmarks import (
+    CHIN,
+    FOREHEAD,
+    LEFT_EYE,
+    LIPS,
+    NOSE_TIP,
+    NUM_LANDMARKS,
+    RIGHT_EYE,
+    RIGHT_EYE_LIDS,
+)
 
 
 def test_mediapipe_finds_478_landmarks_in_plausible_places(static_tracker, mona_lisa):
@@ -59,9 +68,6 @@ def test_the_lids_keep_a_blinks_depth_while_the_head_stays_smooth():
     """A blink shut for one frame (the lid 3, 6, 3 px down on three frames at 25 fps) keeps over 65 % of its depth
     through the tracker's filter, where the head's cut-off let through about half; the other points are filtered
     as before."""
-    from reenact.engine.face import OPENING_POINTS
-    from reenact.engine.landmarks import RIGHT_EYE_LIDS
-
     config = OneEuroConfig()
     lid, other = RIGHT_EYE_LIDS[0], NOSE_TIP
     assert lid in OPENING_POINTS and other not in OPENING_POINTS
