@@ -103,6 +103,30 @@ def test_head_framing_shows_the_avatars_own_pixels_and_extends_only_past_its_edg
     assert far.mean() > 0.8 * near.mean(), "not darkened: the same picture, not a backdrop"
 
 
+@pytest.mark.parametrize("shown", [(169, 1142, 0, 720), (0, 1280, 100, 650), (200, 1000, 50, 700)],
+                         ids=["sides", "top-and-bottom", "all-four"])
+def test_the_border_blur_made_where_it_shows_matches_the_whole_frames(mona_lisa, shown) -> None:
+    """The softening enlarges and blends only the strips outside the image; the result is the whole frame's blur
+    enlarged and blended everywhere, as a viewer sees it (the strips' own rows may be contiguous in memory)."""
+    from reenact.app.framing import _outside_strips, _soften_outside
+
+    w, h, ramp = 1280, 720, 86
+    frame = cv2.resize(mona_lisa, (w, h), interpolation=cv2.INTER_LINEAR)
+    small = cv2.resize(frame, (w // 16, h // 16), interpolation=cv2.INTER_AREA)
+    blurred = cv2.resize(cv2.GaussianBlur(small, (0, 0), 1.5), (w, h), interpolation=cv2.INTER_LINEAR).astype(float)
+    x0, x1, y0, y1 = shown
+    dx = np.maximum(np.maximum(x0 - np.arange(w), np.arange(w) - (x1 - 1)), 0)
+    dy = np.maximum(np.maximum(y0 - np.arange(h), np.arange(h) - (y1 - 1)), 0)
+    weight = np.clip(np.hypot(dy[:, None], dx[None, :]) / ramp, 0, 1)[..., None]
+    expected = blurred * weight + frame * (1 - weight)
+    out = frame.copy()
+    _soften_outside(out, shown, ramp)
+    assert np.array_equal(out[y0:y1, x0:x1], frame[y0:y1, x0:x1]), "the image itself is left as it is"
+    for ys, xs in _outside_strips(w, h, x0, x1, y0, y1):
+        error = np.abs(out[ys, xs] - expected[ys, xs])
+        assert error.mean() < 1.0 and error.max() < 12
+
+
 def test_zoom_and_height_controls_move_the_face(astronaut, static_tracker) -> None:
     face = FaceBox.around(static_tracker.detect(astronaut))
     size = (1280, 720)
