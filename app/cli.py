@@ -17,7 +17,7 @@ from reenact.app.console import configure_output, quiet_native_logs
 
 quiet_native_logs()  # before anything loads OpenCV, MediaPipe or TensorFlow Lite
 
-from reenact.engine.arguments import frame_size, positive_int  # noqa: E402
+from reenact.engine.arguments import add_precision_option, frame_size, positive_int  # noqa: E402
 from reenact.engine.assets import DEFAULT_AVATAR, DEFAULT_CLIP, DEFAULT_WEIGHTS  # noqa: E402
 from reenact.engine.atomic import created_folders_removed_on_failure, remove_leftover_temp_files  # noqa: E402
 from reenact.engine.errors import ReenactError  # noqa: E402
@@ -33,7 +33,7 @@ def _demo(args: argparse.Namespace) -> int:
     summary = run_demo(
         DemoOptions(
             source=Path(args.source), driving=Path(args.driving), out=Path(args.out), mode=args.mode,
-            backend=args.backend, weights=Path(args.weights), motion=args.motion, reference=args.neutral, side_by_side=args.side_by_side,
+            backend=args.backend, weights=Path(args.weights), precision=args.precision, motion=args.motion, reference=args.neutral, side_by_side=args.side_by_side,
             overwrite=args.overwrite, max_frames=args.max_frames, progress=not args.quiet,
             config=Path(args.config) if args.config else None, size=args.size, framing=args.framing,
         )
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                            "else the warp; a named --backend means the model")
     demo.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
     demo.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
+    add_precision_option(demo)
     demo.add_argument("--motion", default=None, choices=("relative", "absolute"),
                       help="relative (default): the avatar keeps its face shape; absolute: takes the driver's")
     demo.add_argument("--neutral", "--reference", dest="neutral", default="auto", choices=("auto", "first"),

@@ -48,6 +48,7 @@ class DemoOptions:
     mode: str = "auto"  # "auto" | "model" | "warp"
     backend: str = "auto"
     weights: Path = DEFAULT_WEIGHTS
+    precision: str = "auto"  # what the network computes in where the backend can (formats.precision_for)
     motion: str | None = None  # "relative" | "absolute"; None keeps the config's
     reference: str = "auto"  # "auto": the driving frame closest to the avatar's expression; "first"
     side_by_side: bool = False
@@ -135,7 +136,7 @@ def run_demo(opts: DemoOptions) -> DemoSummary:
     choice = choose_mode(opts.mode, opts.weights, opts.backend)
     mode = choice.mode
     out = check_output_path(opts.out, opts.overwrite)
-    backend = open_backend(opts.backend, opts.weights) if mode == "model" else None
+    backend = open_backend(opts.backend, opts.weights, precision=opts.precision) if mode == "model" else None
     with ExitStack() as stack:
         if backend is not None:
             stack.callback(backend.close)
@@ -221,7 +222,8 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
         if not limited.cut:
             _warn_if_truncated(opts.driving, pipe.frames, src.frame_count)
         n = pipe.frames
-        summary = DemoSummary(out, n, pipe.frames_without_face, pipe.frames_clamped, mode, backend.name if backend else "none",
+        summary = DemoSummary(out, n, pipe.frames_without_face, pipe.frames_clamped, mode,
+                              f"{backend.name} ({backend.meta.precision})" if backend else "none",
                               backend.reason if backend else "",
                               {k: v / max(n, 1) for k, v in totals.items()})
     return summary

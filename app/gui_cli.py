@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from reenact.engine.arguments import non_negative_int, positive_float
+from reenact.engine.arguments import add_precision_option, non_negative_int, positive_float
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
 from reenact.engine.errors import ReenactError, require_file
 
@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                       "(auto: the fastest GPU backend; the analytic warp without a "
                                                       "GPU or without weights)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (.pt) or export folder")
+    add_precision_option(p)
     p.add_argument("--exit-after", metavar="SECONDS", type=positive_float, default=None,
                    help="close the window after this long (smoke tests, screenshots)")
     p.add_argument("--screenshot", metavar="PNG", default=None, help="save the window to this image when closing")
@@ -76,7 +77,7 @@ def run_app(args: argparse.Namespace) -> int:
     camera = args.camera if isinstance(args.camera, int) else None
     stream = args.camera if isinstance(args.camera, str) else None
     options = AppOptions(driving=driving, camera=camera, stream=stream, avatar=avatar, backend=args.backend,
-                         weights=weights)
+                         weights=weights, precision=args.precision)
 
     app = make_application(sys.argv[:1])
     window = MainWindow(options)

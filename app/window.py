@@ -56,6 +56,7 @@ class AppOptions:
     avatar: Path | None = None
     backend: str = "auto"
     weights: Path = DEFAULT_WEIGHTS
+    precision: str = "auto"
     virtual_camera_backend: str | None = None
     probe_cameras: bool = True  # look for cameras at start (tests turn it off: probing is slow without devices)
 
@@ -71,7 +72,7 @@ class MainWindow(QMainWindow):
         self.settings = load_settings()
         self.library = AvatarLibrary(data_dir() / "avatars")
         self.worker = PipelineWorker(WorkerOptions(self.options.backend, self.options.weights,
-                                                   self.options.virtual_camera_backend), self)
+                                                   self.options.virtual_camera_backend, self.options.precision), self)
         self.current_avatar: Path | None = None
         self.cameras: list[int] = []
         self.video_path: Path | None = None

@@ -53,6 +53,7 @@ class WorkerOptions:
     backend: str = "auto"
     weights: Path = DEFAULT_WEIGHTS
     virtual_camera_backend: str | None = None  # None: pyvirtualcam picks the OS's camera
+    precision: str = "auto"  # what the network computes in where the backend can (formats.precision_for)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +81,7 @@ def smoothing_config(strength: int) -> OneEuroConfig:
     return replace(OneEuroConfig(), min_cutoff=float(10.0 ** (1.0 - 2.0 * strength / 100.0)))
 
 
-def choose_backend(kind: str, weights: Path) -> tuple[Backend | None, str]:
+def choose_backend(kind: str, weights: Path, precision: str = "auto") -> tuple[Backend | None, str]:
     """The model backend, or None (the analytic warp), and why: the one model-or-warp policy (engine.mode; `auto`
     runs the network only where a GPU runs it), the artifact made by export, loaded by engine."""
     choice = choose_mode("auto", weights, kind)
@@ -88,7 +89,7 @@ def choose_backend(kind: str, weights: Path) -> tuple[Backend | None, str]:
         return None, choice.reason
     from reenact.export.artifacts import open_backend
 
-    backend = open_backend(kind, weights)
+    backend = open_backend(kind, weights, precision=precision)
     return backend, getattr(backend, "reason", "") or choice.reason
 
 
@@ -262,7 +263,8 @@ class PipelineWorker(QObject):
 
     def _init_pipeline(self) -> None:
         try:
-            self.backend, reason = choose_backend(self.options.backend, self.options.weights)
+            self.backend, reason = choose_backend(self.options.backend, self.options.weights,
+                                                  self.options.precision)
         except Exception as exc:  # a model that cannot load must not stop the app: the warp still animates
             log.warning("model backend unavailable: %s", exc)
             self.message.emit("error", f"The model cannot run ({exc}); animating with the analytic warp instead.")
@@ -271,7 +273,7 @@ class PipelineWorker(QObject):
         if self.backend is None:
             self.mode_description = "analytic warp"  # why (no weights, no GPU, a failed backend): the reason
         else:
-            self.mode_description = f"model · {self.backend.name}"
+            self.mode_description = f"model · {self.backend.name} · {self.backend.meta.precision}"
         self.backend_ready.emit(self.mode_description, reason)
 
     def _admit(self, captured: Captured) -> FrameJob | None:

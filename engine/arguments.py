@@ -18,6 +18,16 @@ def frame_size(text: str) -> tuple[int, int]:
     return size
 
 
+def add_precision_option(parser: argparse.ArgumentParser) -> None:
+    """`--precision`, the same for every subcommand that loads a network."""
+    from reenact.engine.backends.formats import PRECISIONS
+
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="what the network computes in where the backend can: auto = each backend's own (int8 "
+                             "on ONNX Runtime on a CPU, fp32 elsewhere); fp16 on TensorRT and PyTorch on CUDA; "
+                             "fp32 everywhere")
+
+
 def positive_int(text: str) -> int:
     return _whole(text, least=1)
 

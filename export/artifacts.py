@@ -25,9 +25,9 @@ def prepare(fmt: str, weights: Path, precision: str = "fp32") -> Path:
     if fmt == "checkpoint" or artifact.format == fmt and fmt != "tensorrt":
         return as_is(fmt, weights, precision)
     if fmt == "onnx":
-        from reenact.export.cache import cached_onnx
+        from reenact.export.cache import cached_int8, cached_onnx
 
-        return cached_onnx(artifact.path)
+        return cached_int8(artifact.path) if precision == "int8" else cached_onnx(artifact.path)
     if fmt == "tensorrt":
         folder = prepare("onnx", weights, precision)
         _ensure_engines(folder, artifact.path if artifact.format == "checkpoint" else None, precision)
@@ -58,7 +58,8 @@ def _ensure_engines(folder: Path, checkpoint: Path | None, precision: str) -> No
         raise BackendUnavailable(f"cannot use its engines: they do not match the graphs ({report.first_failure()})")
 
 
-def open_backend(kind: str, weights: str | Path, *, fp16: bool = False) -> Backend:
-    """The backend `kind` on `weights`, whatever format they are in: the artifact it reads is made (and cached)
-    here first. What "auto" skips and why is in the backend's `reason`."""
-    return load_backend(kind, weights, fp16=fp16, prepare=prepare)
+def open_backend(kind: str, weights: str | Path, *, precision: str = "auto") -> Backend:
+    """The backend `kind` on `weights`, whatever format they are in, in `precision` where it can ("auto": each
+    backend's own): the artifact it reads is made (and cached) here first. What "auto" skips and why is in the
+    backend's `reason`."""
+    return load_backend(kind, weights, precision=precision, prepare=prepare)

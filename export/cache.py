@@ -1,5 +1,5 @@
-"""The per-user cache of exports: a checkpoint's checked ONNX graphs (and their TensorRT engines), made by the
-one exporter on first use and reused afterwards.
+"""The per-user cache of exports: a checkpoint's checked ONNX graphs (and their TensorRT engines, and the int8
+variant ONNX Runtime runs on a CPU), made by the one exporter on first use and reused afterwards.
 
 An entry is keyed by the checkpoint's content (sha256), not its path, and by the export format: a checkpoint
 retrained in place, or a reenact whose exporter writes other graphs, gets a new entry. Each entry keeps its graphs'
@@ -12,10 +12,11 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from reenact.engine.atomic import atomic_write_bytes, temp_dir_beside
-from reenact.engine.backends.artifacts import GRAPH_FILES, is_export_folder
+from reenact.engine.backends.artifacts import GRAPH_FILES
 from reenact.engine.backends.base import BackendUnavailable
 from reenact.engine.backends.cache import cache_root, file_sha256
 from reenact.engine.errors import require_file
@@ -24,6 +25,8 @@ from reenact.export import onnx_graphs
 log = logging.getLogger(__name__)
 
 CHECKSUMS = "sha256.json"  # in a cached export: each graph's sha256, checked before the cache is used
+INT8_SUFFIX = "-int8"  # beside a checkpoint's export: its static int8 variant for ONNX Runtime on CPU
+REJECTED = "rejected.txt"  # in place of an int8 variant that did not hold: why, so it is not made again
 
 
 def entry_for(checkpoint_sha256: str) -> Path:
@@ -83,21 +86,68 @@ def cached_onnx(checkpoint_path: str | Path) -> Path:
         _discard(final)
     with Exporter(checkpoint_path, say=log.info) as exporter:
         final = entry_for(exporter.sha256)  # the content it loaded, should the file have changed meanwhile
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = temp_dir_beside(final)
-        try:
+
+        def export(tmp: Path) -> None:
             log.info("exporting %s to ONNX (first use; cached in %s)", checkpoint_path, final)
             report = exporter.onnx(tmp)
             if not report.ok:
                 raise BackendUnavailable(f"cannot use {checkpoint_path}: its ONNX export does not match PyTorch "
                                          f"({report.first_failure()})")
             _write_checksums(tmp)
-            try:
-                os.replace(tmp, final)
-            except OSError:  # another process finished the same export first
-                if not is_export_folder(final):
-                    raise
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+
+        _make(final, export)
     return final
+
+
+def cached_int8(checkpoint_path: str | Path) -> Path:
+    """The static int8 variant of this checkpoint's export (export.quantize.calibrated_int8), made and judged on
+    first use; the fp32 export when the variant did not hold, which is remembered (and logged) so it is judged
+    once per checkpoint."""
+    from reenact.engine.backends.torch_backend import TorchBackend
+    from reenact.export.quantize import calibrated_int8
+
+    checkpoint_path = require_file(checkpoint_path, "checkpoint")
+    fp32 = cached_onnx(checkpoint_path)
+    final = fp32.with_name(fp32.name + INT8_SUFFIX)
+    if (final / REJECTED).is_file():
+        log.info("running fp32: the int8 variant of %s was refused (%s)", checkpoint_path,
+                 (final / REJECTED).read_text(encoding="utf-8").strip())
+        return fp32
+    if final.exists():
+        damage = cache_damage(final)
+        if damage is None:
+            log.info("using the cached int8 export %s", final)
+            return final
+        log.warning("the cached int8 export %s cannot be trusted (%s); making it again", final, damage)
+        _discard(final)
+
+    def quantise(tmp: Path) -> None:
+        with TorchBackend(checkpoint_path) as reference:
+            why_not = calibrated_int8(reference, fp32, tmp, say=log.info)
+        if why_not is None:
+            _write_checksums(tmp)
+            return
+        log.warning("running fp32: the int8 variant of %s was refused (%s)", checkpoint_path, why_not)
+        for graph in GRAPH_FILES.values():
+            (tmp / graph).unlink(missing_ok=True)
+        atomic_write_bytes(tmp / REJECTED, (why_not + "\n").encode("utf-8"))
+
+    _make(final, quantise)
+    return fp32 if (final / REJECTED).is_file() else final
+
+
+def _make(final: Path, fill: Callable[[Path], None]) -> None:
+    """Make the cache entry `final`: `fill` writes it into a folder beside it, which is then renamed into place in
+    one step (another process finishing the same entry first wins)."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_dir_beside(final)
+    try:
+        fill(tmp)
+        try:
+            os.replace(tmp, final)
+        except OSError:  # another process finished the same entry first
+            if not final.is_dir():
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -151,30 +151,18 @@ class Exporter:
         return report
 
     def int8(self, folder: Path) -> bool:
-        """An int8 variant in folder/int8, kept only when it holds its tolerance; whether it was kept."""
-        from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
-        from reenact.export.parity import compare
-        from reenact.export.quantize import measure_quality, quantize_export
+        """The static int8 variant ONNX Runtime runs on a CPU (export.quantize.calibrated_int8, the same the cache
+        makes on first use) in folder/int8, kept only when it holds; whether it was kept. Its ranges come from the
+        bundled avatars and clip whatever `real_inputs` says: static ranges cannot be judged on random inputs."""
+        from reenact.export.quantize import calibrated_int8
 
         int8_dir = folder / INT8_DIR
-        quantize_export(folder, int8_dir)
-        fp32, int8 = OnnxRuntimeBackend(folder), OnnxRuntimeBackend(int8_dir)
-        try:
-            report = compare(self.baseline, int8, self.cases)
-            self.say(report.format())
-            case = self.cases[-1]
-            q32, q8 = measure_quality(self.baseline, fp32, case), measure_quality(self.baseline, int8, case)
-        finally:
-            for b in (fp32, int8):
-                b.close()
-        self.say(f"int8 vs fp32 on {case.label} inputs (the crop its layers make vs PyTorch fp32, end to end): "
-                 f"fp32 PSNR {q32.psnr_db:.1f} dB, mean abs {q32.mean_abs:.2e}, frame graph {q32.frame_ms:.1f} ms; "
-                 f"int8 PSNR {q8.psnr_db:.1f} dB, mean abs {q8.mean_abs:.2e}, frame graph {q8.frame_ms:.1f} ms")
-        if not report.ok:
+        why_not = calibrated_int8(self.baseline, folder, int8_dir, say=self.say)
+        if why_not is not None:
             shutil.rmtree(int8_dir, ignore_errors=True)
-            self.say("int8 variant NOT kept: it does not hold its tolerance")
+            self.say(f"int8 variant NOT kept: {why_not}")
             return False
-        self.say("int8 variant kept in int8/ (use --weights OUT/int8 --backend onnxruntime)")
+        self.say("int8 variant kept in int8/ (use it with --backend onnxruntime --weights OUT/int8)")
         return True
 
     def tensorrt(self, folder: Path, precision: str) -> ParityReport:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from reenact.engine.arguments import positive_int
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS
-from reenact.engine.errors import ReenactError, require_file
+from reenact.engine.errors import ReenactError
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -63,8 +63,10 @@ def _eval(args: argparse.Namespace) -> int:
     start, stop = args.frames
     if args.clip_length is not None and (args.sharpness or args.cross):
         raise ReenactError("--clip-length splits a reconstruction: it does not go with --sharpness or --cross")
-    if not args.sharpness:  # reconstruction and --cross need a checkpoint; --sharpness also runs without weights
-        require_file(args.weights, "checkpoint")
+    if not args.sharpness:  # reconstruction and --cross need weights; --sharpness also runs without them
+        from reenact.engine.backends.artifacts import find_artifact
+
+        find_artifact(Path(args.weights))
     if args.json:
         from reenact.engine.atomic import check_output_path
 
@@ -75,7 +77,7 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_cross(args, start, stop)
     report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,
                                   stride=args.stride, clip_length=args.clip_length, cache_dir=Path(args.cache_dir),
-                                  progress=not args.quiet))
+                                  progress=not args.quiet, backend=args.backend))
     return _report(format_table(report), args, lambda path: write_json(report, path, args.overwrite))
 
 
@@ -84,7 +86,7 @@ def _eval_cross(args: argparse.Namespace, start: int, stop: int | None) -> int:
 
     report = evaluate_cross(CrossOptions(avatars=Path(args.avatars), videos=Path(args.videos),
                                          weights=Path(args.weights), start=start, stop=stop, stride=args.stride,
-                                         progress=not args.quiet))
+                                         progress=not args.quiet, backend=args.backend))
     return _report(format_cross(report), args, lambda path: write_cross_json(report, path, args.overwrite))
 
 
@@ -129,7 +131,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model; "
                               "--cross: another face driving each avatar; --sharpness")
     e.add_argument("--videos", required=True, help="folder of videos (or frame folders); each is its own driver")
-    e.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
+    e.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
+                   help="model checkpoint, or with --backend onnxruntime an export folder (reenact export; its "
+                        "int8/ is the variant ONNX Runtime runs on a CPU)")
+    e.add_argument("--backend", default="torch", choices=("torch", "onnxruntime"),
+                   help="what runs the model rows (on the CPU): PyTorch on a checkpoint, or ONNX Runtime on an "
+                        "export folder as it is")
     e.add_argument("--frames", type=frame_range, default=(0, None), help="START:STOP frame range of every video (first = source)")
     e.add_argument("--stride", type=positive_int, default=1, help="score every Nth frame (all frames are still tracked)")
     e.add_argument("--clip-length", type=clip_length, default=None, metavar="N",

@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from reenact.engine.assets import load_image
 from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.base import Backend
-from reenact.engine.backends.torch_backend import TorchBackend
+from reenact.engine.backends.loader import load_backend
 from reenact.engine.errors import ReenactError
 from reenact.engine.neutral_pose import neutral_reference
 from reenact.engine.pipeline import Pipeline
@@ -48,6 +48,7 @@ class CrossOptions:
     stop: int | None = None
     stride: int = 1
     progress: bool = True
+    backend: str = "torch"  # what runs the model rows: torch on a checkpoint; onnxruntime on an export folder
 
 
 # The openness figures, on dlib's 68 points (0-based) -----------------------------------------------------------
@@ -230,7 +231,7 @@ def evaluate_cross(opts: CrossOptions) -> CrossReport:
     from tqdm import tqdm
 
     pairs: dict[str, dict[str, dict[str, Series]]] = {}
-    with TorchBackend(opts.weights) as backend:
+    with load_backend(opts.backend, opts.weights) as backend:
         judge = DlibJudge()
         drivers = [read_driver(p, opts, judge) for p in videos]
         bar = tqdm(total=len(avatars) * len(drivers) * len(METHODS), desc="cross", unit="run",

@@ -24,7 +24,7 @@ import torch
 from numpy.typing import NDArray
 
 from reenact.engine.atomic import atomic_path
-from reenact.engine.backends.torch_backend import TorchBackend
+from reenact.engine.backends.loader import load_backend
 from reenact.engine.config import CropConfig
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import CropBox, crop_box, crop_face, transform_points
@@ -56,6 +56,7 @@ class EvalOptions:
     clip_length: int | None = None  # consecutive clips of this many frames, each driving its own first frame
     cache_dir: Path = Path("runs/cache")
     progress: bool = True
+    backend: str = "torch"  # what runs the model rows: torch on a checkpoint; onnxruntime on an export folder
 
 
 @dataclass(slots=True)
@@ -219,7 +220,7 @@ def evaluate(opts: EvalOptions) -> EvalReport:
     judge = DlibJudge()
     report = EvalReport({}, opts.weights)
     with ExitStack() as stack:
-        backend = stack.enter_context(TorchBackend(opts.weights))
+        backend = stack.enter_context(load_backend(opts.backend, opts.weights))
         pipes = {"warp": stack.enter_context(Pipeline()), "model": stack.enter_context(Pipeline(None, backend))}
         for path in videos:
             clips = evaluate_video(path, opts, pipes, judge)

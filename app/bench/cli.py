@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from reenact.app.bench.setup import DEFAULT_AVATAR, OUTPUTS, BenchOptions
-from reenact.engine.arguments import non_negative_float, non_negative_int, positive_int
+from reenact.engine.arguments import add_precision_option, non_negative_float, non_negative_int, positive_int
 from reenact.engine.assets import DEFAULT_CLIP, DEFAULT_WEIGHTS
 
 
@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="auto (what the app runs: the network on a GPU backend, else the analytic warp), warp, "
                         "torch, onnxruntime, tensorrt, ...; all = every backend that loads here, then the warp "
                         "(the others are listed with the reason)")
+    add_precision_option(p)
     p.add_argument("--frames", type=positive_int, default=300, help="timed frames per backend (after warm-up)")
     p.add_argument("--warmup", type=non_negative_int, default=20, help="frames run before timing starts")
     p.add_argument("--size", type=model_size, default=None, help="model input size (default: the weights', else 256)")
@@ -74,7 +75,7 @@ def _bench(args: argparse.Namespace) -> int:
         backend=args.backend, frames=args.frames, warmup=args.warmup, size=args.size, weights=Path(args.weights),
         avatar=Path(args.avatar), driving=Path(args.driving), output=args.output, record=record,
         input_fps=args.input_fps, load=args.load, model_runs=args.model_runs, fomm_frames=args.fomm_frames,
-        soak_s=args.soak, overwrite=args.overwrite,
+        soak_s=args.soak, overwrite=args.overwrite, precision=args.precision,
     )
     report = run_bench(opts, say=lambda s: print(s, file=sys.stderr, flush=True))
     print(format_report(report))

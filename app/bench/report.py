@@ -44,6 +44,7 @@ def speedup_words(ratio: float) -> str:
 @dataclass(slots=True)
 class BackendResult:
     name: str  # what actually ran, as the backend names itself
+    precision: str | None  # what its network computed in; None for the analytic warp
     reason: str
     frames: int  # frames delivered to the output in the timed part
     fps: float  # delivered frames per second of wall time
@@ -104,7 +105,8 @@ def format_report(report: BenchReport) -> str:
                  f"({params['dense_motion'] / 1e6 + params['generator'] / 1e6:.1f} M dense motion + generator)")  # type: ignore[index]
     for label, r in report.backends.items():
         lines.append("")
-        lines.append(f"{label} ({r.name}): {r.fps:.1f} fps, end-to-end latency median {r.median_ms:.1f} ms, "
+        ran = r.name if r.precision is None else f"{r.name}, {r.precision}"
+        lines.append(f"{label} ({ran}): {r.fps:.1f} fps, end-to-end latency median {r.median_ms:.1f} ms, "
                      f"p95 {r.p95_ms:.1f} ms over {r.frames} frames; CPU {r.cpu_ms_per_frame:.1f} ms per frame"
                      + (f" (face lost in {r.frames_without_face})" if r.frames_without_face else "")
                      + (f"; {r.dropped} input frames dropped" if r.dropped else ""))

@@ -307,6 +307,7 @@ def bench_backend(backend: Backend | None, opts: BenchOptions, frames: list[NDAr
     n = len(run.latency)
     result = BackendResult(
         name=backend.name if backend is not None else "analytic warp",
+        precision=backend.meta.precision if backend is not None else None,
         reason=getattr(backend, "reason", "") or reason, frames=n, fps=round(n / run.wall_s, 2),
         median_ms=latency.median_ms, p95_ms=latency.p95_ms,
         stages={s: Stat.of(run.stages[s]) for s in FRAME_STAGES if s in run.stages},
@@ -377,7 +378,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
                 backend: Backend | None = None
                 if choice.mode == "model":
                     try:
-                        backend = open_backend(kind, weights)
+                        backend = open_backend(kind, weights, precision=opts.precision)
                     except (ReenactError, ImportError, RuntimeError, OSError) as exc:
                         if len(kinds) == 1:
                             raise

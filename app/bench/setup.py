@@ -33,6 +33,7 @@ class BenchOptions:
     overwrite: bool = False  # replace an existing `record` file
     input_fps: float = 0.0  # 0: each frame as soon as the pipeline takes it; else a camera at this rate
     load: int = 0  # busy processes running beside the timed run
+    precision: str = "auto"  # what the network computes in where the backend can (formats.precision_for)
     model_runs: int = 50
     fomm_frames: int = 5  # timed FOMM-sized steps (0.4–1 s each here), after one warm-up step
     soak_s: float = 0.0

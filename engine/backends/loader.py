@@ -27,6 +27,7 @@ from reenact.engine.backends.formats import (
     KINDS,
     BackendSpec,
     candidates,
+    precision_for,
     resolve_kind,
 )
 from reenact.engine.errors import ReenactError
@@ -81,17 +82,18 @@ def gpu_backend() -> str | None:
     return None
 
 
-def load_backend(kind: str, weights: str | Path, *, fp16: bool = False, prepare: Prepare | None = None) -> Backend:
+def load_backend(kind: str, weights: str | Path, *, precision: str = "auto", prepare: Prepare | None = None
+                 ) -> Backend:
     """Open `weights` on backend `kind` ("auto", "tensorrt", "onnxruntime-cuda", "onnxruntime", "torch", ...).
 
-    `fp16` applies to backends that can compute in it (TensorRT, torch on CUDA). `prepare` makes the artifact a
+    `precision` applies to backends that can compute in it (fp16: TensorRT, torch on CUDA; int8: ONNX Runtime on
+    CPU); the others, and "auto", use each backend's own default (`formats.precision_for`). `prepare` makes the artifact a
     backend reads from `weights` (see the module's docstring). The returned backend's `reason` says why it was
     chosen; under "auto" it also lists each faster backend that was skipped and why.
     """
     rows = candidates(kind)
     weights = Path(weights)
     find_artifact(weights)  # a missing or malformed path is reported as itself, whatever the backend
-    precision = "fp16" if fp16 else "fp32"
     prepare = prepare or as_is
     chosen = resolve_kind(kind)
     skipped: list[str] = []
@@ -102,7 +104,7 @@ def load_backend(kind: str, weights: str | Path, *, fp16: bool = False, prepare:
         else:
             reason = f"{chosen} requested"
         try:
-            backend = _open(row, weights, precision if precision in row.precisions else "fp32", reason, prepare)
+            backend = _open(row, weights, precision_for(row, precision), reason, prepare)
         except BackendUnavailable as exc:
             if len(rows) == 1:
                 raise

@@ -59,7 +59,7 @@ def test_bench_writes_json_with_every_stage_and_a_plot(tmp_path: Path, capsys: p
 
 def _report(model_ms: float, fomm_ms: float) -> BenchReport:
     model, fomm = Stat(model_ms, model_ms), Stat(fomm_ms, fomm_ms)
-    result = BackendResult("onnxruntime-cpu", "", 10, 30.0, 30.0, 40.0, {}, model, fomm, speedup(model, fomm), 0, 50.0)
+    result = BackendResult("onnxruntime-cpu", "int8", "", 10, 30.0, 30.0, 40.0, {}, model, fomm, speedup(model, fomm), 0, 50.0)
     return BenchReport({"cpu": "x", "cores": 2, "memory_gib": 1, "load_before": [0.1, 0, 0], "load_after": [0.1]},
                        256, "w", False, "vcam", 0.0, 20, None,
                        {"params": {"total": 59.8e6, "dense_motion": 37.7e6, "generator": 7.8e6}},

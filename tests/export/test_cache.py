@@ -1,5 +1,6 @@
 """The per-user export cache behind `reenact.export.open_backend`: one export per checkpoint content and export
-format, made by the one exporter (parity on random and real inputs), and a damaged entry found, said, and rebuilt."""
+format, made by the one exporter (parity on random and real inputs), and a damaged entry found, said, and rebuilt;
+the int8 variant ONNX Runtime runs on a CPU, made and judged once, or refused once and remembered."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from reenact.engine.backends.cache import file_sha256
 from reenact.engine.backends.torch_backend import TorchBackend
 from reenact.engine.errors import ReenactError
 from reenact.export import onnx_graphs, open_backend
-from reenact.export.cache import CHECKSUMS
+from reenact.export.cache import CHECKSUMS, INT8_SUFFIX, REJECTED
 from reenact.export.parity import compare, random_case
 
 from .conftest import TINY, make_checkpoint
@@ -35,7 +36,7 @@ def made_entry(tiny_checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) 
     root = tmp_path_factory.mktemp("made-cache")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("REENACT_CACHE_DIR", str(root))
-        open_backend("onnxruntime", tiny_checkpoint).close()
+        open_backend("onnxruntime", tiny_checkpoint, precision="fp32").close()
     (entry,) = (root / "onnx").iterdir()
     return entry
 
@@ -66,14 +67,14 @@ def _matches(checkpoint: Path, backend) -> bool:
 def test_checkpoint_is_exported_once_then_reused(tiny_checkpoint: Path, cache: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="reenact.export")
-    first = open_backend("onnxruntime", tiny_checkpoint)
+    first = open_backend("onnxruntime", tiny_checkpoint, precision="fp32")
     folders = _entries(cache)
     assert len(folders) == 1 and not any(p.suffix == ".tmp" for p in folders)
     parity = (folders[0] / "parity.txt").read_text()
     assert "real " in parity and "result: PASS" in parity, "the cache checks on real inputs, as `reenact export` does"
     stamps = {p: p.stat().st_mtime_ns for p in folders[0].iterdir()}
     caplog.clear()
-    second = open_backend("onnxruntime", tiny_checkpoint)
+    second = open_backend("onnxruntime", tiny_checkpoint, precision="fp32")
     assert "using the cached ONNX export" in caplog.text
     assert {p: p.stat().st_mtime_ns for p in folders[0].iterdir()} == stamps
     assert first.meta == second.meta and first.meta.input_size == 64
@@ -82,9 +83,9 @@ def test_checkpoint_is_exported_once_then_reused(tiny_checkpoint: Path, cache: P
 def test_a_checkpoint_changed_at_the_same_path_gets_its_own_export(tmp_path: Path, cache: Path) -> None:
     """Retrained in place: the cache is keyed by what the file holds, not by its name."""
     path = make_checkpoint(tmp_path / "model.pt", TINY, seed=1)
-    open_backend("onnxruntime", path).close()
+    open_backend("onnxruntime", path, precision="fp32").close()
     make_checkpoint(path, TINY, seed=2)
-    backend = open_backend("onnxruntime", path)
+    backend = open_backend("onnxruntime", path, precision="fp32")
     try:
         assert len(_entries(cache)) == 2
         assert _matches(path, backend), "the ONNX Runtime backend runs the new weights"
@@ -96,7 +97,7 @@ def test_an_export_format_bump_exports_again(tiny_checkpoint: Path, cache: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     old = _seed(cache, made_entry)
     monkeypatch.setattr(onnx_graphs, "EXPORT_FORMAT", str(int(onnx_graphs.EXPORT_FORMAT) + 1))
-    open_backend("onnxruntime", tiny_checkpoint).close()
+    open_backend("onnxruntime", tiny_checkpoint, precision="fp32").close()
     new = [p for p in _entries(cache) if p != old]
     assert len(new) == 1 and new[0].name.endswith(f"-v{onnx_graphs.EXPORT_FORMAT}")
     from reenact.engine.backends.artifacts import read_onnx_metadata
@@ -120,7 +121,7 @@ def test_a_damaged_cached_graph_is_rebuilt_with_one_warning(tiny_checkpoint: Pat
     _damage(folder / "frame.onnx", how)
 
     caplog.set_level(logging.WARNING)
-    backend = open_backend("onnxruntime", tiny_checkpoint)
+    backend = open_backend("onnxruntime", tiny_checkpoint, precision="fp32")
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1, warnings
     assert str(folder) in warnings[0] and "frame.onnx" in warnings[0] and "again" in warnings[0]
@@ -138,7 +139,7 @@ def test_a_whole_cache_is_used_without_a_warning(tiny_checkpoint: Path, cache: P
                                                  caplog: pytest.LogCaptureFixture) -> None:
     _seed(cache, made_entry)
     caplog.set_level(logging.INFO)
-    open_backend("onnxruntime", tiny_checkpoint).close()
+    open_backend("onnxruntime", tiny_checkpoint, precision="fp32").close()
     assert "using the cached ONNX export" in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
@@ -159,15 +160,55 @@ def test_auto_falls_back_to_torch_when_the_export_does_not_match(tiny_checkpoint
     assert "onnxruntime cannot use" in backend.reason and "does not match PyTorch" in backend.reason
     assert _entries(cache) == []  # the failed export was not kept
     with pytest.raises(ReenactError, match="does not match PyTorch"):
-        open_backend("onnxruntime", tiny_checkpoint)
+        open_backend("onnxruntime", tiny_checkpoint, precision="fp32")
 
 
 def test_an_export_folder_is_used_as_it_is(cache: Path, made_entry: Path, tmp_path: Path) -> None:
     copy = shutil.copytree(made_entry, tmp_path / "copy")
-    backend = open_backend("onnxruntime", copy)
+    backend = open_backend("onnxruntime", copy, precision="fp32")
     try:
         assert _entries(cache) == [], "nothing exported for a folder that is an export already"
         out = backend.run("encoder", {"source": np.zeros((1, 3, 64, 64), np.float32)})
         assert set(out) == {"feat_128", "feat_64", "feat_32"}
     finally:
         backend.close()
+
+
+def test_onnxruntime_on_a_cpu_runs_the_calibrated_int8_variant_made_once(cache: Path,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """The shipped weights: quantised on first use (calibrated and judged on the bundled avatars and clip), found
+    in the cache afterwards; fp32 when asked."""
+    from reenact.engine.assets import DEFAULT_WEIGHTS
+
+    caplog.set_level(logging.INFO, logger="reenact.export")
+    with open_backend("onnxruntime", DEFAULT_WEIGHTS) as backend:
+        assert backend.meta.precision == "int8"
+    assert "int8 holds" in caplog.text
+    fp32, int8 = _entries(cache)
+    assert int8.name == fp32.name + INT8_SUFFIX and (int8 / CHECKSUMS).is_file()
+    stamps = {p: p.stat().st_mtime_ns for p in int8.iterdir()}
+    caplog.clear()
+    with open_backend("onnxruntime", DEFAULT_WEIGHTS) as again:
+        assert again.meta.precision == "int8"
+    assert "using the cached int8 export" in caplog.text and "quantising" not in caplog.text
+    assert {p: p.stat().st_mtime_ns for p in int8.iterdir()} == stamps
+    with open_backend("onnxruntime", DEFAULT_WEIGHTS, precision="fp32") as asked:
+        assert asked.meta.precision == "fp32"
+
+
+def test_an_int8_variant_that_does_not_hold_is_refused_once_and_fp32_runs(
+        tiny_checkpoint: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    from reenact.export import quantize
+
+    monkeypatch.setattr(quantize, "MIN_CROP_PSNR_DB", float("inf"))  # no approximation can hold
+    caplog.set_level(logging.INFO, logger="reenact.export")
+    with open_backend("onnxruntime", tiny_checkpoint) as backend:
+        assert backend.meta.precision == "fp32"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "running fp32" in warnings[0] and "dB PSNR against fp32's" in warnings[0]
+    fp32, refused = _entries(cache)
+    assert sorted(p.name for p in refused.iterdir()) == [REJECTED]
+    caplog.clear()
+    with open_backend("onnxruntime", tiny_checkpoint) as again:
+        assert again.meta.precision == "fp32"
+    assert "quantising" not in caplog.text and "running fp32" in caplog.text

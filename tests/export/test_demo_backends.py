@@ -24,10 +24,10 @@ def _frames(path: Path) -> list[np.ndarray]:
     return out
 
 
-def _demo(weights: Path, backend: str, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
+def _demo(weights: Path, backend: str, out: Path, capsys: pytest.CaptureFixture[str], precision: str = "fp32") -> str:
     code = main(["demo", "--source", str(AVATARS_DIR / "mona_lisa.jpg"), "--driving", str(DEFAULT_CLIP),
                  "--out", str(out), "--mode", "model", "--backend", backend, "--weights", str(weights),
-                 "--max-frames", str(FRAMES), "--quiet"])
+                 "--precision", precision, "--max-frames", str(FRAMES), "--quiet"])
     printed = capsys.readouterr().out
     assert code == 0, printed
     return printed
@@ -37,7 +37,7 @@ def test_onnxruntime_and_torch_demos_match(full_checkpoint: Path, tmp_path: Path
                                            capsys: pytest.CaptureFixture[str]) -> None:
     torch_out = _demo(full_checkpoint, "torch", tmp_path / "torch.mp4", capsys)
     ort_out = _demo(full_checkpoint, "onnxruntime", tmp_path / "ort.mp4", capsys)
-    assert "backend torch-cpu" in torch_out and "backend onnxruntime-cpu" in ort_out
+    assert "backend torch-cpu (fp32)" in torch_out and "backend onnxruntime-cpu (fp32)" in ort_out
     a, b = _frames(tmp_path / "torch.mp4"), _frames(tmp_path / "ort.mp4")
     assert len(a) == len(b) == FRAMES
     for fa, fb in zip(a, b, strict=True):

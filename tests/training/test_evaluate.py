@@ -152,3 +152,27 @@ def test_the_face_judge_loads_without_warnings() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stderr == ""
+
+
+def test_eval_runs_the_model_on_onnxruntime_from_an_export_folder(tiny_data: dict, fresh_weights: Path, tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture) -> None:
+    """`--backend onnxruntime --weights FOLDER` scores the export as it is (how an int8 variant is judged); its
+    fp32 graphs score as PyTorch does. A checkpoint there is one line saying what to make."""
+    from reenact.export.cache import cached_onnx
+
+    monkeypatch.setenv("REENACT_CACHE_DIR", str(tmp_path / "cache"))
+    folder = cached_onnx(fresh_weights)
+    scores = {}
+    for backend, weights in (("torch", fresh_weights), ("onnxruntime", folder)):
+        out = tmp_path / f"{backend}.json"
+        assert main(["eval", "--videos", str(tiny_data["videos"]), "--weights", str(weights), "--frames", "0:6",
+                     "--backend", backend, "--cache-dir", str(tiny_data["cache"]), "--json", str(out),
+                     "--quiet"]) == 0
+        scores[backend] = json.loads(out.read_text())["overall"]
+    assert scores["onnxruntime"]["warp"] == scores["torch"]["warp"]
+    for metric in ("l1", "akd", "psnr"):
+        assert scores["onnxruntime"]["model"][metric] == pytest.approx(scores["torch"]["model"][metric], rel=1e-3)
+    capsys.readouterr()
+    _one_line_error(capsys, ["eval", "--videos", str(tiny_data["videos"]), "--weights", str(fresh_weights),
+                             "--backend", "onnxruntime", "--frames", "0:6", "--quiet"], "export folder", "reenact export")

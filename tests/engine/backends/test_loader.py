@@ -54,7 +54,12 @@ def test_a_prepare_function_supplies_the_artifact(small_checkpoint: Path, small_
         return small_export
 
     backend = load_backend("onnxruntime", small_checkpoint, prepare=prepare)
-    assert backend.name == "onnxruntime-cpu" and asked == [("onnx", small_checkpoint, "fp32")]
+    assert backend.name == "onnxruntime-cpu" and asked == [("onnx", small_checkpoint, "int8")]  # its own default
+    load_backend("onnxruntime", small_checkpoint, precision="fp32", prepare=prepare)
+    load_backend("onnxruntime", small_checkpoint, precision="fp16", prepare=prepare)  # not on a CPU: its default
+    assert asked[1:] == [("onnx", small_checkpoint, "fp32"), ("onnx", small_checkpoint, "int8")]
+    with pytest.raises(ReenactError, match="unknown precision 'int4'"):
+        load_backend("onnxruntime", small_checkpoint, precision="int4", prepare=prepare)
 
 
 def test_every_kind_comes_from_the_one_table() -> None:
