@@ -1,8 +1,10 @@
 """Checkpoint → two ONNX graphs (encoder once per avatar, frame once per frame) that describe themselves.
 
-The torch.export-based exporter (opset 18) is used: it writes a native GridSample, keeps every shape static
+The torch.export-based exporter (opset 18) is used: it keeps every shape static
 (batch 1, the model's input size) and handles the frame network's pooling of a computed grid, which the
-TorchScript exporter cannot (it loses the grid's shape and refuses adaptive pooling). The graphs' metadata
+TorchScript exporter cannot (it loses the grid's shape and refuses adaptive pooling). The features are sampled by
+gathers, not GridSample (engine.model.networks.sample_by_gather: ONNX Runtime's CPU kernel for it was half the frame
+graph's time). The graphs' metadata
 (engine.backends.base.ModelMeta plus what export made them) is all a runtime reads about the model.
 """
 
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from reenact.engine.model.checkpoint import Checkpoint
 
 OPSET = 18
-EXPORT_FORMAT = "3"  # bump when the exported graphs change, so cached exports are made again
+EXPORT_FORMAT = "4"  # bump when the exported graphs change, so cached exports are made again
 
 
 def _example_inputs(meta: ModelMeta, model: object) -> tuple[tuple, tuple]:

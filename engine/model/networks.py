@@ -69,7 +69,32 @@ def _resize_grid(grid: Tensor, size: int) -> Tensor:
 
 
 def _sample(x: Tensor, grid: Tensor) -> Tensor:
+    if torch.onnx.is_in_onnx_export():
+        return sample_by_gather(x, grid)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def sample_by_gather(x: Tensor, grid: Tensor) -> Tensor:
+    """`F.grid_sample(x, grid)` (bilinear, border padding, align_corners False) written as four gathers of whole
+    feature vectors and their weighted sum: the same numbers, in the exported graphs. ONNX Runtime's CPU GridSample
+    kernel interpolates channel by channel and took more than half of the frame graph's time (5.3 of 9.4 ms int8);
+    a Gather copies each point's channels at once."""
+    n, c, h, w = x.shape
+    ix = (((grid[..., 0] + 1) * w - 1) / 2).clamp(0, w - 1)  # N×gh×gw, source pixel coordinates
+    iy = (((grid[..., 1] + 1) * h - 1) / 2).clamp(0, h - 1)
+    x0, y0 = ix.floor(), iy.floor()
+    wx, wy = (ix - x0).unsqueeze(-1), (iy - y0).unsqueeze(-1)
+    x0, y0 = x0.long(), y0.long()
+    x1, y1 = (x0 + 1).clamp(max=w - 1), (y0 + 1).clamp(max=h - 1)
+    table = x.flatten(2).transpose(1, 2).reshape(n * h * w, c)  # one row of channels per source pixel
+    first = (torch.arange(n, device=x.device) * (h * w)).view(n, 1, 1)
+
+    def at(yy: Tensor, xx: Tensor) -> Tensor:
+        return table[first + yy * w + xx]  # N×gh×gw×C
+
+    top = at(y0, x0) * (1 - wx) + at(y0, x1) * wx
+    bottom = at(y1, x0) * (1 - wx) + at(y1, x1) * wx
+    return (top * (1 - wy) + bottom * wy).permute(0, 3, 1, 2)
 
 
 def identity_grid(n: int, size: int, device: torch.device | None = None, dtype: torch.dtype | None = None) -> Tensor:

@@ -10,6 +10,7 @@ from reenact.engine.model.networks import (
     compose_crop,
     identity_grid,
     num_keypoints,
+    sample_by_gather,
 )
 
 
@@ -108,3 +109,17 @@ def test_without_its_generator_a_network_keeps_its_flow_exactly():
     meta = ModelMeta.from_model_config(flow_only.config)
     assert (meta.frame_inputs, meta.frame_outputs) == (FLOW_FRAME_INPUTS, FLOW_FRAME_OUTPUTS)
     assert "feat_128" not in FLOW_FRAME_INPUTS
+
+
+def test_the_exported_sampling_by_gathers_is_grid_sample() -> None:
+    """The graphs sample features by gathering whole feature vectors (ONNX Runtime's GridSample kernel is slow);
+    the numbers are grid_sample's (bilinear, border padding, align_corners False), also beyond the border and for
+    grids of another size than the features."""
+    import torch.nn.functional as F
+
+    torch.manual_seed(3)
+    for shape, grid_hw in (((1, 64, 64, 64), (64, 64)), ((2, 8, 32, 32), (16, 40)), ((1, 3, 7, 9), (11, 5))):
+        x = torch.randn(shape)
+        grid = torch.rand(shape[0], *grid_hw, 2) * 2.6 - 1.3  # a tenth of it outside [-1, 1] on each side
+        expected = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        assert torch.allclose(sample_by_gather(x, grid), expected, atol=1e-5)
