@@ -3,7 +3,7 @@
 The trained network needs weights (a checkpoint or an export folder); the analytic warp needs none. "auto" runs the
 network where a GPU runs it and the warp everywhere else:
 - without weights there is nothing to run, so a fresh install still animates;
-- on a CPU the network costs about a third of each frame (12 of 34 ms with ONNX Runtime on two cores) and buys
+- on a CPU the network costs a fifth more CPU a frame (30 against 25 ms with ONNX Runtime int8 on two cores) and buys
   nothing measured on faces it never saw: driving the bundled avatars (`reenact eval --cross`), the model and the
   warp give the same mouth, eye and identity figures to within 0.004, and on the held-out frames of the person it
   trained on, the same keypoint and identity distances (docs/mouth_eyes.md). Those milliseconds are what keeps a
@@ -24,7 +24,7 @@ from reenact.engine.errors import ReenactError
 
 MODES = ("auto", "model", "warp")
 Mode = Literal["model", "warp"]
-ON_CPU = ("no GPU here: on faces it never saw the network measured no better than the warp, at a third more CPU a "
+ON_CPU = ("no GPU here: on faces it never saw the network measured no better than the warp, at a fifth more CPU a "
           "frame; a named backend runs the network")
 
 

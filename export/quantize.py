@@ -58,7 +58,7 @@ def calibrated_int8(reference: Backend, folder: Path, out_dir: Path, say: Callab
     recorded = recorded_inputs(reference, BUNDLED_AVATARS, [*CALIBRATION_FRAMES, *HELD_OUT_FRAMES])
     per_avatar = len(CALIBRATION_FRAMES) + len(HELD_OUT_FRAMES)
     calibration = [feeds for i, (_, feeds) in enumerate(recorded) if i % per_avatar < len(CALIBRATION_FRAMES)]
-    say(f"quantising {folder.name} to int8, calibrated on {len(calibration)} frames of the bundled avatars")
+    say(f"quantising the frame graph to int8, calibrated on {len(calibration)} frames of the bundled avatars")
     quantize_export(folder, out_dir, calibration)
     cases = [ParityCase(name, recorded[a * per_avatar][0], tuple(
                  {k: feeds[k] for k in ("grid", "kp_source", "kp_driving")}
