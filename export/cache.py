@@ -77,13 +77,8 @@ def cached_onnx(checkpoint_path: str | Path) -> Path:
 
     checkpoint_path = require_file(checkpoint_path, "checkpoint")
     final = entry_for(file_sha256(checkpoint_path))
-    if final.exists():
-        damage = cache_damage(final)
-        if damage is None:
-            log.info("using the cached ONNX export %s", final)
-            return final
-        log.warning("the cached ONNX export %s cannot be trusted (%s); exporting it again", final, damage)
-        _discard(final)
+    if _usable(final, "ONNX export"):
+        return final
     with Exporter(checkpoint_path, say=log.info) as exporter:
         final = entry_for(exporter.sha256)  # the content it loaded, should the file have changed meanwhile
 
@@ -113,13 +108,8 @@ def cached_int8(checkpoint_path: str | Path) -> Path:
         log.info("running fp32: the int8 variant of %s was refused (%s)", checkpoint_path,
                  (final / REJECTED).read_text(encoding="utf-8").strip())
         return fp32
-    if final.exists():
-        damage = cache_damage(final)
-        if damage is None:
-            log.info("using the cached int8 export %s", final)
-            return final
-        log.warning("the cached int8 export %s cannot be trusted (%s); making it again", final, damage)
-        _discard(final)
+    if _usable(final, "int8 export"):
+        return final
 
     def quantise(tmp: Path) -> None:
         with TorchBackend(checkpoint_path) as reference:
@@ -134,6 +124,20 @@ def cached_int8(checkpoint_path: str | Path) -> Path:
 
     _make(final, quantise)
     return fp32 if (final / REJECTED).is_file() else final
+
+
+def _usable(final: Path, what: str) -> bool:
+    """Whether the cache entry `final` is there and whole; a damaged one is said once and moved out of the way, to
+    be made again."""
+    if not final.exists():
+        return False
+    damage = cache_damage(final)
+    if damage is None:
+        log.info("using the cached %s %s", what, final)
+        return True
+    log.warning("the cached %s %s cannot be trusted (%s); making it again", what, final, damage)
+    _discard(final)
+    return False
 
 
 def _make(final: Path, fill: Callable[[Path], None]) -> None:
