@@ -62,8 +62,8 @@ def _tol(**by_precision: Tolerance) -> MappingProxyType:
 # runtimes differ from eager torch only by kernel order and fused ops (about 1e-5 measured with ONNX Runtime on
 # CPU); GPU fp32 kernels may use TF32; fp16 keeps ~3 decimal digits. int8 approximates the model: its bound is
 # loose, and a static int8 frame graph is judged on the crop it makes (export.cache.cached_int8, docs/performance.md).
-# ONNX Runtime on CPU runs int8 by default: a third less CPU for the network, with the crop as close as
-# a resampling by a tenth of a pixel.
+# ONNX Runtime on CPU runs int8 by default: its frame graph took 6.4 against 10.0 ms fp32, and its crop is at least
+# 46 dB PSNR against fp32's on held-out frames.
 BACKENDS: tuple[BackendSpec, ...] = (
     BackendSpec("tensorrt", "tensorrt", "tensorrt", "cuda", f"{_TRT}:open_backend", f"{_TRT}:probe",
                 ("fp32", "fp16"), _tol(fp32=Tolerance(5e-3, 5e-4), fp16=Tolerance(3e-2, 3e-3))),
