@@ -76,7 +76,7 @@ class Eye:
         self.corner_pts = points[corners]
         self.width = float(np.linalg.norm(self.corner_pts[1] - self.corner_pts[0]))
         # The corners are (outer, inner) for both eyes, so the corner line's normal points down for one eye and up
-        # for the other; in an upright avatar the normal's y says which.
+        # for the other; in an upright avatar the corners' left-to-right order says which.
         self.down = 1.0 if self.corner_pts[1][0] >= self.corner_pts[0][0] else -1.0
         self.iris_centre = points[iris[0]]
         self.iris_radius = float(np.linalg.norm(points[iris[1:]] - self.iris_centre, axis=1).mean())

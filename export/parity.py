@@ -143,9 +143,14 @@ def recorded_inputs(reference: Backend, avatars: tuple[str | Path, ...] = ("mona
 def real_case(baseline: Backend, avatar: str | Path = "mona_lisa.jpg", clip: str | Path | None = None,
               frame_indices: tuple[int, ...] = (0, 24, 48)) -> ParityCase:
     """The pipeline's own inputs: a bundled avatar driven by frames of the bundled clip."""
-    recorded = recorded_inputs(baseline, (avatar,), frame_indices, clip)
+    return case_of("real", recorded_inputs(baseline, (avatar,), frame_indices, clip))
+
+
+def case_of(label: str, recorded: list[tuple[NDArray[np.float32], Feeds]]) -> ParityCase:
+    """A case of one avatar's recorded inputs (`recorded_inputs`): its crop, and each frame's motion inputs (the
+    encoder's features are the backend's own)."""
     frames = tuple({k: f[k] for k in ("grid", "kp_source", "kp_driving")} for _, f in recorded)
-    return ParityCase("real", recorded[0][0], frames)
+    return ParityCase(label, recorded[0][0], frames)
 
 
 def crop_image(source: NDArray[np.float32], grid: NDArray[np.float32], layers: Mapping[str, NDArray[np.float32]]

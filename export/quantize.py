@@ -14,12 +14,9 @@ cannot parse its integer nodes (the operator check says so).
 from __future__ import annotations
 
 import logging
-import math
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +24,7 @@ import numpy as np
 from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.artifacts import onnx_paths
 from reenact.engine.backends.base import META_PREFIX, Backend
-from reenact.export.parity import ParityCase, crop_image, frame_feeds, recorded_inputs
+from reenact.export.parity import ParityCase, case_of, crop_image, frame_feeds, recorded_inputs
 
 Feeds = dict[str, np.ndarray]
 
@@ -38,40 +35,30 @@ HELD_OUT_FRAMES = (100, 124, 148)  # judged on, never calibrated on
 MIN_CROP_PSNR_DB = 40.0  # the int8 crop against fp32's, on every held-out frame: an RMS error of 1 % (2.5 grey levels)
 
 
-def calibration_feeds(reference: object, avatars: tuple[str, ...] = BUNDLED_AVATARS,
-                      frames: range = CALIBRATION_FRAMES) -> list[Feeds]:
-    """The frame-graph inputs to calibrate the activation ranges on: each bundled avatar driven by the frames
-    `frames` of the bundled clip (`parity.recorded_inputs`). The ranges depend on the avatar's cached features:
-    calibrated on two avatars, the third's flow came out up to 3.2 px from fp32's; on all three, faces none of them
-    resemble stay within 1 px (docs/performance.md)."""
-    return [feeds for _, feeds in recorded_inputs(reference, avatars, frames)]  # type: ignore[arg-type]
-
-
 def calibrated_int8(reference: Backend, folder: Path, out_dir: Path, say: Callable[[str], None] = print
                     ) -> str | None:
-    """The static int8 variant of export `folder` in `out_dir`, calibrated on the bundled avatars driven by the
-    bundled clip, and judged end to end (each graph pair from its own encoder's features) on later frames of the
-    clip against `reference` (PyTorch fp32 on the checkpoint): None when every held-out crop is within
-    MIN_CROP_PSNR_DB, else why it is not to be used."""
+    """The static int8 variant of export `folder` in `out_dir`, its ranges calibrated on the bundled avatars driven
+    by the bundled clip, and judged end to end (`lowest_crop_psnr`) on later frames of the clip against `reference`
+    (PyTorch fp32 on the checkpoint): None when every held-out crop is within MIN_CROP_PSNR_DB, else why it is not
+    to be used. The ranges depend on the avatar's cached features: calibrated on two avatars, the third's flow came
+    out up to 3.2 px from fp32's; on all three, faces none of them resemble stay within 1 px (docs/performance.md)."""
     from reenact.engine.backends.onnxruntime_backend import OnnxRuntimeBackend
 
-    recorded = recorded_inputs(reference, BUNDLED_AVATARS, [*CALIBRATION_FRAMES, *HELD_OUT_FRAMES])
-    per_avatar = len(CALIBRATION_FRAMES) + len(HELD_OUT_FRAMES)
-    calibration = [feeds for i, (_, feeds) in enumerate(recorded) if i % per_avatar < len(CALIBRATION_FRAMES)]
+    calibration: list[Feeds] = []
+    held_out: list[ParityCase] = []
+    for avatar in BUNDLED_AVATARS:
+        recorded = recorded_inputs(reference, (avatar,), [*CALIBRATION_FRAMES, *HELD_OUT_FRAMES])
+        calibration += [feeds for _, feeds in recorded[:len(CALIBRATION_FRAMES)]]
+        held_out.append(case_of(avatar, recorded[len(CALIBRATION_FRAMES):]))
     say(f"quantising the frame graph to int8, calibrated on {len(calibration)} frames of the bundled avatars")
     quantize_export(folder, out_dir, calibration)
-    cases = [ParityCase(name, recorded[a * per_avatar][0], tuple(
-                 {k: feeds[k] for k in ("grid", "kp_source", "kp_driving")}
-                 for _, feeds in recorded[a * per_avatar + len(CALIBRATION_FRAMES):(a + 1) * per_avatar]))
-             for a, name in enumerate(BUNDLED_AVATARS)]
     with OnnxRuntimeBackend(out_dir, threads=1) as int8:
-        worst = min((measure_quality(reference, int8, case, repeats=0).worst_psnr_db, case.label)
-                    for case in cases)
-    if worst[0] < MIN_CROP_PSNR_DB:
-        return (f"its crop is only {worst[0]:.1f} dB PSNR against fp32's on {worst[1]} (frames {HELD_OUT_FRAMES} "
+        worst, label = min((lowest_crop_psnr(reference, int8, case), case.label) for case in held_out)
+    if worst < MIN_CROP_PSNR_DB:
+        return (f"its crop is only {worst:.1f} dB PSNR against fp32's on {label} (frames {HELD_OUT_FRAMES} "
                 f"of the bundled clip; it needs {MIN_CROP_PSNR_DB:.0f})")
-    say(f"int8 holds: its crop is at least {worst[0]:.1f} dB PSNR against fp32's on every held-out frame (lowest: "
-        f"{worst[1]})")
+    say(f"int8 holds: its crop is at least {worst:.1f} dB PSNR against fp32's on every held-out frame (lowest: "
+        f"{label})")
     return None
 
 
@@ -148,17 +135,6 @@ def quantize_export(folder: Path, out_dir: Path, calibration: list[Feeds] | None
     return written
 
 
-@dataclass(frozen=True, slots=True)
-class Quality:
-    """The animated crop (composed from the frame graph's layers) of a variant against PyTorch fp32 on the
-    pipeline's real inputs."""
-
-    psnr_db: float
-    mean_abs: float  # in [0, 1] units
-    frame_ms: float  # median frame-graph time on this machine (nan when not timed)
-    worst_psnr_db: float  # of the frame furthest from fp32
-
-
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
     return float("inf") if mse == 0 else 10.0 * np.log10(1.0 / mse)
@@ -172,22 +148,13 @@ def crop_psnr(reference: object, candidate: object, source: np.ndarray, feeds: F
     return psnr(out, ref)
 
 
-def measure_quality(reference: object, candidate: object, case: ParityCase, repeats: int = 10) -> Quality:
-    """PSNR and mean abs difference of the crop the frame graph's layers make (each backend from its own encoder's
-    features: end to end), and the frame graph's median run time over `repeats` runs (none: not timed)."""
-    ref_feats = reference.run("encoder", {"source": case.source})  # type: ignore[attr-defined]
-    cand_feats = candidate.run("encoder", {"source": case.source})  # type: ignore[attr-defined]
-    psnrs, maes = [], []
-    for frame in case.frames:
-        ref = crop_image(case.source, frame["grid"], reference.run("frame", frame_feeds(reference.meta, ref_feats, frame)))  # type: ignore[attr-defined]
-        out = crop_image(case.source, frame["grid"], candidate.run("frame", frame_feeds(candidate.meta, cand_feats, frame)))  # type: ignore[attr-defined]
-        psnrs.append(psnr(out, ref))
-        maes.append(float(np.abs(out - ref).mean()))
-    feeds = frame_feeds(candidate.meta, cand_feats, case.frames[0])  # type: ignore[attr-defined]
-    times = []
-    for _ in range(repeats + 1 if repeats else 0):  # the first run warms up
-        t0 = time.perf_counter()
-        candidate.run("frame", feeds)  # type: ignore[attr-defined]
-        times.append((time.perf_counter() - t0) * 1000.0)
-    return Quality(float(np.mean(psnrs)), float(np.mean(maes)), float(np.median(times[1:])) if times else math.nan,
-                   float(np.min(psnrs)))
+def lowest_crop_psnr(reference: Backend, candidate: Backend, case: ParityCase) -> float:
+    """The lowest PSNR over `case`'s frames of the crop `candidate`'s frame-graph layers make against
+    `reference`'s, each from its own encoder's features: end to end."""
+    ref_feats = reference.run("encoder", {"source": case.source})
+    cand_feats = candidate.run("encoder", {"source": case.source})
+
+    def crop(backend: Backend, feats: Feeds, frame: Feeds) -> np.ndarray:
+        return crop_image(case.source, frame["grid"], backend.run("frame", frame_feeds(backend.meta, feats, frame)))
+
+    return min(psnr(crop(candidate, cand_feats, f), crop(reference, ref_feats, f)) for f in case.frames)
