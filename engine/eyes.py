@@ -9,7 +9,10 @@ lids, and the iris is drawn where the driver's gaze puts it, with white where it
 
 A closed eye is not stretched lid skin: its crease and margin, pulled down, still read as an open eye's outline.
 So each eye also has a closed look made once from the avatar's own eye, the opening filled with the lid skin around
-it and a lash line drawn low across it, and a blink fades into it as the lids meet.
+it and a band of lashes drawn low across it, and a blink fades into it as the lids meet. The band is as wide as a
+real shut eye's dark band (a sixth of the eye's width at its middle, on the bundled clip's blinks): a thin line
+leaves nothing dark where the eye was, and a judge of faces (dlib) then finds the eye in the brow above it or in a
+painted lid shadow, and reads it open.
 """
 
 from __future__ import annotations
@@ -55,7 +58,9 @@ STILL_PX = 0.5  # an eye whose lids and iris moved less than this (px) shows the
 SHUT_FROM, SHUT_FULL = 0.55, 0.95  # closure (1 − gap / own gap) where the closed eye starts to show, and is whole
 SHUT_MARGIN = 0.08  # the closed eye's skin covers the opening grown by this, in eye widths (the lid margin too)
 LASH_HEIGHT = 0.3  # a closed eye's lash line lies this share of the opening's height above the lower lid
-LASH_WIDTH = 0.05  # its thickness, in eye widths
+LASH_WIDTH = 0.17  # its thickness at the middle, in eye widths (a real shut eye's dark band: 0.15–0.19)
+LASH_TAPER = 0.35  # its thickness at the corners, as a share of that
+_SHIFT = 4  # fractional bits of the lash line's polygon on its 4× grid
 
 
 def _lid_gaps(opening: NDArray[np.float64], a: NDArray, b: NDArray, down: float) -> NDArray[np.float64]:
@@ -64,6 +69,22 @@ def _lid_gaps(opening: NDArray[np.float64], a: NDArray, b: NDArray, down: float)
     one another, and a shut eye would keep their sideways offset as a gap of a quarter of its own."""
     u = (b - a) / max(float(np.linalg.norm(b - a)), 1e-9)
     return np.maximum(0.0, (opening[_LOWER] - opening[_UPPER]) @ (down * np.array([-u[1], u[0]])))
+
+
+def lash_stroke(line: NDArray[np.float64], shape: tuple[int, int], thickness: float) -> NDArray[np.float32]:
+    """Coverage (0–1, anti-aliased) over an image of `shape` of a closed eye's lash line along `line` (corner to
+    corner, pixel index coordinates): `thickness` px at its middle, tapering to LASH_TAPER of it at the corners, as
+    lashes that clump along the lid margin thin out towards the eye's corners."""
+    seg = np.linalg.norm(np.diff(line, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)]) / max(float(seg.sum()), 1e-9)
+    half = thickness / 2 * (LASH_TAPER + (1.0 - LASH_TAPER) * np.sin(np.pi * s))
+    tangent = np.gradient(line, axis=0)
+    tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
+    normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
+    outline = np.concatenate([line + normal * half[:, None], (line - normal * half[:, None])[::-1]])
+    fine = np.zeros((shape[0] * 4, shape[1] * 4), np.uint8)
+    cv2.fillPoly(fine, [np.round((outline * 4 + 1.5) * (1 << _SHIFT)).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
+    return cv2.resize(fine, (shape[1], shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
 
 
 class Eye:
@@ -120,7 +141,8 @@ class Eye:
 
     def _build_closed(self, image: NDArray[np.uint8]) -> None:
         """The eye shut, in the avatar's own skin: the opening and its margin inpainted from the lids around them,
-        a lash line in the avatar's darkest margin colour drawn near the lower lid, and the mask it shows through."""
+        a band of lashes in the avatar's darkest margin colour drawn near the lower lid, and the mask it shows
+        through."""
         box = self.box
         assert box is not None
         patch = image[box.slices]
@@ -139,10 +161,7 @@ class Eye:
         lash = shade[lum <= np.percentile(lum, 10)].mean(0) if len(shade) >= 5 else skin[cover].mean(0) * 0.4
         line = self.opening[_LOWER] + LASH_HEIGHT * (self.opening[_UPPER] - self.opening[_LOWER])
         line = np.concatenate([self.opening[:1], line, self.opening[_N // 2 : _N // 2 + 1]]) - [box.x0, box.y0]
-        fine = np.zeros((box.shape[0] * 4, box.shape[1] * 4), np.uint8)
-        thick = max(1, int(round(4 * max(1.0, LASH_WIDTH * self.width))))
-        cv2.polylines(fine, [np.round(line * 4 + 1.5).astype(np.int32)], False, 255, thick, cv2.LINE_AA)
-        stroke = cv2.resize(fine, (box.shape[1], box.shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+        stroke = lash_stroke(line, box.shape, max(1.0, LASH_WIDTH * self.width))
         closed = skin.astype(np.float32)
         self.closed = closed * (1.0 - stroke[..., None]) + lash * stroke[..., None]
         self.closed_mask = polygon_mask(grown, box, FEATHER * self.width + 1.0)

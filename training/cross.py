@@ -29,6 +29,7 @@ from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.base import Backend
 from reenact.engine.backends.loader import load_backend
 from reenact.engine.errors import ReenactError
+from reenact.engine.face import FaceTracker
 from reenact.engine.neutral_pose import neutral_reference
 from reenact.engine.pipeline import Pipeline
 from reenact.training.cache import find_avatars, find_videos, read_range
@@ -222,11 +223,21 @@ def _read_output(image: NDArray[np.uint8], driver_points: NDArray | None, own: A
     series.id_dist.append(float(dist))
 
 
+def _check_faces(avatars: dict[Path, NDArray[np.uint8]]) -> None:
+    """Every avatar has a face MediaPipe finds, or the one that has none is named now, not after the avatars
+    before it have run."""
+    with FaceTracker(static=True) as tracker:
+        for path, image in avatars.items():
+            if tracker.detect(image) is None:
+                raise ReenactError("no face found in the avatar image", path)
+
+
 def evaluate_cross(opts: CrossOptions) -> CrossReport:
     """Every avatar × video × method; the inputs (folders, images, weights) are read before the slow work starts."""
     if opts.stride < 1:
         raise ReenactError("--stride must be at least 1")
     avatars = {p: load_image(p) for p in find_avatars(opts.avatars)}
+    _check_faces(avatars)
     videos = find_videos(opts.videos)
     from tqdm import tqdm
 

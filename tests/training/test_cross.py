@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import cv2
@@ -99,7 +100,8 @@ def _one_line_error(capsys: pytest.CaptureFixture, argv: list[str], *needles: st
         assert needle in err, err
 
 
-def test_cross_bad_inputs_are_one_line(tiny_data: dict, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_cross_bad_inputs_are_one_line(tiny_data: dict, tmp_path: Path, capsys: pytest.CaptureFixture,
+                                      no_face_image: Path) -> None:
     videos, empty = str(tiny_data["videos"]), tmp_path / "empty"
     empty.mkdir()
     missing = tmp_path / "missing"
@@ -108,6 +110,12 @@ def test_cross_bad_inputs_are_one_line(tiny_data: dict, tmp_path: Path, capsys: 
                     "no avatar images")
     _one_line_error(capsys, ["eval", "--cross", "--avatars", str(AVATARS_DIR), "--videos", str(empty)], str(empty),
                     "no videos")
+    faceless = tmp_path / "faceless"
+    faceless.mkdir()
+    shutil.copy(AVATARS_DIR / "mona_lisa.jpg", faceless / "a_mona_lisa.jpg")
+    shutil.copy(no_face_image, faceless / "z_coffee.png")  # after an avatar that would run first
+    _one_line_error(capsys, ["eval", "--cross", "--avatars", str(faceless), "--videos", videos],
+                    str(faceless / "z_coffee.png"), "no face")
     taken = tmp_path / "taken.json"
     taken.write_text("{}")
     _one_line_error(capsys, ["eval", "--cross", "--videos", videos, "--json", str(taken)], str(taken), "--overwrite")
