@@ -34,6 +34,7 @@ from reenact.engine.mesh import (
     band_triangles,
     ellipse_ring,
     fan_triangles,
+    fill_coverage,
     moved_against,
     paste_layer,
     polygon_mask,
@@ -60,7 +61,6 @@ SHUT_MARGIN = 0.08  # the closed eye's skin covers the opening grown by this, in
 LASH_HEIGHT = 0.3  # a closed eye's lash line lies this share of the opening's height above the lower lid
 LASH_WIDTH = 0.17  # its thickness at the middle, in eye widths (a real shut eye's dark band: 0.15–0.19)
 LASH_TAPER = 0.35  # its thickness at the corners, as a share of that
-_SHIFT = 4  # fractional bits of the lash line's polygon on its 4× grid
 
 
 def _lid_gaps(opening: NDArray[np.float64], a: NDArray, b: NDArray, down: float) -> NDArray[np.float64]:
@@ -82,9 +82,7 @@ def lash_stroke(line: NDArray[np.float64], shape: tuple[int, int], thickness: fl
     tangent /= np.maximum(np.linalg.norm(tangent, axis=1, keepdims=True), 1e-9)
     normal = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
     outline = np.concatenate([line + normal * half[:, None], (line - normal * half[:, None])[::-1]])
-    fine = np.zeros((shape[0] * 4, shape[1] * 4), np.uint8)
-    cv2.fillPoly(fine, [np.round((outline * 4 + 1.5) * (1 << _SHIFT)).astype(np.int32)], 255, cv2.LINE_AA, _SHIFT)
-    return cv2.resize(fine, (shape[1], shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255
+    return fill_coverage(outline, shape, cv2.LINE_AA)
 
 
 class Eye:

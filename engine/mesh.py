@@ -176,6 +176,15 @@ def overwrite_map(mapping: NDArray[np.float32], dst: NDArray, src: NDArray, tria
     return box
 
 
+def fill_coverage(points: NDArray, shape: tuple[int, int], line_type: int = cv2.LINE_8) -> NDArray[np.float32]:
+    """A polygon's coverage (0–1) of each pixel of an image of `shape` (points in its pixel index coordinates), from
+    a 4× supersampled fill: pixel centres of the fine grid at (i + 0.5) / 4 − 0.5."""
+    fine = np.zeros((shape[0] * 4, shape[1] * 4), np.uint8)
+    pts = np.round((np.asarray(points, np.float64) * 4 + 1.5) * (1 << _SHIFT)).astype(np.int32)
+    cv2.fillPoly(fine, [pts], 255, lineType=line_type, shift=_SHIFT)
+    return cv2.resize(fine, (shape[1], shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+
+
 def polygon_mask(points: NDArray, box: Box, feather: float) -> NDArray[np.float32]:
     """A polygon's coverage over `box` (points in the coordinates the box is in; 1 inside), its edge softened
     inwards over `feather` px: a layer pasted with it shows no hard seam. A polygon thinner than half a pixel on
@@ -186,11 +195,7 @@ def polygon_mask(points: NDArray, box: Box, feather: float) -> NDArray[np.float3
     length = float(np.linalg.norm(np.diff(np.vstack([q, q[:1]]), axis=0), axis=1).sum())
     if area <= 0.25 * length:  # mean thickness (≈ 2·area / length) under half a pixel
         return np.zeros(box.shape, np.float32)
-    # Coverage from a 4× supersampled fill (pixel centres of the fine grid at (i + 0.5) / 4 − 0.5).
-    fine = np.zeros((box.shape[0] * 4, box.shape[1] * 4), np.uint8)
-    pts = np.round((q * 4 + 1.5) * (1 << _SHIFT)).astype(np.int32)
-    cv2.fillPoly(fine, [pts], 255, lineType=cv2.LINE_8, shift=_SHIFT)
-    m = cv2.resize(fine, (box.shape[1], box.shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    m = fill_coverage(q, box.shape)
     if feather > 0.5:
         inside = cv2.distanceTransform((m > 0.5).astype(np.uint8), cv2.DIST_L2, 3)  # px from the outside
         m = np.minimum(m, np.clip(inside / feather, 0.0, 1.0))
