@@ -29,7 +29,7 @@ from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.base import Backend
 from reenact.engine.backends.loader import load_backend
 from reenact.engine.errors import ReenactError
-from reenact.engine.face import FaceTracker
+from reenact.engine.face import FaceTracker, Landmarks
 from reenact.engine.neutral_pose import neutral_reference
 from reenact.engine.pipeline import Pipeline
 from reenact.training.cache import find_avatars, find_videos, read_range
@@ -189,12 +189,13 @@ class AvatarFace:
     box: object | None
 
 
-def run_pair(avatar: NDArray[np.uint8], name: Path, own: AvatarFace, driver: Driver, backend: Backend | None,
-             judge: DlibJudge) -> Series:
-    """One avatar driven by one video through Pipeline.step, as `reenact demo` runs it; dlib reads the outputs."""
+def run_pair(avatar: NDArray[np.uint8], name: Path, landmarks: Landmarks, own: AvatarFace, driver: Driver,
+             backend: Backend | None, judge: DlibJudge) -> Series:
+    """One avatar (its MediaPipe `landmarks` found once) driven by one video through Pipeline.step, as `reenact
+    demo` runs it; dlib reads the outputs."""
     series = Series()
     with Pipeline(None, backend) as pipe:
-        prepared = pipe.prepare(avatar, name)
+        prepared = pipe.prepare(avatar, name, landmarks)
         if pipe.config.motion.mode == "relative":
             reference = neutral_reference(_reference_frames(driver), prepared.crop.landmarks)
             if reference is not None:
@@ -223,13 +224,17 @@ def _read_output(image: NDArray[np.uint8], driver_points: NDArray | None, own: A
     series.id_dist.append(float(dist))
 
 
-def _check_faces(avatars: dict[Path, NDArray[np.uint8]]) -> None:
-    """Every avatar has a face MediaPipe finds, or the one that has none is named now, not after the avatars
-    before it have run."""
+def _find_faces(avatars: dict[Path, NDArray[np.uint8]]) -> dict[Path, Landmarks]:
+    """Every avatar's landmarks, found once for all its runs; an avatar without a face is named now, not after the
+    avatars before it have run."""
+    found = {}
     with FaceTracker(static=True) as tracker:
         for path, image in avatars.items():
-            if tracker.detect(image) is None:
+            landmarks = tracker.detect(image)
+            if landmarks is None:
                 raise ReenactError("no face found in the avatar image", path)
+            found[path] = landmarks
+    return found
 
 
 def evaluate_cross(opts: CrossOptions) -> CrossReport:
@@ -237,7 +242,7 @@ def evaluate_cross(opts: CrossOptions) -> CrossReport:
     if opts.stride < 1:
         raise ReenactError("--stride must be at least 1")
     avatars = {p: load_image(p) for p in find_avatars(opts.avatars)}
-    _check_faces(avatars)
+    faces = _find_faces(avatars)
     videos = find_videos(opts.videos)
     from tqdm import tqdm
 
@@ -253,7 +258,7 @@ def evaluate_cross(opts: CrossOptions) -> CrossReport:
             pairs[path.name] = {}
             for driver in drivers:
                 pairs[path.name][driver.path.stem] = {
-                    m: run_pair(image, path, own, driver, backend if m == "model" else None, judge)
+                    m: run_pair(image, path, faces[path], own, driver, backend if m == "model" else None, judge)
                     for m in METHODS}
                 bar.update(len(METHODS))
         bar.close()
