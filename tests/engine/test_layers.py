@@ -11,6 +11,7 @@ output can be counted.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
@@ -228,11 +229,18 @@ def test_a_blink_closes_the_avatars_eyes(astronaut_run, static_tracker):
     assert np.all(np.abs(still / own - 1) < 0.15), f"looking as usual, the output's eyes are {still / own} of hers"
 
 
-def dlib_eye_aspect(image: np.ndarray) -> float:
-    from reenact.training.cross import eye_openness as aspect
+@functools.cache
+def dlib_judge():
+    """One dlib judge for the module: its models are loaded once."""
     from reenact.training.face_metrics import DlibJudge
 
-    points = DlibJudge().points(image)
+    return DlibJudge()
+
+
+def dlib_eye_aspect(image: np.ndarray) -> float:
+    from reenact.training.cross import eye_openness as aspect
+
+    points = dlib_judge().points(image)
     assert points is not None, "dlib finds no face"
     return aspect(points)
 
