@@ -90,15 +90,20 @@ class Box:
 
 def triangle_affines(dst: NDArray, src: NDArray, triangles: NDArray[np.int32]) -> tuple[NDArray, NDArray[np.bool_]]:
     """Per triangle, the 2×3 affine taking its `dst` corners to its `src` corners, and which triangles have area
-    in `dst` (a collapsed one covers no pixel and has no inverse)."""
+    in `dst` (a collapsed one covers no pixel and has no inverse). Written out (edge vectors and their 2×2 inverse)
+    rather than a batched matrix inverse: the layers ask for hundreds of these every frame."""
     d = np.asarray(dst, np.float64)[triangles]  # T×3×2
     s = np.asarray(src, np.float64)[triangles]
-    m = np.concatenate([d.transpose(0, 2, 1), np.ones((len(triangles), 1, 3))], axis=1)  # T×3×3 columns = corners
-    det = np.linalg.det(m)
+    e1, e2 = d[:, 1] - d[:, 0], d[:, 2] - d[:, 0]
+    det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
     ok = np.abs(det) > 1e-6
-    out = np.zeros((len(triangles), 2, 3))
-    if ok.any():
-        out[ok] = s[ok].transpose(0, 2, 1) @ np.linalg.inv(m[ok])
+    inv_det = np.where(ok, 1.0 / np.where(ok, det, 1.0), 0.0)
+    inv = np.stack([np.stack([e2[:, 1], -e2[:, 0]], -1), np.stack([-e1[:, 1], e1[:, 0]], -1)], 1) * inv_det[:, None, None]
+    f = np.stack([s[:, 1] - s[:, 0], s[:, 2] - s[:, 0]], -1)  # T×2×2, columns: the source edges
+    linear = f @ inv
+    offset = s[:, 0] - np.einsum("tij,tj->ti", linear, d[:, 0])
+    out = np.concatenate([linear, offset[:, :, None]], axis=2)
+    out[~ok] = 0.0
     return out, ok
 
 
