@@ -2,7 +2,7 @@
 
 Self-reconstruction cannot show whether an avatar's mouth and eyes follow a different face: there the source
 already has the driver's mouth. Here every avatar × video runs `Pipeline.step` on every frame of the range, with the
-reference pose chosen as `reenact demo` chooses it by default (`neutral_reference`), for the warp and the model.
+reference pose chosen as `reenact demo` chooses it by default (`neutral_frame`), for the warp and the model.
 On every scored frame an independent detector (dlib, 68 points) reads the driving frame and the output; the
 figures say how the output's openness follows the driver's and how far its identity drifts from the avatar's:
 
@@ -30,13 +30,14 @@ from reenact.engine.backends.base import Backend
 from reenact.engine.backends.loader import load_backend
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import FaceTracker, Landmarks
-from reenact.engine.neutral_pose import neutral_reference
+from reenact.engine.neutral_pose import neutral_frame
 from reenact.engine.pipeline import Pipeline
 from reenact.training.cache import find_avatars, find_videos, read_range
 from reenact.training.face_metrics import DlibJudge
 
 METHODS = ("warp", "model")
 FIGURES = ("mouth_corr", "eye_corr", "mouth_range", "id_dist")
+MIN_FRAMES = 10  # a pair with fewer frames where dlib found both faces has no figures
 REFERENCE_FRAMES = 240  # frames spread over the range that the reference search looks at, as the demo's
 
 
@@ -105,6 +106,10 @@ class Series:
         return len(self.mouth)
 
     def figures(self) -> dict[str, float]:
+        """The pair's figures; NaN (left out of the overall) where dlib found the faces in fewer than MIN_FRAMES
+        frames: a correlation of two frames is ±1 whatever the render, and would outweigh every other pair."""
+        if self.frames < MIN_FRAMES:
+            return {"frames": self.frames, "no_face": self.no_face, **dict.fromkeys(FIGURES, float("nan"))}
         ids = [x for x in self.id_dist if math.isfinite(x)]
         return {"frames": self.frames, "no_face": self.no_face,
                 "mouth_corr": pearson(self.driver_mouth, self.mouth), "eye_corr": pearson(self.driver_eyes, self.eyes),
@@ -197,9 +202,9 @@ def run_pair(avatar: NDArray[np.uint8], name: Path, landmarks: Landmarks, own: A
     with Pipeline(None, backend) as pipe:
         prepared = pipe.prepare(avatar, name, landmarks)
         if pipe.config.motion.mode == "relative":
-            reference = neutral_reference(_reference_frames(driver), prepared.crop.landmarks)
+            reference = neutral_frame(_reference_frames(driver), prepared.crop.landmarks)
             if reference is not None:
-                pipe.set_reference(reference)
+                pipe.set_reference(reference.landmarks, reference.look)
         for i, frame in read_range(driver.path, driver.start, driver.stop):
             image = pipe.step(frame, (i - driver.start) / driver.fps).image
             if i in driver.points:

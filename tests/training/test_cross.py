@@ -13,7 +13,17 @@ import pytest
 
 from reenact.app.cli import main
 from reenact.engine.assets import AVATARS_DIR
-from reenact.training.cross import FIGURES, METHODS, eye_openness, mouth_openness, pearson, std_ratio
+from reenact.training.cross import (
+    FIGURES,
+    METHODS,
+    MIN_FRAMES,
+    CrossReport,
+    Series,
+    eye_openness,
+    mouth_openness,
+    pearson,
+    std_ratio,
+)
 
 
 def _face() -> np.ndarray:
@@ -52,6 +62,25 @@ def test_correlation_and_range_of_known_series() -> None:
     assert math.isnan(pearson(a, [5.0] * 4)) and math.isnan(pearson([1.0], [2.0]))
     assert std_ratio([2.0, 4.0, 6.0, 8.0], a) == pytest.approx(2.0)
     assert math.isnan(std_ratio(a, [3.0] * 4))
+
+
+def _series(frames: int, seed: int) -> Series:
+    rng = np.random.default_rng(seed)
+    drv = list(rng.uniform(0, 0.1, frames))
+    return Series(drv, list(rng.uniform(0.2, 0.3, frames)), [x + rng.normal(0, 0.01) for x in drv],
+                  list(rng.uniform(0.2, 0.3, frames)), [0.3] * frames)
+
+
+def test_a_pair_dlib_found_in_a_few_frames_has_no_figures() -> None:
+    """A painting dlib finds a face in twice out of 400 frames would give a correlation of ±1 and outweigh every
+    other avatar in the overall: such a pair counts its frames, and no figures."""
+    few, many = _series(MIN_FRAMES - 1, 0), _series(50, 1)
+    assert all(math.isnan(few.figures()[k]) for k in FIGURES) and few.figures()["frames"] == MIN_FRAMES - 1
+    report = CrossReport("0:50", {"a": {"v": dict.fromkeys(METHODS, many)}, "b": {"v": dict.fromkeys(METHODS, few)}})
+    for method, figures in report.overall().items():
+        assert figures["frames"] == 50 + MIN_FRAMES - 1
+        for k in FIGURES:
+            assert figures[k] == pytest.approx(many.figures()[k]), (method, k)
 
 
 @pytest.fixture()
