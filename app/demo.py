@@ -33,7 +33,7 @@ from reenact.engine.backends import Backend
 from reenact.engine.config import PipelineConfig, load_yaml
 from reenact.engine.errors import ReenactError
 from reenact.engine.mode import choose_mode
-from reenact.engine.neutral_pose import neutral_reference
+from reenact.engine.neutral_pose import neutral_frame
 from reenact.engine.pipeline import STAGES, Pipeline
 from reenact.export.artifacts import open_backend
 
@@ -168,9 +168,9 @@ def _animate(opts: DemoOptions, out: Path, source_image: NDArray[np.uint8], mode
     with VideoFileSource(opts.driving) as src, Pipeline(config, backend) as pipe:
         avatar = pipe.prepare(source_image, opts.source)
         if opts.reference == "auto" and config.motion.mode == "relative":
-            ref = neutral_reference(_every_nth_frame(opts.driving, opts.max_frames), avatar.crop.landmarks)
+            ref = neutral_frame(_every_nth_frame(opts.driving, opts.max_frames), avatar.crop.landmarks)
             if ref is not None:
-                pipe.set_reference(ref)
+                pipe.set_reference(ref.landmarks, ref.look)
         asked, framing = demo_framing(opts.size, opts.framing)
         size = output_size(source_image.shape, asked, opts.source)
         # the avatar's own face frames the picture (steady: it follows the head the warp moves only slowly)

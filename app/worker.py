@@ -35,11 +35,12 @@ from reenact.app.sources import FrameSource
 from reenact.engine.assets import DEFAULT_WEIGHTS, load_image
 from reenact.engine.backends.base import Backend
 from reenact.engine.config import OneEuroConfig, PipelineConfig
+from reenact.engine.driver import Driving, look
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import Landmarks
 from reenact.engine.mode import choose_mode
 from reenact.engine.motion import closest_expression
-from reenact.engine.pipeline import Pipeline
+from reenact.engine.pipeline import DrivingFace, Pipeline
 
 log = logging.getLogger(__name__)
 NEUTRAL_SEARCH_S = 4.0  # F looks this far back for the driving face closest to the avatar's expression
@@ -130,7 +131,7 @@ class PipelineWorker(QObject):
         self._framing = Framing()
         self._framer: AvatarFramer | None = None
         self._passthrough = False
-        self._recent: deque[tuple[float, Landmarks]] = deque()  # (capture time, driving landmarks), for F
+        self._recent: deque[tuple[float, Landmarks, Driving]] = deque()  # (capture time, landmarks, face), for F
         self._rate = OutputRate(self.outputs.format.fps)
         self._stats = FrameStats()
         self._halt = threading.Event()
@@ -198,7 +199,7 @@ class PipelineWorker(QObject):
 
     def recent_faces(self) -> list[Landmarks]:
         """The driving landmarks F would search now (oldest first); a copy."""
-        return [lm.copy() for _, lm in list(self._recent)]
+        return [lm.copy() for _, lm, _ in list(self._recent)]
 
     def set_framing(self, framing: Framing) -> None:
         self._command(lambda: self._set_framing(framing))
@@ -299,7 +300,8 @@ class PipelineWorker(QObject):
         elif step is not None and tracked is not None and self._framer is not None and self.pipeline is not None:
             if tracked.landmarks is not None:
                 landmarks = tracked.landmarks[:, :2].copy()
-                self._remember_face(captured.captured_at, tracked.landmarks)
+                if tracked.driving is not None:  # this frame's face (the tracker found one)
+                    self._remember_face(captured.captured_at, tracked.driving)
             image = self._framer.frame(step.image, tracked.target, captured.captured_at,
                                        full=self.pipeline.config.paste.enabled)
             self.outputs.send(Frame(image, captured.frame.index, captured.frame.timestamp_ms))
@@ -319,8 +321,10 @@ class PipelineWorker(QObject):
             self.message.emit("error", f"A frame could not be processed: {exc}")
         self._last_error = str(exc)
 
-    def _remember_face(self, t: float, landmarks: Landmarks) -> None:
-        self._recent.append((t, landmarks.copy()))
+    def _remember_face(self, t: float, face: DrivingFace) -> None:
+        """Its landmarks and the face cut from its frame: F makes both the reference (engine.shading needs the
+        look of it)."""
+        self._recent.append((t, face.landmarks.copy(), look(face.image, face.landmarks)))
         while self._recent and self._recent[0][0] < t - NEUTRAL_SEARCH_S:
             self._recent.popleft()
 
@@ -430,8 +434,8 @@ class PipelineWorker(QObject):
             self.message.emit("warning", f"No face seen in the last {NEUTRAL_SEARCH_S:.0f} s: look into the camera, "
                                          "then press F again.")
             return
-        best = closest_expression([lm for _, lm in recent], pipe.avatar.crop.landmarks)
-        pipe.set_reference(recent[best][1])
+        best = closest_expression([lm for _, lm, _ in recent], pipe.avatar.crop.landmarks)
+        pipe.set_reference(recent[best][1], recent[best][2])
         ago = recent[-1][0] - recent[best][0]
         self.calibrated.emit(True)
         self.message.emit("info", f"Neutral pose: your face from {ago:.1f} s ago, the closest of the last "

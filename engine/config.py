@@ -119,6 +119,7 @@ class PasteConfig:
     feather: float = setting(0.12, min=0, max=0.5)  # fraction of the crop side over which new content fades out
     detail_sigma: float = setting(1.2, min=0)  # the finest detail (avatar − its blur at this σ) moves unblurred
     enabled: bool = True
+    shading: bool = True  # the driver's folds around the mouth carried onto the avatar's skin (engine.shading)
 
 
 @dataclass(frozen=True, slots=True)

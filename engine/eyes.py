@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from reenact.engine.driver import Driving
 from reenact.engine.landmarks import (
     IRISES,
     LEFT_EYE_CORNERS,
@@ -266,6 +267,6 @@ class EyesLayer:
         return [m for eye in self.eyes for m in eye.meshes(mapping, points, origin)]
 
     def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray,
-              driving: object = None) -> None:
+              driving: Driving | None = None) -> None:
         for eye in self.eyes:
             eye.paint(region, points, origin)

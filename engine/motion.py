@@ -185,9 +185,14 @@ def closest_expression(candidates: list[NDArray], avatar: NDArray) -> int:
     driving frame would then make the avatar frown."""
     if not candidates:
         raise ValueError("no candidate faces")
+    return int(np.argmin([expression_distance(c, avatar) for c in candidates]))
 
-    def features(points: NDArray) -> NDArray[np.float64]:
-        return np.array([mouth_opening(points), eye_opening(points), 0.3 * head_yaw(points)])
 
-    target = features(avatar)
-    return int(np.argmin([np.abs(features(c) - target).sum() for c in candidates]))
+def _expression(points: NDArray) -> NDArray[np.float64]:
+    return np.array([mouth_opening(points), eye_opening(points), 0.3 * head_yaw(points)])
+
+
+def expression_distance(candidate: NDArray, avatar: NDArray) -> float:
+    """How far a driving face's openness (mouth, eyes) and head turn are from the avatar's (closest_expression's
+    measure, one face at a time)."""
+    return float(np.abs(_expression(candidate) - _expression(avatar)).sum())

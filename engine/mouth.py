@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from reenact.engine.driver import Driving
 from reenact.engine.landmarks import MOUTH_INNER_RING, MOUTH_OUTER_RING
 from reenact.engine.mesh import (
     Box,
@@ -42,6 +43,8 @@ _FAN = fan_triangles(_N)
 RING_WIDTH = 1.5  # the ring's half-width, in half mouth widths
 RING_MARGIN = 0.35  # how far the ring reaches beyond the lips above and below, in mouth widths
 STILL_PX = 0.5  # inner lips that moved less than this (px) show the avatar's own mouth, untouched
+OWN_OPEN = 0.05  # an avatar whose inner lips are this far apart on average (mouth widths) shows her own interior
+OWN_STRETCH = (1.25, 2.0)  # her own interior fills openings up to the first times her own, the driver's from the second
 DRIVER_COLOUR_FRAMES = 10  # the driver's mouth colours are measured once every this many frames
 MAX_SPREAD_RATIO = 2.5  # limits of the colour transfer's spread ratio (a flat-coloured lip would explode it)
 
@@ -49,6 +52,23 @@ MAX_SPREAD_RATIO = 2.5  # limits of the colour transfer's spread ratio (a flat-c
 def mouth_width(points: NDArray[np.float64]) -> float:
     outer = points[_OUTER]
     return float(np.linalg.norm(outer[_CORNERS[1]] - outer[_CORNERS[0]]))
+
+
+def opening_height(inner: NDArray[np.float64]) -> float:
+    """The inner-lip contour's mean height: its area over its corner-to-corner width (px; 0 when closed)."""
+    x, y = inner[:, 0], inner[:, 1]
+    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    return area / max(float(np.linalg.norm(inner[_N // 2] - inner[0])), 1e-9)
+
+
+def fan_map(shape: tuple[int, int], dst: NDArray[np.float64], src: NDArray[np.float64]) -> NDArray[np.float32]:
+    """A backward map over `shape` taking the contour `dst` (and its centre) onto `src`: an opening's pixels to where
+    they sample another mouth's opening. Outside the fan it samples `src`'s centre."""
+    mapping = np.empty((*shape, 2), np.float32)
+    mapping[:] = src.mean(0)
+    overwrite_map(mapping, np.concatenate([dst, dst.mean(0, keepdims=True)]),
+                  np.concatenate([src, src.mean(0, keepdims=True)]), _FAN)
+    return mapping
 
 
 def ring(points: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -97,6 +117,10 @@ class MouthLayer:
         pts = np.asarray(landmarks, np.float64)[:, :2]
         self._inner, self._outer = pts[_INNER], pts[_OUTER]
         self._colours = lab_stats(image, ring(pts), self._inner)
+        # An avatar photographed with her mouth open has an interior of her own (her teeth): it is hers, and an
+        # opening no larger than hers shows it rather than the driver's teeth in her colours.
+        own = opening_height(self._inner)
+        self._own = (image, own) if own >= OWN_OPEN * mouth_width(pts) else None
         self._driver: tuple[tuple[NDArray, NDArray] | None, int] = (None, 0)  # its colours, and frames since
 
     def _driver_colours(self, frame: NDArray[np.uint8], points: NDArray[np.float64]) -> tuple[NDArray, NDArray] | None:
@@ -120,9 +144,8 @@ class MouthLayer:
         return [Mesh(dst, src, _TRIANGLES)]
 
     def paint(self, region: NDArray[np.uint8], points: NDArray[np.float64], origin: NDArray,
-              driving: tuple[NDArray[np.uint8], NDArray] | None) -> None:
-        """Fill the target mouth opening in `region` (in place) with the driver's mouth interior. `driving`: the
-        driving frame and its landmarks (index coords of that frame)."""
+              driving: Driving | None) -> None:
+        """Fill the target mouth opening in `region` (in place) with the driver's mouth interior."""
         if driving is None or self._colours is None:
             return
         corners = [_OUTER[_CORNERS[0]], _OUTER[_CORNERS[1]]]
@@ -136,16 +159,36 @@ class MouthLayer:
         mask = polygon_mask(inner, box, 0.0)
         if mask.max() <= 0:
             return  # closed: the lips meet
-        frame, lms = driving
-        d_pts = np.asarray(lms, np.float64)[:, :2]
-        d_inner = d_pts[_INNER]
-        colours = self._driver_colours(frame, d_pts)
+        share = self._own_share(inner)
+        interior = None
+        if share < 1.0:
+            interior = self._drivers_interior(driving, local, box)
+            if interior is None:
+                share = 1.0 if self._own is not None else 0.0
+        if share > 0.0:
+            assert self._own is not None
+            own = cv2.remap(self._own[0], fan_map(box.shape, local, self._inner), None, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
+            interior = own if interior is None else share * own + (1.0 - share) * interior
+        if interior is not None:
+            paste_layer(region, box, interior, mask)
+
+    def _own_share(self, inner: NDArray[np.float64]) -> float:
+        """How much of the interior is the avatar's own: all of it while the opening is at most a little larger than
+        hers (her teeth, a little stretched), none from where it would stretch them too far; a blend between."""
+        if self._own is None:
+            return 0.0
+        stretch = opening_height(inner) / self._own[1]
+        lo, hi = OWN_STRETCH
+        return float(np.clip((hi - stretch) / (hi - lo), 0.0, 1.0))
+
+    def _drivers_interior(self, driving: Driving, local: NDArray[np.float64], box: Box) -> NDArray[np.float32] | None:
+        """The driver's mouth interior warped into the target opening (`local`, box coords) in the avatar's
+        colours; None when his mouth's colours cannot be measured."""
+        d_pts = np.asarray(driving.points, np.float64)[:, :2]
+        colours = self._driver_colours(driving.image, d_pts)
         if colours is None:
-            return
-        to_driver = np.empty((*box.shape, 2), np.float32)
-        to_driver[:] = d_inner.mean(0)
-        overwrite_map(to_driver, np.concatenate([local, local.mean(0, keepdims=True)]),
-                      np.concatenate([d_inner, d_inner.mean(0, keepdims=True)]), _FAN)
-        interior = cv2.remap(frame, to_driver, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        interior = transfer_colour(interior.astype(np.float32), colours, self._colours)
-        paste_layer(region, box, interior, mask)
+            return None
+        interior = cv2.remap(driving.image, fan_map(box.shape, local, d_pts[_INNER]), None, cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE)
+        return transfer_colour(interior.astype(np.float32), colours, self._colours)

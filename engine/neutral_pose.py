@@ -8,32 +8,38 @@ would otherwise make the avatar frown whenever the driver relaxes.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from reenact.engine.config import FaceConfig
+from reenact.engine.driver import Driving, look
 from reenact.engine.face import FaceTracker, Landmarks
-from reenact.engine.motion import closest_expression
+from reenact.engine.motion import expression_distance
+
+
+@dataclass(frozen=True, slots=True)
+class NeutralFrame:
+    """The driving frame that stands for the avatar's pose: its place in the frames searched, its landmarks, and
+    his face in it (his look at that pose, which engine.shading compares his later frames with)."""
+
+    index: int
+    landmarks: Landmarks
+    look: Driving
 
 
 def neutral_frame(frames: Iterable[NDArray[np.uint8]], avatar_landmarks: Landmarks,
-                  config: FaceConfig | None = None) -> tuple[int, Landmarks] | None:
-    """Index and landmarks of the frame whose expression is closest to the avatar's; None when no frame has a
-    face."""
-    found: list[tuple[int, Landmarks]] = []
+                  config: FaceConfig | None = None) -> NeutralFrame | None:
+    """The frame whose expression is closest to the avatar's (the first of equals); None when no frame has a face.
+    Only the best so far is kept: a long clip is searched in the memory of one frame."""
+    best: tuple[float, NeutralFrame] | None = None
     with FaceTracker(config, static=False, smooth=False) as tracker:
         for i, image in enumerate(frames):
             lm = tracker.detect(image)
-            if lm is not None:
-                found.append((i, lm))
-    if not found:
-        return None
-    return found[closest_expression([lm for _, lm in found], avatar_landmarks)]
-
-
-def neutral_reference(frames: Iterable[NDArray[np.uint8]], avatar_landmarks: Landmarks,
-                      config: FaceConfig | None = None) -> Landmarks | None:
-    """Landmarks of the frame whose expression is closest to the avatar's; None when no frame has a face."""
-    best = neutral_frame(frames, avatar_landmarks, config)
+            if lm is None:
+                continue
+            score = expression_distance(lm, avatar_landmarks)
+            if best is None or score < best[0]:
+                best = (score, NeutralFrame(i, lm, look(image, lm)))  # a copy: a reader may reuse its buffer
     return None if best is None else best[1]

@@ -20,10 +20,11 @@ from numpy.typing import NDArray
 
 from reenact.engine.backends.base import Backend
 from reenact.engine.config import MotionConfig, OneEuroConfig, PipelineConfig
+from reenact.engine.driver import Driving, look
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop_face, cut, transform_points
 from reenact.engine.motion import MotionTransfer
-from reenact.engine.render import Driving, FullResRenderer
+from reenact.engine.render import FullResRenderer
 from reenact.engine.runtime import configure_threads
 from reenact.engine.warp import HeadField, HeadWarp, to_normalized
 
@@ -107,6 +108,7 @@ class Pipeline:
         self._last_driving: Landmarks | None = None
         self._last_face: DrivingFace | None = None
         self._reference: Landmarks | None = None  # the driving pose the avatar's own pose stands for
+        self._reference_face: Driving | None = None  # and the frame it was seen in, when known
         self.frames = 0
         self.frames_without_face = 0
         self.frames_clamped = 0
@@ -133,7 +135,7 @@ class Pipeline:
         warp = HeadWarp(crop.landmarks, size, self.config.warp)
         paste = self.config.paste
         renderer = FullResRenderer.build(image, box, warp.extent, paste.feather, paste.detail_sigma,
-                                         _index_coords(landmarks))
+                                         _index_coords(landmarks), paste.shading)
         avatar = PreparedAvatar(image, crop, warp, renderer)
         if self.backend is not None:
             avatar.source_tensor = (crop.image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()
@@ -153,12 +155,16 @@ class Pipeline:
         """Take the latest driving face as the neutral pose. False when no face has been seen yet."""
         if self._last_driving is None:
             return False
-        self.set_reference(self._last_driving)
+        face = self._last_face
+        self.set_reference(self._last_driving, None if face is None else look(face.image, face.landmarks))
         return True
 
-    def set_reference(self, driving: Landmarks) -> None:
-        """Use these driving landmarks as the neutral pose (kept when the avatar changes)."""
+    def set_reference(self, driving: Landmarks, face: Driving | None = None) -> None:
+        """Use these driving landmarks as the neutral pose (kept when the avatar changes). `face`: the driver's
+        face in the frame they were found in (engine.driver.look); with it his change of shading is carried onto
+        the avatar too (engine.shading)."""
         self._reference = np.asarray(driving, dtype=np.float32).copy()
+        self._reference_face = face
         if self.motion is not None:
             self.motion.calibrate(self._reference)
 
@@ -187,6 +193,7 @@ class Pipeline:
         self._last_face = None
         self._last_target = None
         self._reference = None
+        self._reference_face = None
         if self.motion is not None:
             self.motion.reset()
 
@@ -210,7 +217,7 @@ class Pipeline:
             if driving is not None:
                 self._last_driving = driving
                 if self._reference is None:
-                    self.set_reference(driving)
+                    self.set_reference(driving, look(frame, driving))
                 self._last_target = self.motion(driving)
             else:
                 self.frames_without_face += 1
@@ -258,8 +265,9 @@ class Pipeline:
         full = self.config.paste.enabled
         with _timed(timings, "paste"):
             points = _index_coords(transform_points(target, avatar.crop.to_frame))
-            image = self._render_full(avatar, motion, layers, points,
-                                      None if driving is None else (driving.image, _index_coords(driving.landmarks)))
+            lent = None if driving is None else Driving(driving.image, _index_coords(driving.landmarks),
+                                                        self._reference_face)
+            image = self._render_full(avatar, motion, layers, points, lent)
             if not full:  # the crop view: the same rendering (layers and all) seen through the avatar's crop
                 image = cut(image, avatar.crop.to_crop, self.size)
         return StepResult(image, driving is not None, None if driving is None else driving.landmarks, timings,

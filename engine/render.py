@@ -17,13 +17,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from reenact.engine.driver import Driving
 from reenact.engine.eyes import EyesLayer
 from reenact.engine.face import CropBox
 from reenact.engine.mesh import Mesh, overwrite_map
 from reenact.engine.mouth import MouthLayer
+from reenact.engine.shading import ShadingLayer
 from reenact.engine.warp import smoothstep
-
-Driving = tuple[NDArray[np.uint8], NDArray]  # a driving frame and its landmarks (index coords of that frame)
 
 
 class FaceLayer(Protocol):
@@ -77,8 +77,9 @@ class FullResRenderer:
 
     @classmethod
     def build(cls, image: NDArray[np.uint8], box: CropBox, extent: float, feather: float,
-              detail_sigma: float = 1.2, landmarks: NDArray | None = None) -> FullResRenderer:
-        """`landmarks`: the avatar's, in its pixel index coordinates; with them the mouth and eyes are layers."""
+              detail_sigma: float = 1.2, landmarks: NDArray | None = None, shading: bool = True) -> FullResRenderer:
+        """`landmarks`: the avatar's, in its pixel index coordinates; with them the mouth and eyes are layers, and
+        with `shading` the driver's folds around the mouth are carried onto the avatar's skin (engine.shading)."""
         h, w = image.shape[:2]
         half = extent * box.side / 2
         region = Region(max(0, int(np.floor(box.cx - half))), max(0, int(np.floor(box.cy - half))),
@@ -96,7 +97,10 @@ class FullResRenderer:
         weight = np.ascontiguousarray(np.outer(wy[window[0]], wx[window[1]]).astype(np.float32))
         low = cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
         high = image.astype(np.int16) - low
-        layers = () if landmarks is None else (MouthLayer(image, landmarks), EyesLayer(image, landmarks))
+        layers: tuple[FaceLayer, ...] = ()
+        if landmarks is not None:  # the shading first: the mouth interior painted after it is the driver's own
+            shade = (ShadingLayer(image, landmarks),) if shading else ()
+            layers = (*shade, MouthLayer(image, landmarks), EyesLayer(image, landmarks))
         return cls(image, low, high, box, extent, region, weight, window, base, layers, feather)
 
     @property

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from reenact.engine.atomic import atomic_path
 from reenact.engine.backends.loader import load_backend
 from reenact.engine.config import CropConfig
+from reenact.engine.driver import look
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import CropBox, crop_box, crop_face, transform_points
 from reenact.engine.pipeline import DrivingFace, Pipeline
@@ -147,9 +148,11 @@ class _Source:
 
 
 def _set_source(frame: NDArray[np.uint8], lms: NDArray, pipes: dict[str, Pipeline], judge: DlibJudge) -> _Source:
-    """Prepare every renderer with the source frame and its known landmarks (no detection, as in training)."""
+    """Prepare every renderer with the source frame and its known landmarks (no detection, as in training), which
+    is also the driver's reference: the frame whose look the avatar's own is."""
     for pipe in pipes.values():
         pipe.prepare(frame, "source frame", lms)
+        pipe.set_reference(lms, look(frame, lms))  # the driver is the avatar: his reference is the source frame
     box = crop_box(lms, CropConfig(size=SIZE))
     crop = crop_face(frame, lms, box, SIZE).image
     return _Source(box, crop, judge.read(crop)[0])

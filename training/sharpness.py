@@ -104,14 +104,14 @@ def measure_avatar(path: Path, driving: list[NDArray[np.uint8]], make_pipeline: 
             avatar = pipe.prepare(image, path)
             if still:  # as a user holding still does: let the tracker settle, calibrate, then measure
                 best = neutral_frame(driving, avatar.crop.landmarks)
-                frame = driving[0 if best is None else best[0]]  # the avatar's expression: nothing need move
+                frame = driving[0 if best is None else best.index]  # the avatar's expression: nothing need move
                 for i in range(still_frames):
                     pipe.step(frame, i / 24.0)
                 pipe.calibrate()
                 outputs = [pipe.step(frame, (still_frames + i) / 24.0).image for i in range(still_frames)]
             else:  # as `reenact demo` does: the driving frame closest to the avatar's expression is the neutral one
                 if best is not None:
-                    pipe.set_reference(best[1])
+                    pipe.set_reference(best.landmarks, best.look)
                 outputs = [pipe.step(f, i / 24.0).image for i, f in enumerate(driving)]
         ratios.append(_ratio(outputs, reference_sharpness, box))
     return Sharpness(path.name, max(box[2], box[3]), ratios[0], ratios[1])

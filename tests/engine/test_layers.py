@@ -35,7 +35,7 @@ from reenact.engine.landmarks import (
     mouth_opening,
     ring_pairs,
 )
-from reenact.engine.neutral_pose import neutral_reference
+from reenact.engine.neutral_pose import neutral_frame
 from reenact.engine.pipeline import DrivingFace, Pipeline
 
 CLOSED_MOUTH, OPEN_MOUTH, BLINK, STILL, GAZE_ONE_WAY, GAZE_OTHER_WAY = 141, 0, 22, 85, 72, 164
@@ -61,7 +61,8 @@ def drive(image: np.ndarray, frames: list[np.ndarray], keep: set[int], landmarks
     stepped in order (the tracker smooths over time). `landmarks`: the avatar's, if not to be found in `image`."""
     with Pipeline() as pipe:
         avatar = pipe.prepare(image, landmarks=landmarks)
-        pipe.set_reference(neutral_reference(frames[::4], avatar.crop.landmarks))
+        ref = neutral_frame(frames[::4], avatar.crop.landmarks)
+        pipe.set_reference(ref.landmarks, ref.look)
         outputs, driving = {}, {}
         for i, frame in enumerate(frames[: max(keep) + 1]):
             result = pipe.step(frame, i / 24)

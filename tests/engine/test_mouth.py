@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from reenact.engine.driver import Driving
 from reenact.engine.landmarks import MOUTH_INNER_RING, ring_pairs
 from reenact.engine.mesh import Box, polygon_mask
 from reenact.engine.mouth import MouthLayer
@@ -38,7 +39,7 @@ def test_a_thin_opening_shows_the_interior_over_its_whole_height(astronaut, stat
     painted = []
     for behind in (0, 255):
         region = np.full_like(astronaut, behind)
-        MouthLayer(astronaut, own).paint(region, target, np.zeros(2), (driver, target))
+        MouthLayer(astronaut, own).paint(region, target, np.zeros(2), Driving(driver, target))
         painted.append(region.astype(np.int32))
     box = Box.around(inner, astronaut.shape[:2], 0.0)
     assert box is not None
@@ -47,3 +48,36 @@ def test_a_thin_opening_shows_the_interior_over_its_whole_height(astronaut, stat
     assert whole.sum() >= 20
     shows = np.abs(painted[1] - painted[0])[whole].max()
     assert shows <= 1, f"what lay behind the interior shows through it by up to {shows} levels"
+
+
+def opened_by(own: np.ndarray, factor: float) -> np.ndarray:
+    """The avatar's own landmarks with her inner lips `factor` times as far apart about their middle line."""
+    target = own.copy()
+    for upper, lower in ring_pairs(MOUTH_INNER_RING):
+        middle = (own[upper] + own[lower]) / 2
+        target[upper] = middle + factor * (own[upper] - middle)
+        target[lower] = middle + factor * (own[lower] - middle)
+    return target
+
+
+def test_an_avatar_with_her_mouth_open_shows_her_own_teeth_until_the_opening_outgrows_them(astronaut, static_tracker):
+    """The astronaut laughs in her photo: an opening a little larger than hers is filled with her own interior (her
+    teeth), a much larger one with the driver's (here green, which stays green in her colours)."""
+    own, _, _, _ = parted(astronaut, static_tracker)
+    shown = {}
+    for factor in (1.1, 2.5):
+        target = opened_by(own, factor)
+        inner = target[list(MOUTH_INNER_RING)]
+        opening = np.zeros(astronaut.shape[:2], np.uint8)
+        cv2.fillPoly(opening, [np.round(inner).astype(np.int32)], 1)
+        driver = astronaut.copy()  # her face with a green interior as large as the opening: the driver's
+        driver[cv2.dilate(opening, np.ones((5, 5), np.uint8)) > 0] = (0, 255, 0)
+        region = astronaut.copy()
+        MouthLayer(astronaut, own).paint(region, target, np.zeros(2), Driving(driver, target))
+        box = Box.around(inner, astronaut.shape[:2], 0.0)
+        assert box is not None
+        whole = polygon_mask(inner, box, 0.0) >= 1.0
+        rgb = region[box.slices].astype(np.float64)[whole]
+        shown[factor] = float((rgb[:, 1] - (rgb[:, 0] + rgb[:, 2]) / 2).mean())  # how green
+    assert shown[1.1] < 10, f"her own teeth should show, not the driver's green: greenness {shown[1.1]:.0f}"
+    assert shown[2.5] > 40, f"the driver's (green) interior should show: greenness {shown[2.5]:.0f}"

@@ -7,7 +7,7 @@ import pytest
 
 from reenact.engine.errors import ReenactError
 from reenact.engine.landmarks import head_yaw, mouth_height
-from reenact.engine.neutral_pose import neutral_reference
+from reenact.engine.neutral_pose import neutral_frame
 from reenact.engine.pipeline import STAGES, Pipeline
 
 
@@ -182,7 +182,8 @@ def test_output_follows_the_driving_mouth_and_yaw(mona_lisa, clip_frames, static
     """MediaPipe on the OUTPUT frames: mouth opening and head yaw must follow the driving clip's."""
     with Pipeline(backend=backend) as pipe:
         avatar = pipe.prepare(mona_lisa)
-        pipe.set_reference(neutral_reference(clip_frames, avatar.crop.landmarks))
+        ref = neutral_frame(clip_frames, avatar.crop.landmarks)
+        pipe.set_reference(ref.landmarks, ref.look)
         drive_mouth, out_mouth, drive_yaw, out_yaw = [], [], [], []
         for i, frame in enumerate(clip_frames):
             result = pipe.step(frame, i / 24)

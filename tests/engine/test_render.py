@@ -136,7 +136,7 @@ def test_face_width_follows_the_drivers_turn_without_a_squeeze(mona_lisa, clip_f
     """On the bundled clip's turns: at frontal driver poses the output's face keeps the avatar's proportions
     (within 10%), and its width follows the driver's."""
     from reenact.engine.landmarks import FACE_OVAL, head_yaw
-    from reenact.engine.neutral_pose import neutral_reference
+    from reenact.engine.neutral_pose import neutral_frame
 
     def aspect(points: np.ndarray) -> float:
         width, height = np.ptp(points[list(FACE_OVAL), :2], axis=0)
@@ -144,7 +144,8 @@ def test_face_width_follows_the_drivers_turn_without_a_squeeze(mona_lisa, clip_f
 
     with Pipeline() as pipe:
         avatar = pipe.prepare(mona_lisa)
-        pipe.set_reference(neutral_reference(clip_frames, avatar.crop.landmarks))
+        ref = neutral_frame(clip_frames, avatar.crop.landmarks)
+        pipe.set_reference(ref.landmarks, ref.look)
         ref_yaw, ref_aspect = head_yaw(pipe.reference), aspect(pipe.reference)
         yaw, out, drv = [], [], []
         for i, frame in enumerate(clip_frames):
