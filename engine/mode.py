@@ -5,7 +5,7 @@ network where a GPU runs it and the warp everywhere else:
 - without weights there is nothing to run, so a fresh install still animates;
 - on a CPU the network costs a fifth more CPU a frame (30 against 25 ms with ONNX Runtime int8 on two cores) and buys
   nothing measured on faces it never saw: driving the bundled avatars (`reenact eval --cross`), the model and the
-  warp give the same mouth, eye and identity figures to within 0.007, and on the held-out frames of the person it
+  warp give the same mouth, eye and identity figures to within 0.011, and on the held-out frames of the person it
   trained on, the same keypoint and identity distances (docs/mouth_eyes.md). Those milliseconds are what keeps a
   frame on time when a call shares the machine (docs/performance.md);
 - on a GPU the network costs under a millisecond and is 5 % closer to the real frames on L1.
