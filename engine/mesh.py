@@ -190,13 +190,18 @@ def fill_coverage(points: NDArray, shape: tuple[int, int], line_type: int = cv2.
     return cv2.resize(fine, (shape[1], shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
 
 
+def polygon_area(points: NDArray) -> float:
+    """A closed polygon's area (the shoelace formula; 0 for one collapsed to a line)."""
+    x, y = np.asarray(points, np.float64)[:, 0], np.asarray(points, np.float64)[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
 def polygon_mask(points: NDArray, box: Box, feather: float) -> NDArray[np.float32]:
     """A polygon's coverage over `box` (points in the coordinates the box is in; 1 inside), its edge softened
     inwards over `feather` px: a layer pasted with it shows no hard seam. A polygon thinner than half a pixel on
     average (closed lips or lids, an arched line) covers nothing: drawing its outline would paint along it."""
     q = np.asarray(points, np.float64) - [box.x0, box.y0]
-    x, y = q[:, 0], q[:, 1]
-    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+    area = polygon_area(q)
     length = float(np.linalg.norm(np.diff(np.vstack([q, q[:1]]), axis=0), axis=1).sum())
     if area <= 0.25 * length:  # mean thickness (≈ 2·area / length) under half a pixel
         return np.zeros(box.shape, np.float32)

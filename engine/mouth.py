@@ -28,6 +28,7 @@ from reenact.engine.mesh import (
     moved_against,
     overwrite_map,
     paste_layer,
+    polygon_area,
     polygon_mask,
     sample_map,
 )
@@ -56,9 +57,7 @@ def mouth_width(points: NDArray[np.float64]) -> float:
 
 def opening_height(inner: NDArray[np.float64]) -> float:
     """The inner-lip contour's mean height: its area over its corner-to-corner width (px; 0 when closed)."""
-    x, y = inner[:, 0], inner[:, 1]
-    area = 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
-    return area / max(float(np.linalg.norm(inner[_N // 2] - inner[0])), 1e-9)
+    return polygon_area(inner) / max(float(np.linalg.norm(inner[_N // 2] - inner[0])), 1e-9)
 
 
 def fan_map(shape: tuple[int, int], dst: NDArray[np.float64], src: NDArray[np.float64]) -> NDArray[np.float32]:
