@@ -119,13 +119,16 @@ class ShadingLayer:
         k = np.array([w / box.shape[1], h / box.shape[0]])
         dst = (local - [box.x0, box.y0] + 0.5) * k - 0.5  # the working grid's pixel index coordinates
         grid = Box(0, 0, w, h)
-        _, usable = triangle_affines(dst, dst, self._triangles)
-        labels = label_triangles(dst, self._triangles, grid, usable)
+        now_luma, now_box, now_points = _luminance(driving, self._vertices)
+        to_now, usable = triangle_affines(dst, now_points[self._vertices] - [now_box.x0, now_box.y0], self._triangles)
+        labels = label_triangles(dst, self._triangles, grid, usable)  # `usable` depends on `dst` alone
         inside = labels > 0
         if not inside.any():
             return
-        now = self._warped(*_luminance(driving, self._vertices), dst, labels, grid)
-        then = self._warped(*self._reference_luminance(driving.reference), dst, labels, grid)
+        now = _warped(now_luma, to_now, labels, grid)
+        then_luma, then_box, then_points = self._reference_luminance(driving.reference)
+        to_then, _ = triangle_affines(dst, then_points[self._vertices] - [then_box.x0, then_box.y0], self._triangles)
+        then = _warped(then_luma, to_then, labels, grid)
         change = np.log(now + DARK) - np.log(then + DARK)
         work_size = size * float(k.mean())
         change = _band(change, inside.astype(np.float32), BROAD * work_size)
@@ -143,20 +146,18 @@ class ShadingLayer:
     def _reference_luminance(self, reference: Driving) -> tuple[NDArray[np.float32], Box, NDArray[np.float64]]:
         """The reference frame's blurred luminance around the mouth: the same for every frame until it changes."""
         if self._reference is None or self._reference[0] is not reference:
-            luma, box, points = _luminance(reference, self._vertices)
+            luma, box, _ = _luminance(reference, self._vertices)
             self._reference = (reference, luma, box)
-        return self._reference[1], self._reference[2], reference.points
+        return self._reference[1], self._reference[2], np.asarray(reference.points, np.float64)[:, :2]
 
-    def _warped(self, luma: NDArray[np.float32], box: Box, points: NDArray[np.float64], dst: NDArray[np.float64],
-                labels: NDArray[np.int32], grid: Box) -> NDArray[np.float32]:
-        """A frame's blurred luminance (over `box` of it) in the target geometry of the working grid."""
-        src = points[self._vertices] - [box.x0, box.y0]
-        affines, _ = triangle_affines(dst, src, self._triangles)
-        coords, flat = apply_affines(affines, labels, grid)
-        mapping = np.full((grid.shape[0] * grid.shape[1], 2), -1.0, np.float32)
-        mapping[flat] = coords
-        return cv2.remap(luma, mapping.reshape(*grid.shape, 2), None, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REPLICATE)
+
+def _warped(luma: NDArray[np.float32], affines: NDArray, labels: NDArray[np.int32], grid: Box) -> NDArray[np.float32]:
+    """A frame's blurred luminance in the target geometry of the working grid: each labelled pixel sampled where
+    its triangle's affine (grid → the luminance's own pixels) takes it."""
+    coords, flat = apply_affines(affines, labels, grid)
+    mapping = np.full((grid.shape[0] * grid.shape[1], 2), -1.0, np.float32)
+    mapping[flat] = coords
+    return cv2.remap(luma, mapping.reshape(*grid.shape, 2), None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _luminance(face: Driving, vertices: NDArray[np.intp]) -> tuple[NDArray[np.float32], Box, NDArray[np.float64]]:
