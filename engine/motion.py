@@ -185,14 +185,16 @@ def closest_expression(candidates: list[NDArray], avatar: NDArray) -> int:
     driving frame would then make the avatar frown."""
     if not candidates:
         raise ValueError("no candidate faces")
-    return int(np.argmin([expression_distance(c, avatar) for c in candidates]))
+    target = expression(avatar)
+    return int(np.argmin([expression_distance(c, target) for c in candidates]))
 
 
-def _expression(points: NDArray) -> NDArray[np.float64]:
+def expression(points: NDArray) -> NDArray[np.float64]:
+    """What closest_expression compares: mouth and eye openness, and the head's turn (weighted)."""
     return np.array([mouth_opening(points), eye_opening(points), 0.3 * head_yaw(points)])
 
 
-def expression_distance(candidate: NDArray, avatar: NDArray) -> float:
-    """How far a driving face's openness (mouth, eyes) and head turn are from the avatar's (closest_expression's
-    measure, one face at a time)."""
-    return float(np.abs(_expression(candidate) - _expression(avatar)).sum())
+def expression_distance(candidate: NDArray, target: NDArray[np.float64]) -> float:
+    """How far a driving face is from the avatar's `expression` (closest_expression's measure, one face at a
+    time)."""
+    return float(np.abs(expression(candidate) - target).sum())

@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 from reenact.engine.config import FaceConfig
 from reenact.engine.driver import Driving, look
 from reenact.engine.face import FaceTracker, Landmarks
-from reenact.engine.motion import expression_distance
+from reenact.engine.motion import expression, expression_distance
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +34,13 @@ def neutral_frame(frames: Iterable[NDArray[np.uint8]], avatar_landmarks: Landmar
     """The frame whose expression is closest to the avatar's (the first of equals); None when no frame has a face.
     Only the best so far is kept: a long clip is searched in the memory of one frame."""
     best: tuple[float, NeutralFrame] | None = None
+    target = expression(avatar_landmarks)
     with FaceTracker(config, static=False, smooth=False) as tracker:
         for i, image in enumerate(frames):
             lm = tracker.detect(image)
             if lm is None:
                 continue
-            score = expression_distance(lm, avatar_landmarks)
+            score = expression_distance(lm, target)
             if best is None or score < best[0]:
                 best = (score, NeutralFrame(i, lm, look(image, lm)))  # a copy: a reader may reuse its buffer
     return None if best is None else best[1]
