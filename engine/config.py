@@ -120,6 +120,7 @@ class PasteConfig:
     detail_sigma: float = setting(1.2, min=0)  # the finest detail (avatar − its blur at this σ) moves unblurred
     enabled: bool = True
     shading: bool = True  # the driver's folds around the mouth carried onto the avatar's skin (engine.shading)
+    background: bool = True  # the background stays still behind the moving person (engine.background)
 
 
 @dataclass(frozen=True, slots=True)

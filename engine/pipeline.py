@@ -135,7 +135,7 @@ class Pipeline:
         warp = HeadWarp(crop.landmarks, size, self.config.warp)
         paste = self.config.paste
         renderer = FullResRenderer.build(image, box, warp.extent, paste.feather, paste.detail_sigma,
-                                         _index_coords(landmarks), paste.shading)
+                                         _index_coords(landmarks), paste.shading, paste.background)
         avatar = PreparedAvatar(image, crop, warp, renderer)
         if self.backend is not None:
             avatar.source_tensor = (crop.image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()

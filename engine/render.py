@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from reenact.engine.background import BackgroundLayer
 from reenact.engine.driver import Driving
 from reenact.engine.eyes import EyesLayer
 from reenact.engine.face import CropBox
@@ -72,14 +73,17 @@ class FullResRenderer:
     base: NDArray[np.float32]  # region h×w×2: each pixel's own avatar coordinates (the identity map)
     layers: tuple[FaceLayer, ...] = ()  # mouth and eyes, drawn with their own meshes
     feather: float = 0.12  # the crop feather's width, in crop sides
+    background: BackgroundLayer | None = None  # the still background the moving person is laid over
     _matrices: dict[tuple[int, bool], NDArray[np.float64]] = field(default_factory=dict)
     _small_weights: dict[int, NDArray[np.float32]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, image: NDArray[np.uint8], box: CropBox, extent: float, feather: float,
-              detail_sigma: float = 1.2, landmarks: NDArray | None = None, shading: bool = True) -> FullResRenderer:
-        """`landmarks`: the avatar's, in its pixel index coordinates; with them the mouth and eyes are layers, and
-        with `shading` the driver's folds around the mouth are carried onto the avatar's skin (engine.shading)."""
+              detail_sigma: float = 1.2, landmarks: NDArray | None = None, shading: bool = True,
+              background: bool = True) -> FullResRenderer:
+        """`landmarks`: the avatar's, in its pixel index coordinates; with them the mouth and eyes are layers, with
+        `shading` the driver's folds around the mouth are carried onto the avatar's skin (engine.shading), and with
+        `background` the background stays still behind the moving person (engine.background)."""
         h, w = image.shape[:2]
         half = extent * box.side / 2
         region = Region(max(0, int(np.floor(box.cx - half))), max(0, int(np.floor(box.cy - half))),
@@ -98,10 +102,12 @@ class FullResRenderer:
         low = cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
         high = image.astype(np.int16) - low
         layers: tuple[FaceLayer, ...] = ()
+        still = None
         if landmarks is not None:  # the shading first: the mouth interior painted after it is the driver's own
             shade = (ShadingLayer(image, landmarks),) if shading else ()
             layers = (*shade, MouthLayer(image, landmarks), EyesLayer(image, landmarks))
-        return cls(image, low, high, box, extent, region, weight, window, base, layers, feather)
+            still = BackgroundLayer.build(image, landmarks) if background else None
+        return cls(image, low, high, box, extent, region, weight, window, base, layers, feather, still)
 
     @property
     def origin(self) -> NDArray[np.float64]:
@@ -158,7 +164,16 @@ class FullResRenderer:
         # moved to the nearest pixel, at most half a pixel from where it belongs, with its contrast intact.
         low = cv2.remap(self.low, d, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
-        return cv2.add(low, high, dtype=cv2.CV_8U)  # saturating: no int16 image in between
+        out = cv2.add(low, high, dtype=cv2.CV_8U)  # saturating: no int16 image in between
+        if self.background is not None:
+            del low, high  # a large photo's region: each of its per-pixel arrays is freed once used
+            moved = self.background.moved(d)
+            del d
+            # How far the head moved, from the small field (1 = a pixel or more): where the plate may show.
+            px = np.sqrt((displacement * displacement).sum(axis=2, keepdims=True)) * (self.box.side / 2.0)
+            reach = self.upsample(np.minimum(px, 1.0).astype(np.float32), over_region=True)[..., 0]
+            self.background.keep(out, moved, reach, (self.region.x0, self.region.y0))
+        return out
 
     def _shows(self, mask: NDArray[np.float32]) -> bool:
         """Whether the network's generated content would change any pixel (a share of at least 1/255 inside the

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 
 
@@ -32,6 +34,30 @@ def flush_denormals() -> None:
     # denormals is about this very setting, so it is silenced where the setting is made.
     warnings.filterwarnings("ignore", message="The value of the smallest subnormal", category=UserWarning)
     torch.set_flush_denormal(True)
+
+
+def _flushing() -> bool:
+    """Whether this thread flushes denormals now (a denormal input reads as zero)."""
+    import torch
+
+    return float(torch.tensor([1e-39], dtype=torch.float32)[0] * 1.0) == 0.0
+
+
+@contextmanager
+def denormals_kept() -> Iterator[None]:
+    """Denormals computed as they are for a block, and flushing restored after it: MediaPipe's person segmentation
+    model fails to start (TFLite cannot allocate its tensors) under flushed denormals, which face tracking does not
+    mind."""
+    import torch
+
+    flushing = _flushing()
+    if flushing:
+        torch.set_flush_denormal(False)
+    try:
+        yield
+    finally:
+        if flushing:
+            torch.set_flush_denormal(True)
 
 
 @cache

@@ -1,0 +1,98 @@
+"""The still background: MediaPipe's real person segmentation of the bundled avatars (the Mona Lisa's landscape,
+the astronaut's backdrop), rendered by the real pipeline."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+
+from reenact.engine.background import BackgroundLayer, person_confidence
+from reenact.engine.config import PipelineConfig
+from reenact.engine.pipeline import Pipeline
+from reenact.engine.runtime import _flushing, configure_torch, denormals_kept
+
+SHIFT = 12.0  # crop px: the head moves right
+
+
+def _render(avatar: np.ndarray, background: bool, shift: float
+            ) -> tuple[np.ndarray, BackgroundLayer | None, np.ndarray]:
+    """The rendered avatar, its background layer, and the person's alpha as the frame's motion moved it."""
+    cfg = PipelineConfig()
+    cfg = replace(cfg, paste=replace(cfg.paste, background=background))
+    with Pipeline(cfg) as pipe:
+        pipe.prepare(avatar, "avatar.jpg")
+        assert pipe.avatar is not None
+        target = pipe.avatar.crop.landmarks[:, :2] + [shift, 0.0]
+        image = pipe.render(target).image
+        renderer = pipe.avatar.renderer
+        layer = renderer.background
+        moved = np.zeros(avatar.shape[:2], np.float32)
+        if layer is not None:
+            d = renderer.upsample(pipe.avatar.warp(target).displacement, over_region=True)
+            mapping = d * (renderer.box.side / 2.0) + renderer.base
+            r = renderer.region
+            moved[r.y0 : r.y1, r.x0 : r.x1] = cv2.remap(layer.alpha, mapping, None, cv2.INTER_LINEAR)
+        return image, layer, moved
+
+
+def _clear(alpha: np.ndarray) -> np.ndarray:
+    """Pixels with no person within a few pixels (the plate replaces the person's soft edge and what borders it)."""
+    return cv2.dilate((alpha > 0).astype(np.uint8), np.ones((7, 7), np.uint8)) == 0
+
+
+def _in_region(person: np.ndarray) -> np.ndarray:
+    """The box the warp may change (where the moved alpha was computed)."""
+    ys, xs = np.nonzero(person)
+    inside = np.zeros(person.shape, bool)
+    inside[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1] = True
+    return inside
+
+
+def test_the_landscape_beside_a_moving_head_stays_where_it_is(mona_lisa: np.ndarray) -> None:
+    on, layer, person = _render(mona_lisa, True, SHIFT)
+    off, _, _ = _render(mona_lisa, False, SHIFT)
+    assert layer is not None
+    bent = np.abs(off.astype(int) - mona_lisa).max(axis=2) > 10  # what the head's warp alone moves
+    background = bent & _clear(layer.alpha) & _clear(person)  # nobody there, before or after the motion
+    assert background.sum() > 3000, background.sum()  # the warp bent the landscape beside her head...
+    assert np.abs(on.astype(int) - mona_lisa)[background].max() == 0  # ...which now stays as it was
+    face = layer.alpha >= 1
+    assert (np.abs(on.astype(int) - mona_lisa).max(axis=2)[face] > 20).mean() > 0.05  # and the head did move
+
+
+def test_where_the_head_moved_away_no_outline_of_it_is_left(astronaut: np.ndarray) -> None:
+    on, layer, person = _render(astronaut, True, SHIFT)
+    assert layer is not None
+    # Pixels the person covered (her hair's edge on the left) and no longer covers once she moved right: what shows
+    # there is the plate's background, not her hair.
+    uncovered = (layer.alpha >= 0.5) & _clear(person) & _in_region(person)
+    assert uncovered.sum() > 100, uncovered.sum()
+    err_plate = np.abs(on.astype(int) - layer.plate)[uncovered].mean()
+    err_hair = np.abs(on.astype(int) - astronaut)[uncovered].mean()
+    assert err_plate < 4 and err_hair > 3 * err_plate, (err_plate, err_hair)
+
+
+def test_a_still_head_leaves_every_pixel_as_it_was(astronaut: np.ndarray) -> None:
+    still, layer, _ = _render(astronaut, True, 0.0)
+    assert layer is not None
+    assert np.array_equal(still, astronaut)
+
+
+def test_a_picture_without_a_person_has_no_background_layer(astronaut: np.ndarray, static_tracker) -> None:
+    landmarks = static_tracker.detect(astronaut)
+    w = astronaut.shape[1]
+    flat = np.zeros_like(astronaut)
+    flat[:] = np.linspace(40, 200, w, dtype=np.uint8)[None, :, None]  # a gradient: nobody there
+    assert BackgroundLayer.build(flat, np.asarray(landmarks)[:, :2] - 0.5) is None  # pixel index coordinates
+
+
+def test_the_segmentation_runs_where_denormals_are_flushed_and_leaves_them_flushed(astronaut: np.ndarray) -> None:
+    configure_torch()
+    assert _flushing()
+    with denormals_kept():
+        assert not _flushing()
+    assert _flushing()
+    confidence = person_confidence(astronaut)
+    assert _flushing() and confidence.shape == astronaut.shape[:2] and confidence.max() > 0.9
