@@ -65,8 +65,10 @@ def person_alpha(confidence: NDArray[np.float32], face: NDArray[np.uint8]) -> ND
     return alpha
 
 
-def background_plate(image: NDArray[np.uint8], alpha: NDArray[np.float32]) -> NDArray[np.uint8]:
-    """The avatar with the person (and the soft edge around them) filled in from the background around them."""
+def background_plate(image: NDArray[np.uint8], alpha: NDArray[np.float32], region: tuple[slice, slice]
+                     ) -> NDArray[np.uint8]:
+    """The avatar over `region` with the person (and the soft edge around them) filled in from the background around
+    them; the fill looks at the whole avatar, but only the region the warp changes is kept."""
     h, w = alpha.shape
     s = min(1.0, PLATE_SIDE / max(h, w))
     size = (max(1, round(w * s)), max(1, round(h * s)))
@@ -74,9 +76,9 @@ def background_plate(image: NDArray[np.uint8], alpha: NDArray[np.float32]) -> ND
     hole = cv2.resize((alpha > 0.02).astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
     hole = cv2.dilate(hole, np.ones((3, 3), np.uint8))  # the fill starts from background with no person in it
     filled = cv2.resize(cv2.inpaint(small, hole, FILL_RADIUS, cv2.INPAINT_TELEA), (w, h),
-                        interpolation=cv2.INTER_LINEAR)
-    near = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
-    plate = image.copy()
+                        interpolation=cv2.INTER_LINEAR)[region]
+    near = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((5, 5), np.uint8))[region] > 0
+    plate = image[region].copy()
     plate[near] = filled[near]
     return plate
 
@@ -85,32 +87,29 @@ class BackgroundLayer:
     """One avatar's person alpha and background plate; built once, applied to each frame's warped region."""
 
     def __init__(self, image: NDArray[np.uint8], alpha: NDArray[np.float32], plate: NDArray[np.uint8]) -> None:
-        self.image = image
-        self.alpha = alpha  # full avatar size
-        self.plate = plate
+        self.image = image  # the avatar over the warped region
+        self.alpha = alpha  # full avatar size: the frame's map samples it in avatar pixel coordinates
+        self.plate = plate  # over the warped region
 
     @classmethod
-    def build(cls, image: NDArray[np.uint8], landmarks: NDArray) -> BackgroundLayer | None:
-        """None when the avatar shows no person the segmentation can find around its face: it then moves as a
-        whole inside the head outline, as before."""
+    def build(cls, image: NDArray[np.uint8], landmarks: NDArray, region: tuple[slice, slice]
+              ) -> BackgroundLayer | None:
+        """The layer over `region` (the rows and columns the warp may change); None when the avatar shows no person
+        the segmentation can find around its face: it then moves as a whole inside the head outline, as before."""
         alpha = person_alpha(person_confidence(image), face_oval_mask(image.shape[:2], landmarks))
         if alpha is None:
             log.info("no person segmented around the face: the background moves with the head")
             return None
-        return cls(image, alpha, background_plate(image, alpha))
+        return cls(image[region], alpha, background_plate(image, alpha, region))
 
     def moved(self, mapping: NDArray[np.float32]) -> NDArray[np.float32]:
         """The person's alpha moved by the frame's backward `mapping` (region pixels → avatar pixel coords)."""
         return cv2.remap(self.alpha, mapping, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    def keep(self, warped: NDArray[np.uint8], moved: NDArray[np.float32], reach: NDArray[np.float32],
-             origin: tuple[int, int]) -> None:
+    def keep(self, warped: NDArray[np.uint8], moved: NDArray[np.float32], reach: NDArray[np.float32]) -> None:
         """Put the still background back into `warped` (the region, in place) wherever the `moved` person does not
         cover it. Behind the person's soft edge the avatar's pixels are part person: where the motion `reach`es (1 =
         a pixel or more) the plate shows instead, so the edge leaves no outline behind; where nothing moved, the
         avatar."""
-        x0, y0 = origin
-        h, w = warped.shape[:2]
-        behind = cv2.blendLinear(self.plate[y0 : y0 + h, x0 : x0 + w], self.image[y0 : y0 + h, x0 : x0 + w],
-                                 reach, 1.0 - reach)
+        behind = cv2.blendLinear(self.plate, self.image, reach, 1.0 - reach)
         cv2.blendLinear(warped, behind, moved, 1.0 - moved, dst=warped)

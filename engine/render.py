@@ -57,6 +57,10 @@ class Region:
     def shape(self) -> tuple[int, int]:
         return self.y1 - self.y0, self.x1 - self.x0
 
+    @property
+    def slices(self) -> tuple[slice, slice]:
+        return slice(self.y0, self.y1), slice(self.x0, self.x1)
+
 
 @dataclass(slots=True)
 class FullResRenderer:
@@ -106,7 +110,7 @@ class FullResRenderer:
         if landmarks is not None:  # the shading first: the mouth interior painted after it is the driver's own
             shade = (ShadingLayer(image, landmarks),) if shading else ()
             layers = (*shade, MouthLayer(image, landmarks), EyesLayer(image, landmarks))
-            still = BackgroundLayer.build(image, landmarks) if background else None
+            still = BackgroundLayer.build(image, landmarks, region.slices) if background else None
         return cls(image, low, high, box, extent, region, weight, window, base, layers, feather, still)
 
     @property
@@ -172,7 +176,7 @@ class FullResRenderer:
             # How far the head moved, from the small field (1 = a pixel or more): where the plate may show.
             px = np.sqrt((displacement * displacement).sum(axis=2, keepdims=True)) * (self.box.side / 2.0)
             reach = self.upsample(np.minimum(px, 1.0).astype(np.float32), over_region=True)[..., 0]
-            self.background.keep(out, moved, reach, (self.region.x0, self.region.y0))
+            self.background.keep(out, moved, reach)
         return out
 
     def _shows(self, mask: NDArray[np.float32]) -> bool:
@@ -201,5 +205,5 @@ class FullResRenderer:
             for layer in self.layers:
                 layer.paint(warped, points, self.origin, driving)
         out = self.image.copy()
-        out[r.y0 : r.y1, r.x0 : r.x1] = warped
+        out[r.slices] = warped
         return out
