@@ -32,6 +32,8 @@ FACE_MARGIN = 0.1  # the face oval grown by this share: its outline (cheeks, jaw
 MIN_FACE_COVER = 0.6  # a segmentation that covers less of the face oval than this failed (a painting, a mask)
 PLATE_SIDE = 192  # the plate is filled at this size (its long side): it only shows in slivers the head uncovers
 FILL_RADIUS = 5  # px at PLATE_SIDE
+ALPHA_SIDE = 1024  # the person's alpha is kept no larger than this (its long side)
+BAND = 32  # rows of the alpha blended together where the person does not cover the whole band
 
 
 def person_confidence(image: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -83,13 +85,25 @@ def background_plate(image: NDArray[np.uint8], alpha: NDArray[np.float32], regio
     return plate
 
 
+def coarse_step(shape: tuple[int, int]) -> int:
+    """How many avatar pixels one pixel of the person's alpha spans: 1 up to ALPHA_SIDE, more for larger photos,
+    whose alpha (made from a 256-px segmentation) is no sharper at full size and would cost its every pixel twice
+    a frame, once moved and once blended."""
+    return max(1, -(-max(shape) // ALPHA_SIDE))
+
+
 class BackgroundLayer:
     """One avatar's person alpha and background plate; built once, applied to each frame's warped region."""
 
     def __init__(self, image: NDArray[np.uint8], alpha: NDArray[np.float32], plate: NDArray[np.uint8]) -> None:
         self.image = image  # the avatar over the warped region
-        self.alpha = alpha  # full avatar size: the frame's map samples it in avatar pixel coordinates
         self.plate = plate  # over the warped region
+        self.step = coarse_step(alpha.shape)
+        h, w = alpha.shape
+        size = (-(-w // self.step), -(-h // self.step))
+        # full size, or reduced by `step`: the frame's map samples it at avatar pixel coordinates
+        self.alpha = alpha if self.step == 1 else cv2.resize(alpha, size, interpolation=cv2.INTER_AREA)
+        self._to_alpha = np.array([size[0] / w, size[1] / h], np.float32)  # avatar → alpha pixel index coords
 
     @classmethod
     def build(cls, image: NDArray[np.uint8], landmarks: NDArray, region: tuple[slice, slice]
@@ -103,13 +117,70 @@ class BackgroundLayer:
         return cls(image[region], alpha, background_plate(image, alpha, region))
 
     def moved(self, mapping: NDArray[np.float32]) -> NDArray[np.float32]:
-        """The person's alpha moved by the frame's backward `mapping` (region pixels → avatar pixel coords)."""
+        """The person's alpha moved by a backward `mapping` (pixels → avatar pixel coords), at the alpha's size."""
+        if self.step > 1:
+            mapping = (mapping + 0.5) * self._to_alpha - 0.5
         return cv2.remap(self.alpha, mapping, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
-    def keep(self, warped: NDArray[np.uint8], moved: NDArray[np.float32], reach: NDArray[np.float32]) -> None:
-        """Put the still background back into `warped` (the region, in place) wherever the `moved` person does not
-        cover it. Behind the person's soft edge the avatar's pixels are part person: where the motion `reach`es (1 =
-        a pixel or more) the plate shows instead, so the edge leaves no outline behind; where nothing moved, the
-        avatar."""
-        behind = cv2.blendLinear(self.plate, self.image, reach, 1.0 - reach)
-        cv2.blendLinear(warped, behind, moved, 1.0 - moved, dst=warped)
+    def keep(self, warped: NDArray[np.uint8], mapping: NDArray[np.float32], base: NDArray[np.float32],
+             part: tuple[slice, slice]) -> None:
+        """Put the still background back into `warped` (the `part` of the region it holds, in place, warped by the
+        backward `mapping`; `base` is the part's identity map) wherever the moved person does not cover it. Behind
+        the person's soft edge the avatar's pixels are part person: where the motion reaches (1 px or more) the
+        plate shows instead, so the edge leaves no outline behind; where nothing moved, the avatar. Only the pixels
+        where that changes anything are blended: not inside the person, not where nothing moved."""
+        h, w = warped.shape[:2]
+        k = self.step
+        if k > 1:  # both weights are smooth: made at the alpha's size, at the centre of each k×k block
+            coarse = np.array([[k, 0.0, (k - 1) / 2], [0.0, k, (k - 1) / 2]])
+            size = (-(-w // k), -(-h // k))
+
+            def shrink(m: NDArray[np.float32]) -> NDArray[np.float32]:
+                return cv2.warpAffine(m, coarse, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                      borderMode=cv2.BORDER_REPLICATE)
+            mapping, base = shrink(mapping), shrink(base)
+        person = self.moved(mapping)
+        shift = cv2.subtract(mapping, base)
+        reach = np.minimum(cv2.magnitude(shift[..., 0], shift[..., 1]), 1.0)
+        need = cv2.dilate(((person < 1.0) & (reach > 0.0)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        plate, image = self.plate[part], self.image[part]
+        for rows, cols in _runs(need, BAND):
+            if k > 1:
+                (a, b), (rows, cols) = _upsampled((person, reach), rows, cols, k, (h, w))
+            else:
+                a, b = np.ascontiguousarray(person[rows, cols]), np.ascontiguousarray(reach[rows, cols])
+            behind = cv2.blendLinear(plate[rows, cols], image[rows, cols], b, 1.0 - b)
+            out = warped[rows, cols]
+            cv2.blendLinear(out, behind, a, 1.0 - a, dst=out)
+
+
+def _upsampled(maps: tuple[NDArray[np.float32], ...], rows: slice, cols: slice, k: int, shape: tuple[int, int]
+               ) -> tuple[list[NDArray[np.float32]], tuple[slice, slice]]:
+    """Blocks `rows` × `cols` of each map upsampled exactly k times, as the whole map upsampled would give them
+    (one block of context on each side), and the pixels of `shape` they cover."""
+    hs, ws = maps[0].shape
+    r0, r1, c0, c1 = max(0, rows.start - 1), min(hs, rows.stop + 1), max(0, cols.start - 1), min(ws, cols.stop + 1)
+    y0, x0 = rows.start * k, cols.start * k
+    y1, x1 = min(shape[0], rows.stop * k), min(shape[1], cols.stop * k)
+    ups = []
+    for m in maps:
+        up = cv2.resize(np.ascontiguousarray(m[r0:r1, c0:c1]), ((c1 - c0) * k, (r1 - r0) * k),
+                        interpolation=cv2.INTER_LINEAR)
+        top, left = y0 - r0 * k, x0 - c0 * k
+        ups.append(np.ascontiguousarray(up[top:top + y1 - y0, left:left + x1 - x0]))
+    return ups, (slice(y0, y1), slice(x0, x1))
+
+
+def _runs(need: NDArray[np.bool_], band: int) -> list[tuple[slice, slice]]:
+    """The boxes, band rows tall, that cover every pixel `need` marks: each band's runs of needed columns."""
+    boxes = []
+    for y in range(0, need.shape[0], band):
+        cols = np.flatnonzero(need[y:y + band].any(axis=0))
+        if not len(cols):
+            continue
+        breaks = np.flatnonzero(np.diff(cols) > 1)
+        starts = np.concatenate([[cols[0]], cols[breaks + 1]])
+        stops = np.concatenate([cols[breaks], [cols[-1]]]) + 1
+        rows = slice(y, min(need.shape[0], y + band))
+        boxes.extend((rows, slice(int(a), int(b))) for a, b in zip(starts, stops, strict=True))
+    return boxes

@@ -21,10 +21,12 @@ from reenact.engine.background import BackgroundLayer
 from reenact.engine.driver import Driving
 from reenact.engine.eyes import EyesLayer
 from reenact.engine.face import CropBox
-from reenact.engine.mesh import Mesh, overwrite_map
+from reenact.engine.mesh import Box, Mesh, overwrite_map
 from reenact.engine.mouth import MouthLayer
 from reenact.engine.shading import ShadingLayer
 from reenact.engine.warp import smoothstep
+
+MESH_MARGIN = 0.25  # room around the face's points for the mouth's and eyes' mesh rings, in face extents
 
 
 class FaceLayer(Protocol):
@@ -134,32 +136,76 @@ class FullResRenderer:
                                             [0.0, a, offset(self.region.y0, top)]])
         return self._matrices[key]
 
-    def upsample(self, values: NDArray[np.float32], over_region: bool) -> NDArray[np.float32]:
+    def upsample(self, values: NDArray[np.float32], over_region: bool, box: Box | None = None) -> NDArray[np.float32]:
         """A cell-centred field (F×F×C) bilinear at every pixel: of the region for a field over the region (±extent),
-        of the crop's window for a field over the crop (±1)."""
+        or of `box` inside it; of the crop's window for a field over the crop (±1)."""
         m = self._to_field(values.shape[0], over_region).copy()
-        if over_region:
-            h, w = self.region.shape
-        else:
+        if box is None and over_region:
+            box = Box(0, 0, self.region.shape[1], self.region.shape[0])
+        elif box is None:
             rows, cols = self.window
-            h, w = rows.stop - rows.start, cols.stop - cols.start
-            m[:, 2] += m[0, 0] * np.array([cols.start, rows.start])
+            box = Box(cols.start, rows.start, cols.stop, rows.stop)
+        m[:, 2] += m[0, 0] * np.array([box.x0, box.y0])
+        h, w = box.shape
         out = cv2.warpAffine(np.ascontiguousarray(values, dtype=np.float32), m, (w, h),
                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
         return out.reshape(h, w, -1)
+
+    def moving(self, displacement: NDArray[np.float32], flow: NDArray[np.float32] | None,
+               points: NDArray[np.float64] | None) -> Box | None:
+        """The part of the region a frame may change (region pixel indices): where the upsampled `displacement`
+        is not zero, the crop's window when the network adds its `flow`, and the face's target `points` with room
+        for the mouth's and eyes' meshes. Elsewhere the map is the identity and the avatar's pixels stay as they
+        are, so a head that moves little costs only the pixels it moves."""
+        boxes = []
+        cells = np.flatnonzero(np.abs(displacement).max(axis=(0, 2)) > 0), \
+            np.flatnonzero(np.abs(displacement).max(axis=(1, 2)) > 0)
+        if len(cells[0]):
+            n = displacement.shape[0]
+            m = self._to_field(n, True)
+
+            def span(k: NDArray, offset: float, size: int) -> tuple[int, int]:
+                # a pixel at cell coordinate c reads cells floor(c) and floor(c) + 1; the border cells reach on
+                lo = 0 if k[0] == 0 else int(np.floor((k[0] - 1 - offset) / m[0, 0]))
+                hi = size if k[-1] == n - 1 else int(np.ceil((k[-1] + 1 - offset) / m[0, 0])) + 1
+                return max(0, lo), min(size, hi)
+
+            h, w = self.region.shape
+            (x0, x1), (y0, y1) = span(cells[0], m[0, 2], w), span(cells[1], m[1, 2], h)
+            if x1 > x0 and y1 > y0:
+                boxes.append(Box(x0, y0, x1, y1))
+        if flow is not None:
+            rows, cols = self.window
+            boxes.append(Box(cols.start, rows.start, cols.stop, rows.stop))
+        if points is not None and self.layers:
+            local = np.asarray(points, np.float64)[:, :2] - self.origin
+            around = Box.around(local, self.region.shape, MESH_MARGIN * float(np.ptp(local, axis=0).max()))
+            if around is not None:
+                boxes.append(around)
+        if not boxes:
+            return None
+        return Box(min(b.x0 for b in boxes), min(b.y0 for b in boxes),
+                   max(b.x1 for b in boxes), max(b.y1 for b in boxes))
 
     def sample(self, displacement: NDArray[np.float32], flow: NDArray[np.float32] | None = None,
                points: NDArray[np.float64] | None = None) -> NDArray[np.uint8]:
         """The region warped backward by `displacement` (region field, normalised crop units) plus the network's
         residual `flow` (crop field, same units; faded out at the crop's edge), with the mouth and eyes meshed to
         the target `points`. Zero motion returns the avatar's pixels unchanged: a still driver costs no detail."""
-        d = self.upsample(displacement, over_region=True)
+        out = self.image[self.region.slices].copy()
+        box = self.moving(displacement, flow, points)
+        if box is None:
+            return out
+        to_px = self.box.side / 2.0  # normalised crop units → avatar pixels
+        d = self.upsample(displacement * np.float32(to_px), over_region=True, box=box)
         if flow is not None:
-            d[self.window] += self.crop_weight[..., None] * self.upsample(flow, over_region=False)
-        d *= self.box.side / 2.0  # normalised crop units → avatar pixels
-        d += self.base
+            rows, cols = self.window
+            inner = (slice(rows.start - box.y0, rows.stop - box.y0), slice(cols.start - box.x0, cols.stop - box.x0))
+            d[inner] += self.crop_weight[..., None] * self.upsample(flow * np.float32(to_px), over_region=False)
+        d += self.base[box.slices]
         if points is not None:
-            meshes = [m for layer in self.layers for m in layer.meshes(d, points, self.origin)]
+            origin = self.origin + [box.x0, box.y0]
+            meshes = [m for layer in self.layers for m in layer.meshes(d, points, origin)]
             if meshes:  # read off the spline's map first (the rings), then written in one pass
                 merged = Mesh.merge(meshes)
                 overwrite_map(d, merged.dst, merged.src, merged.triangles)
@@ -168,15 +214,11 @@ class FullResRenderer:
         # moved to the nearest pixel, at most half a pixel from where it belongs, with its contrast intact.
         low = cv2.remap(self.low, d, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
         high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
-        out = cv2.add(low, high, dtype=cv2.CV_8U)  # saturating: no int16 image in between
+        part = out[box.slices]  # a view: what follows writes into the region in place
+        cv2.add(low, high, dst=part, dtype=cv2.CV_8U)  # saturating: no int16 image in between
         if self.background is not None:
             del low, high  # a large photo's region: each of its per-pixel arrays is freed once used
-            moved = self.background.moved(d)
-            del d
-            # How far the head moved, from the small field (1 = a pixel or more): where the plate may show.
-            px = np.sqrt((displacement * displacement).sum(axis=2, keepdims=True)) * (self.box.side / 2.0)
-            reach = self.upsample(np.minimum(px, 1.0).astype(np.float32), over_region=True)[..., 0]
-            self.background.keep(out, moved, reach)
+            self.background.keep(part, d, self.base[box.slices], box.slices)
         return out
 
     def _shows(self, mask: NDArray[np.float32]) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from reenact.engine.background import BackgroundLayer, person_confidence
+from reenact.engine.background import BackgroundLayer, face_oval_mask, person_alpha, person_confidence
 from reenact.engine.config import PipelineConfig
 from reenact.engine.pipeline import Pipeline
 from reenact.engine.runtime import _flushing, configure_torch, denormals_kept
@@ -90,3 +90,31 @@ def test_the_segmentation_runs_where_denormals_are_flushed_and_leaves_them_flush
     assert _flushing()
     confidence = person_confidence(astronaut)
     assert _flushing() and confidence.shape == astronaut.shape[:2] and confidence.max() > 0.9
+
+
+def test_a_large_photo_keeps_a_coarse_alpha_that_blends_as_the_full_one_would(astronaut: np.ndarray,
+                                                                              static_tracker) -> None:
+    big = cv2.resize(astronaut, None, fx=2.5, fy=2.5, interpolation=cv2.INTER_CUBIC)  # 1280 px: alpha at half size
+    landmarks = static_tracker.detect(big)
+    with Pipeline() as pipe:
+        pipe.prepare(big, "big.jpg", landmarks)
+        assert pipe.avatar is not None
+        renderer = pipe.avatar.renderer
+        layer = renderer.background
+        assert layer is not None and layer.step == 2 and layer.alpha.shape == (640, 640)
+        target = pipe.avatar.crop.landmarks[:, :2] + [SHIFT, 0.0]
+        displacement = pipe.avatar.warp(target).displacement
+        warped = renderer.sample(displacement)
+        # the same composite with the full-size alpha and weights at every pixel
+        r = renderer.region
+        d = renderer.upsample(displacement, over_region=True) * (renderer.box.side / 2.0)
+        full = person_alpha(person_confidence(big), face_oval_mask(big.shape[:2], np.asarray(landmarks)[:, :2] - 0.5))
+        person = cv2.remap(full, d + renderer.base, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        reach = np.minimum(np.linalg.norm(d, axis=2), 1.0)
+        renderer.background = None
+        moving = renderer.sample(displacement).astype(np.float64)
+        behind = reach[..., None] * layer.plate + (1 - reach[..., None]) * big[r.slices]
+        expected = person[..., None] * moving + (1 - person[..., None]) * behind
+    err = np.abs(warped - expected)
+    assert err.mean() < 0.5 and np.percentile(err, 99.9) < 12, (err.mean(), np.percentile(err, 99.9))
+    assert np.abs(warped.astype(int) - big[r.slices]).max(axis=2).mean() > 0.01  # the head did move

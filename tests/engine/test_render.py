@@ -9,7 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
+from reenact.engine.face import transform_points
+from reenact.engine.mesh import Box
 from reenact.engine.pipeline import Pipeline
+from reenact.engine.render import FullResRenderer
 
 W, H = 6000, 4000
 
@@ -180,3 +183,23 @@ def test_the_crop_view_shows_the_same_mouth_and_eyes_as_the_full_view(mona_lisa,
     assert view.shape == (pipe.size, pipe.size, 3)
     np.testing.assert_array_equal(view, cut(full, avatar.crop.to_crop, pipe.size))
     assert np.count_nonzero(np.any(view != without_mouth, axis=-1)) > 50  # his mouth interior shows in the crop
+
+
+def test_only_the_moving_part_of_the_region_is_sampled_and_it_is_what_the_whole_would_give(
+        mona_lisa, clip_frames, monkeypatch: pytest.MonkeyPatch) -> None:
+    with Pipeline() as pipe:
+        pipe.prepare(mona_lisa, "mona_lisa.jpg")
+        for frame in clip_frames[:30]:  # the driver's motion and its smoothing settle
+            pipe.step(frame)
+        renderer = pipe.avatar.renderer
+        target = pipe.track(clip_frames[30]).target
+        motion = pipe.avatar.warp(target)
+        points = np.asarray(transform_points(target, pipe.avatar.crop.to_frame), np.float64)[:, :2] - 0.5
+        box = renderer.moving(motion.displacement, None, points)
+        h, w = renderer.region.shape
+        assert box is not None and box.shape[0] * box.shape[1] < 0.8 * h * w  # the head moves, not the whole region
+        part = renderer.sample(motion.displacement, points=points)  # the mouth and eyes meshed inside the part
+        monkeypatch.setattr(FullResRenderer, "moving", lambda *_: Box(0, 0, w, h))
+        whole = renderer.sample(motion.displacement, points=points)
+    assert np.array_equal(part, whole)
+    assert not np.array_equal(part, mona_lisa[renderer.region.slices])
