@@ -19,8 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "stream: an MJPEG/HTTP or RTSP URL such as http://192.168.1.20:8080/video")
     p.add_argument("--avatar", metavar="IMAGE", help="start with this avatar (a file, or a bundled name: mona_lisa)")
     p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime-cuda, onnxruntime or torch "
-                                                      "(auto: the fastest GPU backend; the analytic warp without a "
-                                                      "GPU or without weights)")
+                                                      "(auto: the analytic warp; a named one runs the network on it)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (.pt) or export folder")
     add_precision_option(p)
     p.add_argument("--exit-after", metavar="SECONDS", type=positive_float, default=None,

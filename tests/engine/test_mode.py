@@ -6,37 +6,22 @@ from pathlib import Path
 
 import pytest
 
-from reenact.engine.backends.loader import gpu_backend
 from reenact.engine.errors import ReenactError
-from reenact.engine.mode import ON_CPU, choose_mode, mode_for_backend, resolve_mode
+from reenact.engine.mode import UNSEEN, choose_mode, mode_for_backend, resolve_mode
 
 
-def _no_gpu() -> None:
-    return None
-
-
-def _a_gpu() -> str:
-    return "tensorrt"
-
-
-def test_auto_runs_the_network_only_where_a_gpu_runs_it(tmp_path: Path) -> None:
+def test_auto_runs_the_warp_and_the_network_only_when_asked_for(tmp_path: Path) -> None:
     weights = tmp_path / "model.pt"
-    assert choose_mode("auto", weights, gpu=_a_gpu).mode == "warp"  # nothing to run
+    missing = choose_mode("auto", weights)
+    assert (missing.mode, missing.reason) == ("warp", f"no model weights at {weights}")  # nothing to run
     weights.write_bytes(b"x")
-    on_gpu = choose_mode("auto", weights, gpu=_a_gpu)
-    assert (on_gpu.mode, on_gpu.reason) == ("model", "a GPU runs the network here (tensorrt)")
-    on_cpu = choose_mode("auto", weights, gpu=_no_gpu)
-    assert on_cpu.mode == "warp" and on_cpu.reason == ON_CPU
-    assert choose_mode("warp", weights, gpu=_a_gpu).mode == "warp"
-    assert choose_mode("model", weights, gpu=_no_gpu).mode == "model"
-    assert choose_mode("auto", weights, "onnxruntime", gpu=_no_gpu).mode == "model"  # a named backend: the network
-
-
-def test_this_machine_s_answer_follows_its_gpu(tmp_path: Path) -> None:
-    weights = tmp_path / "model.pt"
-    weights.write_bytes(b"x")
-    expected = "warp" if gpu_backend() is None else "model"
-    assert resolve_mode("auto", weights) == expected
+    auto = choose_mode("auto", weights)  # on a CPU and on a GPU alike: the network is not the better one
+    assert (auto.mode, auto.reason) == ("warp", UNSEEN)
+    assert resolve_mode("auto", weights) == "warp"
+    assert choose_mode("warp", weights).mode == "warp"
+    assert choose_mode("model", weights).mode == "model"
+    assert choose_mode("auto", weights, "onnxruntime").mode == "model"  # a named backend: the network
+    assert choose_mode("auto", weights, "tensorrt").mode == "model"
 
 
 def test_the_model_without_weights_is_one_line_naming_the_path(tmp_path: Path) -> None:
