@@ -91,6 +91,7 @@ class WarpConfig:
     head_scale: float = setting(1.35, above=0)  # the head outline: the face oval's ellipse times this
     head_lift: float = setting(0.12, min=0, max=1)  # outline centre raised by this share of the face height (hair)
     head_falloff: float = setting(0.8, above=0)  # soft edge of the outline, in outline radii
+    hair_reach: float = setting(0.04, min=0)  # the segmented head grown by this (crop units): its soft edge moves whole
     max_rotation_deg: float = setting(30.0, min=0, max=90)  # larger tilts are clamped (and said so)
     max_scale: float = setting(1.35, min=1)  # head scale change clamped to [1/this, this]
     max_shift: float = setting(0.35, min=0)  # head shift clamped to this share of the face crop's side

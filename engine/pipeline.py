@@ -26,7 +26,7 @@ from reenact.engine.face import FaceCrop, FaceTracker, Landmarks, crop_box, crop
 from reenact.engine.motion import MotionTransfer
 from reenact.engine.render import FullResRenderer
 from reenact.engine.runtime import configure_threads
-from reenact.engine.warp import HeadField, HeadWarp, to_normalized
+from reenact.engine.warp import HAIR_CELLS, HeadField, HeadWarp, to_normalized
 
 STAGES = ("landmarks", "motion", "warp", "model", "paste")  # what the Pipeline times, in order
 # A frame's whole path where the app runs it: read from the source, the engine's stages, handed to the sinks. The
@@ -132,10 +132,11 @@ class Pipeline:
         size = self.size
         box = crop_box(landmarks, self.config.face.crop)
         crop = crop_face(image, landmarks, box, size)
-        warp = HeadWarp(crop.landmarks, size, self.config.warp)
         paste = self.config.paste
-        renderer = FullResRenderer.build(image, box, warp.extent, paste.feather, paste.detail_sigma,
-                                         _index_coords(landmarks), paste.shading, paste.background)
+        renderer = FullResRenderer.build(image, box, self.config.warp.region_scale, paste.feather,
+                                         paste.detail_sigma, _index_coords(landmarks), paste.shading,
+                                         paste.background)
+        warp = HeadWarp(crop.landmarks, size, self.config.warp, renderer.person_support(HAIR_CELLS))
         avatar = PreparedAvatar(image, crop, warp, renderer)
         if self.backend is not None:
             avatar.source_tensor = (crop.image.astype(np.float32) / 255.0).transpose(2, 0, 1)[None].copy()

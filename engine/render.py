@@ -115,6 +115,15 @@ class FullResRenderer:
             still = BackgroundLayer.build(image, landmarks, region.slices) if background else None
         return cls(image, low, high, box, extent, region, weight, window, base, layers, feather, still)
 
+    def person_support(self, n: int) -> NDArray[np.float32] | None:
+        """The person's alpha at the n×n cell centres over the warped region (±extent in normalised crop units),
+        where the head warp asks for it (engine.warp.HeadWarp); None without the still background."""
+        if self.background is None:
+            return None
+        c = (((2 * np.arange(n) + 1) / n - 1) * self.extent * self.box.side / 2).astype(np.float32)
+        xs, ys = np.meshgrid(c + np.float32(self.box.cx - 0.5), c + np.float32(self.box.cy - 0.5))
+        return self.background.moved(np.ascontiguousarray(np.stack([xs, ys], -1)))
+
     @property
     def origin(self) -> NDArray[np.float64]:
         return np.array([self.region.x0, self.region.y0], np.float64)

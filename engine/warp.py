@@ -32,6 +32,8 @@ from reenact.engine.motion import Similarity, fit_similarity, rotation
 # engine.mouth): closed lips put two of its points on one spot with different sources, and a moving iris would
 # drag the skin around the eye.
 _SPLINE = np.array([i for i in WARP_SUBSET if i not in {*IRIS_CENTRES, *LIPS_INNER_TOP, *LIPS_INNER_BOTTOM}])
+HAIR_CELLS = 160  # the person's alpha is looked at on this many cells across the warped region (head_support)
+HEAD_MARGIN = 0.12  # normalised crop units around the avatar's head where the field follows the head (HeadWarp)
 
 
 def to_normalized(points: NDArray, size: int) -> NDArray[np.float32]:
@@ -139,14 +141,20 @@ class HeadField:
 
 class HeadWarp:
     """The analytic warp of one avatar, head first: a rigid similarity moves the whole head (face, hair, outline)
-    inside a soft outline fitted once to the avatar's face oval, the spline adds the expression on top, and beyond
-    the outline the background stays put. Built once per avatar; called once per frame.
+    inside an outline fitted once to the avatar (its segmented head and hair above the neck, where the person's
+    segmentation is known; the face oval's soft outline below the chin, and everywhere without it), the spline adds
+    the expression on top, and beyond the outline the background stays put. Built once per avatar; called once per
+    frame.
 
     Coordinates are the normalised face crop's ([-1, 1] across the crop); the region it warps is larger than the
     crop (`region_scale`), so hair and shoulders beyond the crop can move with the head without a seam.
     """
 
-    def __init__(self, source: NDArray, size: int, config: WarpConfig | None = None) -> None:
+    def __init__(self, source: NDArray, size: int, config: WarpConfig | None = None,
+                 person: NDArray[np.float32] | None = None) -> None:
+        """`person`: the avatar's person alpha at the n×n cell centres over the warped region, when known
+        (engine.render.FullResRenderer.person_support); with it the head holds all of its hair, however far that
+        reaches beyond the face oval."""
         self.config = cfg = config or WarpConfig()
         self.size = size
         self.src = to_normalized(np.asarray(source)[:, :2], size).astype(np.float64)
@@ -158,14 +166,46 @@ class HeadWarp:
         self._centre = ((lo + hi) / 2 - np.array([0.0, cfg.head_lift * (hi - lo)[1]])).astype(np.float32)
         self._axes = ((hi - lo) / 2 * cfg.head_scale).astype(np.float32)
         self._rigid = np.array(RIGID)
+        # with the person's segmentation the head is what the segmentation shows above the neck, held whole
+        support = None if person is None else head_support(person, self.src, self.extent)
+        self._support = self._here = None
+        if support is not None:
+            distance, above = support
+            self._support = self._ellipse_below((distance <= cfg.hair_reach).astype(np.float32), above)
+            # Where the avatar's head was, and a margin around it, the field moves with the head too, whatever the
+            # head does: where it moved away from, its rigid source lies beyond the head, so the still background
+            # (its plate, engine.background) shows there, not the hair left standing. The margin keeps the one cell
+            # where the field turns from moving to still away from the hair: a pixel there samples between where
+            # the head was and where it is, which on a large move cuts through the hair and drags a line of it out.
+            here = (distance <= HEAD_MARGIN).astype(np.float32) * above[:, None]
+            self._here = self._sample(here, self.points)
         fx = _region_coords(size, self.extent, self.cells)
         self._crop_maps = (np.ascontiguousarray(np.broadcast_to(fx[None, :], (size, size))),
                            np.ascontiguousarray(np.broadcast_to(fx[:, None], (size, size))))
 
     def head_weight(self, points: NDArray[np.float32]) -> NDArray[np.float32]:
         """1 inside the avatar's head outline, smoothly 0 beyond its soft edge (points in the avatar's frame)."""
+        if self._support is not None:
+            return self._sample(self._support, points)
+        return self._ellipse(points)
+
+    def _ellipse(self, points: NDArray[np.float32]) -> NDArray[np.float32]:
         rho = np.sqrt((((points - self._centre) / self._axes) ** 2).sum(1, keepdims=True))
         return (1.0 - smoothstep((rho - 1.0) / self.config.head_falloff)).astype(np.float32)
+
+    def _ellipse_below(self, head: NDArray[np.float32], above: NDArray[np.float32]) -> NDArray[np.float32]:
+        """The head's support map: the segmented head above the neck, the face oval's soft outline below the chin,
+        where the neck stretches between the moving head and the still shoulders."""
+        n = len(head)
+        ellipse = self._ellipse((_grid_points(n) * self.extent).astype(np.float32)).reshape(n, n)
+        return (above[:, None] * head + (1.0 - above[:, None]) * ellipse).astype(np.float32)
+
+    def _sample(self, grid: NDArray[np.float32], points: NDArray[np.float32]) -> NDArray[np.float32]:
+        """A map laid over the region (n×n cell centres over ±extent) at `points`, 0 beyond it; N×1."""
+        n = len(grid)
+        at = (points * (n / (2 * self.extent)) + (n / 2 - 0.5)).reshape(-1, 1, 2).astype(np.float32)
+        return cv2.remap(grid, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+                         ).reshape(-1, 1)
 
     def _clamp(self, motion: Similarity) -> tuple[Similarity, bool]:
         cfg = self.config
@@ -193,6 +233,8 @@ class HeadWarp:
         pts = self.points
         rigid_back = back.apply(pts).astype(np.float32)  # each output point, carried back with the head
         w = self.head_weight(rigid_back)
+        if self._here is not None:
+            np.maximum(w, self._here, out=w)
         inside = w[:, 0] > 0  # beyond the outline's soft edge the background does not move: no spline needed there
         y = np.ascontiguousarray(rigid_back[inside])
         displacement = np.zeros_like(pts)
@@ -204,6 +246,33 @@ class HeadWarp:
         """The field over the face crop as a size×size×2 sampling grid (the network's input, the crop view)."""
         d = cv2.remap(field.displacement, *self._crop_maps, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         return d + identity_grid(self.size)
+
+
+def head_support(person: NDArray[np.float32], source: NDArray, extent: float
+                 ) -> tuple[NDArray[np.float32], NDArray[np.float32]] | None:
+    """Where the head's rigid motion carries the avatar: the person above the chin and joined to the face, hair and
+    head covering however far they reach, as each cell's distance from it (normalised crop units); and per row, how
+    far above the neck it is (1 down to the jaw, 0 from the chin on). None when the face is not in `person`.
+
+    The face oval's outline alone ends inside big hair, and its soft edge stretched the hair outward as the head
+    turned: a smear beside the head. The head is held whole instead, with a hard edge: beyond it the background
+    stays still (the person layer shows it as it is), and a soft edge there would blend each pixel's source between
+    where the head was and where it is, a chord that cuts through the hair on a large move and drags a spike of it
+    out. `person`: alpha (0–1) at the n×n cell centres over ±`extent`; `source`: the avatar's landmarks, normalised."""
+    n = len(person)
+    c = ((2 * np.arange(n) + 1) / n - 1) * extent  # cell centres, normalised crop units
+    oval = np.asarray(source)[list(FACE_OVAL), :2]
+    chin, top = float(oval[:, 1].max()), float(oval[:, 1].min())
+    jaw = 0.25 * (chin - top)
+    above = (1.0 - smoothstep((c - (chin - jaw)) / jaw)).astype(np.float32)
+    region = ((person > 0.05) & (above[:, None] > 0)).astype(np.uint8)
+    count, labels = cv2.connectedComponents(region, connectivity=8)
+    centre = np.clip(np.round((oval.mean(0) / extent + 1) * n / 2 - 0.5).astype(int), 0, n - 1)
+    label = labels[centre[1], centre[0]]
+    if count < 2 or label == 0:
+        return None
+    distance = cv2.distanceTransform((labels != label).astype(np.uint8), cv2.DIST_L2, 5) * np.float32(2 * extent / n)
+    return distance, above
 
 
 def _region_coords(size: int, extent: float, cells: int) -> NDArray[np.float32]:
