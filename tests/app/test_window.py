@@ -94,7 +94,9 @@ def test_animated_frames_follow_the_driving_face_and_the_picked_avatar(qtbot, op
     assert np.median(moving) > 0.1  # grey levels per pixel between frames, over the whole 1280×720 frame
     assert np.median(moving) > 10 * max(np.median(resting), 1e-3)
     astronaut = still_frame(AVATARS_DIR / "astronaut.jpg", static_tracker).astype(int)
-    assert np.abs(outputs[-1] - astronaut).mean() < 15  # it is the astronaut that moves
+    other = still_frame(AVATARS_DIR / "mona_lisa.jpg", static_tracker).astype(int)
+    # it is the astronaut that moves (her head and all of her hair move with the driver's)
+    assert np.abs(outputs[-1] - astronaut).mean() < min(25, 0.5 * np.abs(outputs[-1] - other).mean())
 
     # Picking another avatar in the gallery: the next frames animate it.
     with qtbot.waitSignal(window.worker.avatar_ready, timeout=WAIT_MS) as ready:
