@@ -24,7 +24,7 @@ from reenact.engine.face import CropBox
 from reenact.engine.mesh import Box, Mesh, overwrite_map
 from reenact.engine.mouth import MouthLayer
 from reenact.engine.shading import ShadingLayer
-from reenact.engine.warp import smoothstep
+from reenact.engine.warp import cell_centres, smoothstep
 
 MESH_MARGIN = 0.25  # room around the face's points for the mouth's and eyes' mesh rings, in face extents
 
@@ -120,7 +120,7 @@ class FullResRenderer:
         where the head warp asks for it (engine.warp.HeadWarp); None without the still background."""
         if self.background is None:
             return None
-        c = (((2 * np.arange(n) + 1) / n - 1) * self.extent * self.box.side / 2).astype(np.float32)
+        c = (cell_centres(n) * self.extent * self.box.side / 2).astype(np.float32)
         xs, ys = np.meshgrid(c + np.float32(self.box.cx - 0.5), c + np.float32(self.box.cy - 0.5))
         return self.background.moved(np.ascontiguousarray(np.stack([xs, ys], -1)))
 
@@ -235,7 +235,7 @@ class FullResRenderer:
         feathered crop): a trained blend mostly keeps the warped avatar, and then blending is wasted work."""
         n = mask.shape[0]
         if n not in self._small_weights:
-            ramp = crop_feather((2 * np.arange(n) + 1) / n - 1, self.feather)
+            ramp = crop_feather(cell_centres(n), self.feather)
             self._small_weights[n] = np.outer(ramp, ramp).astype(np.float32)
         return float(((1.0 - mask) * self._small_weights[n]).max()) >= 1.0 / 255.0
 

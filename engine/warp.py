@@ -54,9 +54,20 @@ def _border_points(n: int) -> NDArray[np.float64]:
     )
 
 
+def cell_centres(n: int) -> NDArray[np.float64]:
+    """The centres of n equal cells across [-1, 1]: where a field or map laid over a span has its values."""
+    return (2 * np.arange(n) + 1) / n - 1
+
+
+def to_cells(points: NDArray, n: int, extent: float) -> NDArray[np.float32]:
+    """Points (normalised crop units) → cell coordinates of an n-cell map over ±`extent` (centres at integers): the
+    inverse of `cell_centres` scaled by `extent`."""
+    return (np.asarray(points) * (n / (2 * extent)) + (n / 2 - 0.5)).astype(np.float32)
+
+
 @lru_cache(maxsize=8)
 def _grid_points(n: int) -> NDArray[np.float64]:
-    c = (2 * np.arange(n) + 1) / n - 1
+    c = cell_centres(n)
     xx, yy = np.meshgrid(c, c)
     return np.stack([xx.ravel(), yy.ravel()], axis=1)
 
@@ -203,7 +214,7 @@ class HeadWarp:
     def _sample(self, grid: NDArray[np.float32], points: NDArray[np.float32]) -> NDArray[np.float32]:
         """A map laid over the region (n×n cell centres over ±extent) at `points`, 0 beyond it; N×1."""
         n = len(grid)
-        at = (points * (n / (2 * self.extent)) + (n / 2 - 0.5)).reshape(-1, 1, 2).astype(np.float32)
+        at = to_cells(points, n, self.extent).reshape(-1, 1, 2)
         return cv2.remap(grid, at, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
                          ).reshape(-1, 1)
 
@@ -260,14 +271,14 @@ def head_support(person: NDArray[np.float32], source: NDArray, extent: float
     where the head was and where it is, a chord that cuts through the hair on a large move and drags a spike of it
     out. `person`: alpha (0–1) at the n×n cell centres over ±`extent`; `source`: the avatar's landmarks, normalised."""
     n = len(person)
-    c = ((2 * np.arange(n) + 1) / n - 1) * extent  # cell centres, normalised crop units
+    c = cell_centres(n) * extent  # normalised crop units
     oval = np.asarray(source)[list(FACE_OVAL), :2]
     chin, top = float(oval[:, 1].max()), float(oval[:, 1].min())
     jaw = 0.25 * (chin - top)
     above = (1.0 - smoothstep((c - (chin - jaw)) / jaw)).astype(np.float32)
     region = ((person > 0.05) & (above[:, None] > 0)).astype(np.uint8)
     count, labels = cv2.connectedComponents(region, connectivity=8)
-    centre = np.clip(np.round((oval.mean(0) / extent + 1) * n / 2 - 0.5).astype(int), 0, n - 1)
+    centre = np.clip(np.round(to_cells(oval.mean(0), n, extent)).astype(int), 0, n - 1)
     label = labels[centre[1], centre[0]]
     if count < 2 or label == 0:
         return None
