@@ -1,7 +1,9 @@
 """Reconstruction evaluation, the FOMM / TPSMM protocol: a video drives its own first frame.
 
 For each video (optionally a frame range of it, optionally split into clips) the first frame is the source; every
-frame is the driving frame and the target. The warp and the model are rendered by the engine itself
+later frame is the driving frame and the target. The source frame itself is not scored: the copy and the warp
+reproduce it exactly (a perfect copy's PSNR is unbounded, and one such frame outweighed a clip's other frames in the
+mean PSNR), which tests nothing. The warp and the model are rendered by the engine itself
 (`Pipeline.render`, at the frame's full resolution, the path the demo and the app take), each frame's own MediaPipe
 landmarks as the target (same-identity reconstruction), so what is scored is what a user sees. Every result and
 every real frame is then cut with the SOURCE frame's crop box at 256×256, so head motion stays visible. Three
@@ -110,13 +112,14 @@ def _psnr(mse: float) -> float:
     return 10.0 * math.log10(1.0 / max(mse, 1e-10))
 
 
-def clip_bounds(start: int, stop: int, length: int | None) -> list[tuple[int, int]]:
-    """[start, stop) as consecutive clips of `length` frames (one clip without a length). A leftover of one frame
-    joins the clip before it: alone it would be its own source, a perfect score that says nothing."""
+def clip_bounds(start: int, stop: int, length: int | None, stride: int = 1) -> list[tuple[int, int]]:
+    """[start, stop) as consecutive clips of `length` frames (one clip without a length). A leftover too short to
+    hold a frame scored after its source (every `stride`-th) joins the clip before it: alone it would score
+    nothing."""
     if length is None:
         return [(start, stop)]
     bounds = [(a, min(a + length, stop)) for a in range(start, stop, length)]
-    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < 2:
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] <= stride:
         bounds[-2:] = [(bounds[-2][0], stop)]
     return bounds
 
@@ -188,9 +191,11 @@ def evaluate_video(path: Path, opts: EvalOptions, pipes: dict[str, Pipeline], ju
     """Scores of every clip of one video, by its frame bounds."""
     all_lms = tracked_landmarks(path, opts.cache_dir)
     stop = len(all_lms) if opts.stop is None else min(opts.stop, len(all_lms))
-    if stop - opts.start < 2:
-        raise ReenactError(f"frame range {opts.start}:{stop} holds fewer than two frames", path)
-    bounds = clip_bounds(opts.start, stop, opts.clip_length)
+    if stop - opts.start <= opts.stride:
+        raise ReenactError(f"frame range {opts.start}:{stop} holds no frame to score after its source "
+                           f"(every {opts.stride}th)" if opts.stride > 1 else
+                           f"frame range {opts.start}:{stop} holds fewer than two frames", path)
+    bounds = clip_bounds(opts.start, stop, opts.clip_length, opts.stride)
     for a, _ in bounds:
         if np.isnan(all_lms[a, 0, 0]):
             raise ReenactError(f"no face in the source frame {a}", path)
@@ -198,7 +203,7 @@ def evaluate_video(path: Path, opts: EvalOptions, pipes: dict[str, Pipeline], ju
     firsts = {a: (a, b) for a, b in bounds}
     from tqdm import tqdm
 
-    scored = sum(len(range(a, b, opts.stride)) for a, b in bounds)
+    scored = sum(len(range(a + opts.stride, b, opts.stride)) for a, b in bounds)
     bar = tqdm(total=scored, desc=path.stem, disable=not opts.progress, unit="frame", dynamic_ncols=True)
     current = source = None
     for i, frame in read_range(path, opts.start, stop):
@@ -206,7 +211,7 @@ def evaluate_video(path: Path, opts: EvalOptions, pipes: dict[str, Pipeline], ju
             current = firsts[i]
             source = _set_source(frame, all_lms[i], pipes, judge)
         assert current is not None and source is not None
-        if (i - current[0]) % opts.stride:
+        if i == current[0] or (i - current[0]) % opts.stride:  # the source drives the clip; it is not a test
             continue
         bar.update(1)
         _score_frame(frame, all_lms[i], source, pipes, judge, clips[current])
