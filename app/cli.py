@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="driving video with a face; default: the bundled talking clip")
     demo.add_argument("--out", required=True, help="output video: .mp4, .mov, .mkv, .webm or .gif (no sound)")
     demo.add_argument("--mode", default="auto", choices=("auto", "model", "warp"),
-                      help="model (trained network) or warp (network-free); auto = the warp (on a person it "
-                           "never saw the network measured no better); a named --backend means the model")
+                      help="model (trained network) or warp (network-free); auto = the model where its weights are "
+                           "(on a person it never saw it is the closer of the two), else the warp")
     demo.add_argument("--backend", default="auto", help="auto, torch, onnxruntime or tensorrt")
     demo.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint")
     add_precision_option(demo)

@@ -323,7 +323,7 @@ def check_gpu() -> Check:
                "an NVIDIA driver is installed but this PyTorch is a CPU build")
         return Check("GPU", Status.WARN, why, "install a CUDA build of torch==2.13.0 and pip install "
                      "'reenact[gpu]' (onnxruntime-gpu); check nvidia-smi lists the GPU")
-    return Check("GPU", Status.WARN, "none (no NVIDIA driver): a named backend runs the network on the CPU",
+    return Check("GPU", Status.WARN, "none (no NVIDIA driver): the network runs on the CPU",
                  "for real-time model frames: an NVIDIA GPU with its driver, then pip install 'reenact[gpu]'")
 
 
@@ -336,7 +336,20 @@ def check_backend(options: DoctorOptions) -> Check:
     from reenact.engine.mode import choose_mode
 
     choice = choose_mode("auto", options.weights)
-    return Check("backend", Status.OK, f"the analytic warp ({choice.reason})")
+    if choice.mode == "warp":
+        return Check("backend", Status.OK, f"the analytic warp ({choice.reason})")
+    from reenact.engine.errors import ReenactError, first_line
+    from reenact.export.artifacts import open_backend
+
+    try:
+        backend = open_backend("auto", options.weights)
+    except ReenactError as exc:
+        return Check("backend", Status.WARN, f"no backend can run the model ({first_line(exc, 200)}); the analytic "
+                     "warp animates instead", "pip install 'reenact[cpu]' (ONNX Runtime) or a working torch")
+    try:
+        return Check("backend", Status.OK, f"{backend.name} will run ({backend.reason})")
+    finally:
+        backend.close()
 
 
 def check_weights(weights: Path) -> Check:

@@ -8,6 +8,7 @@ from pathlib import Path
 from reenact.engine.arguments import add_precision_option, non_negative_int, positive_float
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_WEIGHTS, IMAGE_SUFFIXES
 from reenact.engine.errors import ReenactError, require_file
+from reenact.engine.mode import WARP
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,8 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="drive from camera N (see the app's source list), or from a phone or network camera's "
                         "stream: an MJPEG/HTTP or RTSP URL such as http://192.168.1.20:8080/video")
     p.add_argument("--avatar", metavar="IMAGE", help="start with this avatar (a file, or a bundled name: mona_lisa)")
-    p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime-cuda, onnxruntime or torch "
-                                                      "(auto: the analytic warp; a named one runs the network on it)")
+    p.add_argument("--backend", default="auto", help="auto, tensorrt, onnxruntime-cuda, onnxruntime, torch or warp "
+                                                      "(auto: the network on the fastest of them that runs here; warp: "
+                                                      "the analytic warp, no network)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (.pt) or export folder")
     add_precision_option(p)
     p.add_argument("--exit-after", metavar="SECONDS", type=positive_float, default=None,
@@ -62,9 +64,10 @@ def run_app(args: argparse.Namespace) -> int:
     driving = require_file(args.driving, "driving video") if args.driving else None
     from reenact.engine.backends.loader import resolve_kind
 
-    resolve_kind(args.backend)
+    if args.backend != WARP:
+        resolve_kind(args.backend)
     weights = Path(args.weights)
-    if args.backend != "auto" and not weights.exists():
+    if args.backend not in ("auto", WARP) and not weights.exists():
         raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)
     screenshot = Path(args.screenshot) if args.screenshot else None
     avatar = resolve_avatar(args.avatar)

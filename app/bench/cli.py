@@ -15,7 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("bench", help="measure frames per second, latency and CPU per frame of the app's "
                                             "threaded pipeline, against a FOMM-sized network")
     p.add_argument("--backend", default="auto",
-                   help="auto (what the app runs: the analytic warp, unless a backend is named), warp, "
+                   help="auto (what the app runs: the network on the fastest backend here), warp, "
                         "torch, onnxruntime, tensorrt, ...; all = every backend that loads here, then the warp "
                         "(the others are listed with the reason)")
     add_precision_option(p)

@@ -374,7 +374,7 @@ def run_bench(opts: BenchOptions, say: Callable[[str], None] = print) -> BenchRe
         with private_cache(workdir, random_weights):
             for kind in kinds:
                 # what the app would run: "auto" follows the model-or-warp policy (engine.mode)
-                choice = choose_mode("warp", weights) if kind == WARP else choose_mode("auto", weights, kind)
+                choice = choose_mode("auto", weights, kind)
                 backend: Backend | None = None
                 if choice.mode == "model":
                     try:

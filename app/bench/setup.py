@@ -14,6 +14,7 @@ from numpy.typing import NDArray
 
 from reenact.engine.assets import AVATARS_DIR, DEFAULT_CLIP, DEFAULT_WEIGHTS
 from reenact.engine.errors import ReenactError
+from reenact.engine.mode import WARP
 
 OUTPUTS = ("vcam", "mp4", "none")
 DEFAULT_AVATAR = AVATARS_DIR / "mona_lisa.jpg"
@@ -127,8 +128,6 @@ def checkpoint_for(opts: BenchOptions, workdir: Path, say: Callable[[str], None]
     path = save_checkpoint(Checkpoint(config, state, train_config={"bench": "random init"}), workdir / "random.pt")
     return path, config.size, True
 
-
-WARP = "warp"  # a bench "backend" of its own: the analytic warp, no network
 
 
 def backend_kinds(choice: str) -> list[str]:

@@ -24,7 +24,7 @@ RELEASE = "6.8.0-45-generic"
 
 
 def _reenact(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "REENACT_DATA_DIR": str(tmp_path / "data")}
+    env = {**os.environ, "REENACT_DATA_DIR": str(tmp_path / "data"), "REENACT_CACHE_DIR": str(tmp_path / "cache")}
     return subprocess.run([sys.executable, "-m", "reenact.app.cli", *args], capture_output=True, text=True,
                           timeout=300, env=env)
 
@@ -44,8 +44,8 @@ def test_doctor_on_this_machine_names_the_missing_camera_and_driver_with_their_f
     for topic in ("pyvirtualcam", "GPU", "backend", "model weights", "Qt platform plugin"):
         assert any(re.match(rf"\[(ok|warn|FAIL)\] +{re.escape(topic)}: ", ln) for ln in lines), topic
     backend = next(ln for ln in lines if "backend:" in ln)
-    # what animates, and why not the network (the same answer with a GPU)
-    assert "analytic warp (on a person it never saw" in backend and "a named backend runs it" in backend
+    # what animates (the network, on the fastest backend that loads here), and why that backend
+    assert re.search(r"\[ok\] +backend: \S+ will run \(auto: fastest available", backend), backend
     assert re.search(r"model weights: .*reenact\.pt \(checkpoint format \d+, model interface \d+", proc.stdout)
     assert lines[-1].startswith("Not ready: ")
 
