@@ -33,6 +33,7 @@ MIN_FACE_COVER = 0.6  # a segmentation that covers less of the face oval than th
 PLATE_SIDE = 192  # the plate is filled at this size (its long side): it only shows in slivers the head uncovers
 FILL_RADIUS = 5  # px at PLATE_SIDE
 ALPHA_SIDE = 1024  # the person's alpha is kept no larger than this (its long side)
+DETAIL_MAX = 24  # grey levels: the most the background's mirrored fine texture adds to or takes from the fill
 BAND = 32  # rows of the alpha blended together where the person does not cover the whole band
 
 
@@ -81,8 +82,43 @@ def background_plate(image: NDArray[np.uint8], alpha: NDArray[np.float32], regio
                         interpolation=cv2.INTER_LINEAR)[region]
     near = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((5, 5), np.uint8))[region] > 0
     plate = image[region].copy()
-    plate[near] = filled[near]
+    detail = mirrored_detail(image[region], near, 0.5 / s)
+    plate[near] = np.clip(filled[near].astype(np.int16) + detail[near], 0, 255).astype(np.uint8)
     return plate
+
+
+def mirrored_detail(image: NDArray[np.uint8], hole: NDArray[np.bool_], sigma: float) -> NDArray[np.int16]:
+    """The background's fine texture (what a blur of `sigma` px takes away) carried into `hole`, mirrored across the
+    hole's edge: a pixel at depth d shows the texture found d px beyond the edge point nearest to it (or, where that
+    lies in the hole or off the picture, a half, a quarter, an eighth as far). The plate's fill is smooth (it is made
+    small): over a textured wall, fur or foliage a head-sized uncovered patch read as a flat blur; mirrored, the
+    texture keeps its grain and its direction at the edge, where the eye compares it with the real background."""
+    h, w = hole.shape
+    if not hole.any() or hole.all():
+        return np.zeros((h, w, image.shape[2]), np.int16)
+    sigma = max(sigma, 0.5)
+    detail = image.astype(np.int16) - cv2.GaussianBlur(image, (0, 0), sigma).astype(np.int16)
+    np.clip(detail, -DETAIL_MAX, DETAIL_MAX, out=detail)  # grain, not the edges of things, which would double
+    # texture is taken from clean background: not within the blur's reach of the person's edge
+    reach = 2 * int(np.ceil(2 * sigma)) + 1
+    keep = (cv2.dilate(hole.astype(np.uint8), np.ones((reach, reach), np.uint8)) == 0).astype(np.uint8)
+    _, labels = cv2.distanceTransformWithLabels(1 - keep, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
+    if not keep.any():
+        return np.zeros((h, w, image.shape[2]), np.int16)
+    ys, xs = np.nonzero(hole)
+    outside = np.flatnonzero(keep.ravel())  # background pixels, in the order their labels count them (from 1)
+    nearest = outside[labels[ys, xs] - 1]
+    qy, qx = nearest // w, nearest % w
+    out = np.zeros_like(detail)
+    todo = np.ones(len(ys), bool)
+    for t in (1.0, 0.5, 0.25, 0.125):
+        my = np.round(qy + t * (qy - ys)).astype(np.int64)
+        mx = np.round(qx + t * (qx - xs)).astype(np.int64)
+        ok = todo & (my >= 0) & (my < h) & (mx >= 0) & (mx < w)
+        ok[ok] = keep[my[ok], mx[ok]] > 0
+        out[ys[ok], xs[ok]] = detail[my[ok], mx[ok]]
+        todo &= ~ok
+    return out
 
 
 def coarse_step(shape: tuple[int, int]) -> int:

@@ -9,7 +9,14 @@ import cv2
 import numpy as np
 import pytest
 
-from reenact.engine.background import BackgroundLayer, face_oval_mask, person_alpha, person_confidence
+from reenact.engine.background import (
+    DETAIL_MAX,
+    BackgroundLayer,
+    face_oval_mask,
+    mirrored_detail,
+    person_alpha,
+    person_confidence,
+)
 from reenact.engine.config import PipelineConfig, WarpConfig
 from reenact.engine.landmarks import FACE_OVAL
 from reenact.engine.pipeline import Pipeline
@@ -160,3 +167,31 @@ def test_a_turning_head_carries_its_hair_whole_beyond_the_face_outline(astronaut
     assert hair.sum() > 2000, hair.sum()
     err = np.abs(out.astype(int) - turned).max(axis=2)[hair]
     assert np.percentile(err, 90) < 24, np.percentile(err, 90)
+
+
+def _grain(image: np.ndarray) -> np.ndarray:
+    """Each pixel's fine texture: its grey level's distance from a blur of 1.5 px."""
+    g = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    return np.abs(g - cv2.GaussianBlur(g, (0, 0), 1.5))
+
+
+@pytest.mark.parametrize("name", ["mona_lisa", "astronaut"])
+def test_the_plate_where_the_person_was_has_the_grain_of_the_background(name: str, request: pytest.FixtureRequest
+                                                                      ) -> None:
+    """The Mona Lisa's craquelure and the astronaut's clouded backdrop go on where the head uncovers them: the fill
+    is made small and is smooth; the background's fine texture, mirrored across the person's edge, is laid on it."""
+    avatar = request.getfixturevalue(name)
+    with Pipeline() as pipe:
+        prepared = pipe.prepare(avatar, f"{name}.jpg")
+    layer, r = prepared.renderer.background, prepared.renderer.region
+    assert layer is not None and layer.step == 1
+    alpha = layer.alpha[r.slices]
+    inside = cv2.erode((alpha >= 0.5).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0  # well inside the person
+    clear = cv2.dilate((alpha > 0.02).astype(np.uint8), np.ones((15, 15), np.uint8)) == 0  # well clear of them
+    assert inside.sum() > 5000 and clear.sum() > 5000
+    ratio = _grain(layer.plate)[inside].mean() / _grain(avatar[r.slices])[clear].mean()
+    assert ratio > 0.5, ratio  # the smooth fill alone: 0.05 (Mona Lisa), 0.23 (astronaut)
+    # the texture adds grain, not light: the fill's local colour stays the fill's
+    detail = mirrored_detail(avatar[r.slices], alpha > 0.02, 1.5)
+    assert np.abs(detail[inside].astype(float).mean(axis=0)).max() < 2.0
+    assert np.abs(detail).max() <= DETAIL_MAX and not detail[alpha <= 0.02].any()
