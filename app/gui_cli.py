@@ -68,7 +68,7 @@ def run_app(args: argparse.Namespace) -> int:
         resolve_kind(args.backend)
     weights = Path(args.weights)
     if args.backend not in ("auto", WARP) and not weights.exists():
-        raise ReenactError("model weights not found (use --backend auto to run the analytic warp)", weights)
+        raise ReenactError("model weights not found (use --backend warp to run the analytic warp)", weights)
     screenshot = Path(args.screenshot) if args.screenshot else None
     avatar = resolve_avatar(args.avatar)
 

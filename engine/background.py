@@ -102,9 +102,9 @@ def mirrored_detail(image: NDArray[np.uint8], hole: NDArray[np.bool_], sigma: fl
     # texture is taken from clean background: not within the blur's reach of the person's edge
     reach = 2 * int(np.ceil(2 * sigma)) + 1
     keep = (cv2.dilate(hole.astype(np.uint8), np.ones((reach, reach), np.uint8)) == 0).astype(np.uint8)
-    _, labels = cv2.distanceTransformWithLabels(1 - keep, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     if not keep.any():
         return np.zeros((h, w, image.shape[2]), np.int16)
+    _, labels = cv2.distanceTransformWithLabels(1 - keep, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     ys, xs = np.nonzero(hole)
     outside = np.flatnonzero(keep.ravel())  # background pixels, in the order their labels count them (from 1)
     nearest = outside[labels[ys, xs] - 1]

@@ -2,7 +2,7 @@
 
 The trained network needs weights (a checkpoint or an export folder); the analytic warp needs none. "auto" runs the
 network wherever its weights are, on a CPU and on a GPU alike: on a person it never saw (`reenact eval --heldout`,
-docs/mouth_eyes.md) it is closer to the real frames than the warp on L1 (0.0429 against 0.0439; ahead in 69 % of the
+docs/mouth_eyes.md) it is closer to the real frames than the warp on L1 (0.0429 against 0.0439; ahead in 68 % of the
 frames) and PSNR (22.42 against 22.17 dB), and level on the keypoints (2.066 against 2.074 px; 2.079 against 2.076
 with the textured plate) and the identity (0.2658 against 0.2663), as on the held-out frames of the person it
 trained on (L1 0.0274 against 0.0285). On two CPU cores it costs a third more CPU a frame (int8: 28–30 against
