@@ -94,16 +94,14 @@ def mirrored_detail(image: NDArray[np.uint8], hole: NDArray[np.bool_], sigma: fl
     small): over a textured wall, fur or foliage a head-sized uncovered patch read as a flat blur; mirrored, the
     texture keeps its grain and its direction at the edge, where the eye compares it with the real background."""
     h, w = hole.shape
-    if not hole.any() or hole.all():
-        return np.zeros((h, w, image.shape[2]), np.int16)
     sigma = max(sigma, 0.5)
-    detail = image.astype(np.int16) - cv2.GaussianBlur(image, (0, 0), sigma).astype(np.int16)
-    np.clip(detail, -DETAIL_MAX, DETAIL_MAX, out=detail)  # grain, not the edges of things, which would double
     # texture is taken from clean background: not within the blur's reach of the person's edge
     reach = 2 * int(np.ceil(2 * sigma)) + 1
     keep = (cv2.dilate(hole.astype(np.uint8), np.ones((reach, reach), np.uint8)) == 0).astype(np.uint8)
-    if not keep.any():
+    if not hole.any() or not keep.any():
         return np.zeros((h, w, image.shape[2]), np.int16)
+    detail = image.astype(np.int16) - cv2.GaussianBlur(image, (0, 0), sigma).astype(np.int16)
+    np.clip(detail, -DETAIL_MAX, DETAIL_MAX, out=detail)  # grain, not the edges of things, which would double
     _, labels = cv2.distanceTransformWithLabels(1 - keep, cv2.DIST_L2, 5, labelType=cv2.DIST_LABEL_PIXEL)
     ys, xs = np.nonzero(hole)
     outside = np.flatnonzero(keep.ravel())  # background pixels, in the order their labels count them (from 1)

@@ -192,9 +192,8 @@ def evaluate_video(path: Path, opts: EvalOptions, pipes: dict[str, Pipeline], ju
     all_lms = tracked_landmarks(path, opts.cache_dir)
     stop = len(all_lms) if opts.stop is None else min(opts.stop, len(all_lms))
     if stop - opts.start <= opts.stride:
-        raise ReenactError(f"frame range {opts.start}:{stop} holds no frame to score after its source "
-                           f"(every {opts.stride}th)" if opts.stride > 1 else
-                           f"frame range {opts.start}:{stop} holds fewer than two frames", path)
+        every = f" (every {opts.stride}th)" if opts.stride > 1 else ""
+        raise ReenactError(f"frame range {opts.start}:{stop} holds no frame to score after its source{every}", path)
     bounds = clip_bounds(opts.start, stop, opts.clip_length, opts.stride)
     for a, _ in bounds:
         if np.isnan(all_lms[a, 0, 0]):
