@@ -40,7 +40,8 @@ class OneEuroFilter:
     """
 
     def __init__(self, config: OneEuroConfig, fast: NDArray[np.intp] | None = None) -> None:
-        """`fast`: rows of the filtered array (landmarks) whose cut-off is `config.openings_speedup` times higher."""
+        """`fast`: rows of the filtered array (landmarks) whose cut-offs and speed gain (beta) are
+        `config.openings_speedup` times higher."""
         self.config = config
         self.fast = fast
         self._x: NDArray[np.float64] | None = None
@@ -55,13 +56,12 @@ class OneEuroFilter:
     def reset(self) -> None:
         self._x = self._dx = self._t = None
 
-    def _min_cutoff(self, shape: tuple[int, ...]) -> float | NDArray[np.float64]:
-        """min_cutoff, per row where some rows are fast (broadcast over the rest of `shape`)."""
-        base = self.config.min_cutoff
+    def _per_row(self, value: float, shape: tuple[int, ...]) -> float | NDArray[np.float64]:
+        """A setting, `openings_speedup` times larger on the fast rows (broadcast over the rest of `shape`)."""
         if self.fast is None:
-            return base
-        rows = np.full((shape[0],) + (1,) * (len(shape) - 1), base)
-        rows[self.fast] = base * self.config.openings_speedup
+            return value
+        rows = np.full((shape[0],) + (1,) * (len(shape) - 1), value)
+        rows[self.fast] = value * self.config.openings_speedup
         return rows
 
     def __call__(self, x: NDArray, t: float) -> NDArray:
@@ -74,9 +74,12 @@ class OneEuroFilter:
             return x
         dt = t - self._t
         dx = (xf - self._x) / dt
-        a_d = self._alpha(self.config.d_cutoff, dt)
+        # The fast rows' speed is followed as fast as their place: a speed smoothed at the head's 1 Hz is still near
+        # zero when a blink is over, and the cut-off it should raise stays low (the lids shut late and half-way).
+        a_d = self._alpha(self._per_row(self.config.d_cutoff, xf.shape), dt)
         self._dx = a_d * dx + (1 - a_d) * self._dx
-        cutoff = self._min_cutoff(xf.shape) + self.config.beta * np.abs(self._dx)
+        beta = self._per_row(self.config.beta, xf.shape)
+        cutoff = self._per_row(self.config.min_cutoff, xf.shape) + beta * np.abs(self._dx)
         a = self._alpha(cutoff, dt)
         self._x = a * xf + (1 - a) * self._x
         self._t = t
