@@ -35,8 +35,8 @@ class OneEuroConfig:
     d_cutoff: float = setting(1.0, above=0)
     enabled: bool = True
     # The lids', lips' and irises' points are filtered with this many times min_cutoff, d_cutoff and beta: a blink
-    # lasts 100–150 ms, and at the head's settings the filter took away half its depth and kept the lids shut two
-    # frames after the driver's had opened (the motion's dead zone, not the filter, keeps their jitter off a still
+    # lasts 100–150 ms, and at the head's settings the filter took away half its depth and kept the lids shut a
+    # frame after the driver's had opened (the motion's dead zone, not the filter, keeps their jitter off a still
     # face).
     openings_speedup: float = setting(4.0, min=1)
 

@@ -12,6 +12,10 @@ import pytest
 
 from reenact.engine.assets import DEFAULT_CLIP
 
+# Long enough for the first frame on a busy 2-core machine: the app starts MediaPipe, the network and the avatar's
+# layers (its segmentation and background plate) before it shows anything, about 4–5 s there.
+RUN_S = "10"
+
 
 def _reenact(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "REENACT_DATA_DIR": str(tmp_path / "data")}
@@ -21,7 +25,7 @@ def _reenact(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_app_runs_on_the_bundled_clip(tmp_path: Path) -> None:
     shot = tmp_path / "window.png"
-    proc = _reenact(tmp_path, "--driving", str(DEFAULT_CLIP), "--avatar", "mona_lisa", "--exit-after", "4",
+    proc = _reenact(tmp_path, "--driving", str(DEFAULT_CLIP), "--avatar", "mona_lisa", "--exit-after", RUN_S,
                     "--screenshot", str(shot))
     assert proc.returncode == 0, proc.stderr[-2000:]
     shown = int(re.search(r"frames shown: (\d+)", proc.stdout).group(1))
@@ -51,7 +55,7 @@ def test_bad_arguments_give_one_line(tmp_path: Path, args: list[str], message: s
 
 
 def test_app_drives_from_a_phone_stream_given_as_camera_url(tmp_path: Path, mjpeg_server) -> None:
-    proc = _reenact(tmp_path, "--camera", mjpeg_server.url, "--avatar", "mona_lisa", "--exit-after", "5")
+    proc = _reenact(tmp_path, "--camera", mjpeg_server.url, "--avatar", "mona_lisa", "--exit-after", RUN_S)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert int(re.search(r"frames shown: (\d+)", proc.stdout).group(1)) > 0
     assert mjpeg_server.served > 0 and "Traceback" not in proc.stderr
