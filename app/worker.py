@@ -84,7 +84,8 @@ def smoothing_config(strength: int) -> OneEuroConfig:
 
 def choose_backend(kind: str, weights: Path, precision: str = "auto") -> tuple[Backend | None, str]:
     """The model backend, or None (the analytic warp), and why: the one model-or-warp policy (engine.mode; `auto`
-    runs the network where its weights are, `warp` the warp, a named backend the network), the artifact made by export, loaded by engine."""
+    runs the network where its weights are, `warp` the warp, a named backend the network), the artifact made by
+    export, loaded by engine."""
     choice = choose_mode("auto", weights, kind)
     if choice.mode == "warp":
         return None, choice.reason

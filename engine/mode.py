@@ -6,7 +6,8 @@ docs/mouth_eyes.md) it is closer to the real frames than the warp on L1 (0.0429 
 frames) and PSNR (22.42 against 22.17 dB), and level on the keypoints (2.066 against 2.074 px; 2.079 against 2.076
 with the textured plate) and the identity (0.2658 against 0.2663), as on the held-out frames of the person it
 trained on (L1 0.0274 against 0.0285). On two CPU cores it costs a third more CPU a frame (int8: 28–30 against
-21–23 ms) and still keeps a call's pace beside a busy process (`reenact bench --load 1`: 31.7–36.6 fps). Without weights the warp animates, and says why.
+21–23 ms) and still keeps a call's pace beside a busy process (`reenact bench --load 1`: 31.7–36.6 fps). Without
+weights the warp animates, and says why.
 Naming a backend, or `--mode model`, runs the network wherever; asking for it without weights is the user's
 mistake, said in one line naming the path; `--mode warp` runs the warp.
 """

@@ -129,7 +129,6 @@ def checkpoint_for(opts: BenchOptions, workdir: Path, say: Callable[[str], None]
     return path, config.size, True
 
 
-
 def backend_kinds(choice: str) -> list[str]:
     """`all` → every backend the loader knows (fastest first), then the analytic warp; anything else is checked by
     the loader itself."""
