@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 
 from reenact.engine.background import BackgroundLayer
 from reenact.engine.driver import Driving
+from reenact.engine.extend import Margins, continued, margins_for
 from reenact.engine.eyes import EyesLayer
 from reenact.engine.face import CropBox
 from reenact.engine.mesh import Box, Mesh, overwrite_map
@@ -69,8 +70,8 @@ class FullResRenderer:
     """Per-avatar geometry between the face crop's normalised coordinates and the avatar's pixels. Built once."""
 
     image: NDArray[np.uint8]  # the full avatar, RGB
-    low: NDArray[np.uint8]  # the avatar blurred: sampled with bilinear interpolation
-    high: NDArray[np.int16]  # avatar − low: its finest detail, sampled at the nearest pixel (no blur)
+    low: NDArray[np.uint8]  # the avatar blurred, continued beyond its edges: sampled with bilinear interpolation
+    high: NDArray[np.int16]  # avatar − low: its finest detail (none beyond its edges), sampled at the nearest pixel
     box: CropBox  # the face crop in avatar pixels
     extent: float  # the warped region's half-side, in normalised crop units
     region: Region
@@ -80,6 +81,7 @@ class FullResRenderer:
     layers: tuple[FaceLayer, ...] = ()  # mouth and eyes, drawn with their own meshes
     feather: float = 0.12  # the crop feather's width, in crop sides
     background: BackgroundLayer | None = None  # the still background the moving person is laid over
+    margins: Margins = Margins()  # how far `low` and `high` continue the avatar beyond its edges
     _matrices: dict[tuple[int, bool], NDArray[np.float64]] = field(default_factory=dict)
     _small_weights: dict[int, NDArray[np.float32]] = field(default_factory=dict)
 
@@ -107,13 +109,20 @@ class FullResRenderer:
         weight = np.ascontiguousarray(np.outer(wy[window[0]], wx[window[1]]).astype(np.float32))
         low = cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
         high = image.astype(np.int16) - low
+        # A portrait cut close to the face: where the head moves away from an edge, the map reaches beyond the
+        # picture, as far as the warped region's side from the face's centre (farther, the continuation's own edge
+        # is repeated, already a blur). There the picture continues smoothly, without detail (engine.extend).
+        margins = margins_for((h, w), (box.cx, box.cy), extent * box.side)
+        low = continued(low, margins)
+        high = cv2.copyMakeBorder(high, margins.top, margins.bottom, margins.left, margins.right,
+                                  cv2.BORDER_CONSTANT, value=0) if margins.any else high
         layers: tuple[FaceLayer, ...] = ()
         still = None
         if landmarks is not None:  # the shading first: the mouth interior painted after it is the driver's own
             shade = (ShadingLayer(image, landmarks),) if shading else ()
             layers = (*shade, MouthLayer(image, landmarks), EyesLayer(image, landmarks))
             still = BackgroundLayer.build(image, landmarks, region.slices) if background else None
-        return cls(image, low, high, box, extent, region, weight, window, base, layers, feather, still)
+        return cls(image, low, high, box, extent, region, weight, window, base, layers, feather, still, margins)
 
     def person_support(self, n: int) -> NDArray[np.float32] | None:
         """The person's alpha at the n×n cell centres over the warped region (±extent in normalised crop units),
@@ -221,8 +230,12 @@ class FullResRenderer:
         # Two layers: any interpolation between pixels averages away the finest detail (a half-pixel shift halves
         # the Laplacian variance of fine texture), so only the smooth layer is interpolated; the detail layer is
         # moved to the nearest pixel, at most half a pixel from where it belongs, with its contrast intact.
-        low = cv2.remap(self.low, d, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
-        high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT_101)
+        if self.margins.any:  # `low` and `high` begin `margins` before the avatar's own pixel (0, 0)
+            d += self.margins.offset
+        low = cv2.remap(self.low, d, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+        if self.margins.any:
+            d -= self.margins.offset
         part = out[box.slices]  # a view: what follows writes into the region in place
         cv2.add(low, high, dst=part, dtype=cv2.CV_8U)  # saturating: no int16 image in between
         if self.background is not None:

@@ -203,3 +203,39 @@ def test_only_the_moving_part_of_the_region_is_sampled_and_it_is_what_the_whole_
         whole = renderer.sample(motion.displacement, points=points)
     assert np.array_equal(part, whole)
     assert not np.array_equal(part, mona_lisa[renderer.region.slices])
+
+
+def test_a_portrait_cut_close_above_the_brows_continues_smoothly_where_the_head_moves_away(mona_lisa):
+    """The Mona Lisa cut just above her brows, her head moved down by a fifth of the face crop: the rows above her
+    moved forehead show what the picture never had. They must be its edge continued (her forehead's colour, no
+    detail), not her brows and eyes mirrored upside down in the edge."""
+    from reenact.engine.face import FaceTracker
+    from reenact.engine.landmarks import FACE_OVAL
+
+    with FaceTracker(static=True) as tracker:
+        points = tracker.detect(mona_lisa)
+    brow = int(points[[70, 63, 105, 66, 107, 336, 296, 334, 293, 300], 1].min())
+    oval = points[list(FACE_OVAL), :2]
+    top = max(0, brow - int(0.06 * np.ptp(oval[:, 1])))
+    close = np.ascontiguousarray(mona_lisa[top:])
+    with Pipeline() as pipe:
+        avatar = pipe.prepare(close, "close.jpg")
+        assert avatar.renderer.margins.top > 0
+        shift = 0.2 * pipe.size
+        target = avatar.crop.landmarks.copy()
+        target[:, 1] += shift
+        out = pipe.render(target).image
+    down = int(shift * avatar.crop.to_frame[1, 1])  # avatar pixels
+    eyes = points[[33, 133, 362, 263], 0]
+    cols = slice(int(eyes.min()), int(eyes.max()))
+    band = out[: down // 2, cols].astype(np.float32)  # sampled from above the picture's top edge
+    edge = close[: max(4, down // 8), cols].astype(np.float32)  # the picture's own top rows
+
+    def detail(a: np.ndarray) -> float:
+        return float((a - cv2.GaussianBlur(a, (0, 0), 2.0)).std())
+
+    inside = detail(close[:down, cols].astype(np.float32))
+    assert detail(band) < 0.3 * inside, (detail(band), inside)  # mirrored, her brows and eyes: 0.63 of it
+    # her forehead's colour carried up (18 levels darker: the brows' shadow in the edge row); averaging the pixels
+    # nearest to each missing one drew in the brows and eyes: 112 levels darker
+    assert np.abs(band.mean((0, 1)) - edge.mean((0, 1))).max() < 25, (band.mean((0, 1)), edge.mean((0, 1)))

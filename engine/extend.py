@@ -1,0 +1,81 @@
+"""The avatar's picture continued smoothly beyond its edges, for portraits cut close around the face.
+
+When the head moves away from an edge of a tightly cropped photo, the warp asks for pixels the photo never had.
+Sampled with a mirrored border, the head's own features came back upside down beyond the edge: her eyes above her
+brows, a second chin below the first, a swirl of hair at a corner. A continuation instead shows what a viewer
+takes for the part of the picture just out of view: each edge's own row of pixels carried outward (a forehead cut
+at the top goes on as forehead, hair at the side as hair), blurred along the edge more the further out it goes, so
+no streak of a single pixel runs to the margin's end. Averaging the pixels nearest to each missing one instead
+(push-pull) drew in the features just inside the edge: a forehead cut above the brows continued as a dark smudge
+of brow and eye.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+SPREAD = 0.5  # the blur along the edge, per pixel of distance from it
+
+
+@dataclass(frozen=True, slots=True)
+class Margins:
+    """How many pixels the picture is continued by on each side."""
+
+    left: int = 0
+    top: int = 0
+    right: int = 0
+    bottom: int = 0
+
+    @property
+    def any(self) -> bool:
+        return max(self.left, self.top, self.right, self.bottom) > 0
+
+    @property
+    def offset(self) -> NDArray[np.float32]:
+        """Where the picture's own pixel (0, 0) lies in the continued one (x, y)."""
+        return np.array([self.left, self.top], np.float32)
+
+
+def margins_for(shape: tuple[int, int], centre: tuple[float, float], reach: float) -> Margins:
+    """The margins that put every point within `reach` px of `centre` (x, y) inside the continued picture."""
+    h, w = shape
+    cx, cy = centre
+
+    def beyond(distance: float) -> int:
+        return max(0, int(np.ceil(reach - distance)))
+
+    return Margins(beyond(cx), beyond(cy), beyond(w - cx), beyond(h - cy))
+
+
+def continued(image: NDArray, margins: Margins) -> NDArray:
+    """`image` with `margins` added: its edge rows and columns carried outward, each blurred along the edge by
+    SPREAD of its distance from it; its own pixels unchanged. Left and right first, then top and bottom over the
+    widened picture, so the corners continue the side margins."""
+    if not margins.any:
+        return image
+    wide = np.concatenate([_outward(image[:, 0], margins.left)[::-1].transpose(1, 0, 2), image,
+                           _outward(image[:, -1], margins.right).transpose(1, 0, 2)], axis=1)
+    return np.ascontiguousarray(np.concatenate([_outward(wide[0], margins.top)[::-1], wide,
+                                                _outward(wide[-1], margins.bottom)], axis=0))
+
+
+def _outward(edge: NDArray, count: int) -> NDArray:
+    """`count` lines continuing an edge line (N×C) outward, the nearest first: line t is the edge blurred along
+    itself with a sigma of SPREAD × t."""
+    line = edge.astype(np.float32)[None]  # 1×N×C
+    n = line.shape[1]
+    out = np.empty((count, *edge.shape), edge.dtype)
+    for t in range(count):
+        sigma = SPREAD * (t + 1)
+        k = max(1, min(n, int(sigma / 2)))  # a wide blur is made on the line shrunk k times: the same, smooth
+        small = line if k == 1 else cv2.resize(line, (max(1, n // k), 1), interpolation=cv2.INTER_AREA)
+        blurred = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma * small.shape[1] / n, sigmaY=1e-3,
+                                   borderType=cv2.BORDER_REPLICATE)
+        if k > 1:
+            blurred = cv2.resize(blurred, (n, 1), interpolation=cv2.INTER_LINEAR)
+        out[t] = np.round(blurred[0]).astype(edge.dtype) if np.issubdtype(edge.dtype, np.integer) else blurred[0]
+    return out
