@@ -40,15 +40,16 @@ class Margins:
         return np.array([self.left, self.top], np.float32)
 
 
-def margins_for(shape: tuple[int, int], centre: tuple[float, float], reach: float) -> Margins:
-    """The margins that put every point within `reach` px of `centre` (x, y) inside the continued picture."""
+def margins_for(shape: tuple[int, int], region: tuple[float, float, float, float], reach: float) -> Margins:
+    """The margins a map needs that moves the pixels of `region` (x0, y0, x1, y1, before it is clipped to the
+    picture) by up to `reach` px: on each side, `reach` less how far inside the picture the region ends."""
     h, w = shape
-    cx, cy = centre
+    x0, y0, x1, y1 = region
 
-    def beyond(distance: float) -> int:
-        return max(0, int(np.ceil(reach - distance)))
+    def beyond(inside: float) -> int:
+        return int(np.ceil(np.clip(reach - max(inside, 0.0), 0.0, reach)))
 
-    return Margins(beyond(cx), beyond(cy), beyond(w - cx), beyond(h - cy))
+    return Margins(beyond(x0), beyond(y0), beyond(w - x1), beyond(h - y1))
 
 
 def continued(image: NDArray, margins: Margins) -> NDArray:

@@ -81,7 +81,7 @@ class FullResRenderer:
     layers: tuple[FaceLayer, ...] = ()  # mouth and eyes, drawn with their own meshes
     feather: float = 0.12  # the crop feather's width, in crop sides
     background: BackgroundLayer | None = None  # the still background the moving person is laid over
-    margins: Margins = Margins()  # how far `low` and `high` continue the avatar beyond its edges
+    margins: Margins = Margins()  # how far `low` continues the avatar beyond its edges
     _matrices: dict[tuple[int, bool], NDArray[np.float64]] = field(default_factory=dict)
     _small_weights: dict[int, NDArray[np.float32]] = field(default_factory=dict)
 
@@ -110,12 +110,10 @@ class FullResRenderer:
         low = cv2.GaussianBlur(image, (0, 0), detail_sigma) if detail_sigma > 0 else image
         high = image.astype(np.int16) - low
         # A portrait cut close to the face: where the head moves away from an edge, the map reaches beyond the
-        # picture, as far as the warped region's side from the face's centre (farther, the continuation's own edge
-        # is repeated, already a blur). There the picture continues smoothly, without detail (engine.extend).
-        margins = margins_for((h, w), (box.cx, box.cy), extent * box.side)
+        # picture, by as much as the head moves (up to the warped region's half side; farther, the continuation's own
+        # edge is repeated, already a blur). There the picture goes on smoothly, without detail (engine.extend).
+        margins = margins_for((h, w), (box.cx - half, box.cy - half, box.cx + half, box.cy + half), half)
         low = continued(low, margins)
-        high = cv2.copyMakeBorder(high, margins.top, margins.bottom, margins.left, margins.right,
-                                  cv2.BORDER_CONSTANT, value=0) if margins.any else high
         layers: tuple[FaceLayer, ...] = ()
         still = None
         if landmarks is not None:  # the shading first: the mouth interior painted after it is the driver's own
@@ -230,10 +228,10 @@ class FullResRenderer:
         # Two layers: any interpolation between pixels averages away the finest detail (a half-pixel shift halves
         # the Laplacian variance of fine texture), so only the smooth layer is interpolated; the detail layer is
         # moved to the nearest pixel, at most half a pixel from where it belongs, with its contrast intact.
-        if self.margins.any:  # `low` and `high` begin `margins` before the avatar's own pixel (0, 0)
+        high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        if self.margins.any:  # `low` begins `margins` before the avatar's own pixel (0, 0)
             d += self.margins.offset
         low = cv2.remap(self.low, d, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        high = cv2.remap(self.high, d, None, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
         if self.margins.any:
             d -= self.margins.offset
         part = out[box.slices]  # a view: what follows writes into the region in place

@@ -7,10 +7,11 @@ import numpy as np
 from reenact.engine.extend import Margins, continued, margins_for
 
 
-def test_margins_reach_as_far_as_asked_and_no_further():
-    m = margins_for((200, 300), (150.0, 40.0), 100.0)
-    assert m == Margins(left=0, top=60, right=0, bottom=0)
-    assert not margins_for((200, 300), (150.0, 100.0), 90.0).any
+def test_margins_reach_as_far_as_the_region_moves_beyond_the_picture():
+    # a region cut by the top edge, 20 px inside the left one, 100 px inside the right and bottom ones
+    m = margins_for((200, 300), (20.0, -30.0, 200.0, 100.0), 50.0)
+    assert m == Margins(left=30, top=50, right=0, bottom=0)
+    assert not margins_for((200, 300), (60.0, 60.0, 240.0, 140.0), 50.0).any
 
 
 def test_the_own_pixels_are_kept_and_each_edge_goes_on_softer_with_distance(astronaut):
