@@ -3,8 +3,8 @@
 A call shows a head and shoulders at 16:9. Fitting a whole portrait into that frame (as "whole portrait" still
 does) leaves the face a tenth of the frame high: a picture of a painting, not a person. "Head and shoulders"
 (the default) instead scales and crops the avatar around its face so the face is about 40 % of the frame height,
-with the frame filled by the avatar's own pixels; only where the portrait ends is its border extended (mirrored,
-fading into a blur of itself), so there are never bars.
+with the frame filled by the avatar's own pixels; only where the portrait ends is it continued (each edge carried
+outward, blurring with distance, then fading into a blur of itself), so there are never bars.
 
 The framing is steady by construction: it comes from the avatar's own landmarks (found once per avatar, not per
 frame), and follows the head the warp moves only slowly (`SteadyHead`), so landmark jitter never shakes the frame.
@@ -12,13 +12,14 @@ frame), and follows the head the warp moves only slowly (`SteadyHead`), so landm
 
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
+
+from reenact.engine.extend import Margins, continued
 
 OUTPUT_SIZES: tuple[tuple[int, int], ...] = ((640, 480), (1280, 720), (1920, 1080))
 DEFAULT_SIZE = (1280, 720)  # what call apps send as HD; 640×480 is the old webcam default and looks dated
@@ -27,6 +28,8 @@ FRAMINGS = ("head", "portrait")
 FACE_SHARE = 0.40  # face height (MediaPipe's mesh: mid-forehead to chin) over frame height, at zoom 1
 FACE_CENTRE = 0.42  # the face's centre from the top, over frame height: eyes near the upper third, shoulders in
 ZOOM_RANGE = (0.6, 1.6)
+FILL_STEP = 4  # beyond the picture's edge the frame is filled from a continuation made this many times smaller
+FILL_SPREAD = 1.5  # its blur along the edge per pixel of distance: a backdrop soon out of focus, not streaks
 OFFSET_RANGE = (-0.2, 0.2)
 
 
@@ -93,11 +96,7 @@ def frame_head(image: NDArray[np.uint8], face: FaceBox, size: tuple[int, int], f
     scaled = cv2.resize(part, (pw, ph), interpolation=cv2.INTER_AREA if s < 1.0 else cv2.INTER_LINEAR)
     # continuous → output pixels: out = s · src + t, and the part's pixel 0 starts at the source's c0, r0
     x, y = round(tx + s * c0), round(ty + s * r0)
-    out = _place(scaled, x, y, w, h)
-    x0, x1 = (x if c0 == 0 else 0), (x + pw if c1 == iw else w)
-    y0, y1 = (y if r0 == 0 else 0), (y + ph if r1 == ih else h)
-    _soften_outside(out, (max(0, x0), min(w, x1), max(0, y0), min(h, y1)), ramp=0.3 * face.height * s)
-    return out
+    return _place(scaled, x, y, w, h)
 
 
 def _in_view(s: float, t: float, n: int, out_n: int) -> tuple[int, int]:
@@ -109,42 +108,36 @@ def _in_view(s: float, t: float, n: int, out_n: int) -> tuple[int, int]:
 
 
 def _place(scaled: NDArray[np.uint8], x: int, y: int, w: int, h: int) -> NDArray[np.uint8]:
-    """The w×h frame with `scaled`'s pixel (0, 0) at (x, y); where it does not reach, its border mirrored."""
+    """The w×h frame with `scaled`'s pixel (0, 0) at (x, y); where it does not reach, its edges continued."""
     sh, sw = scaled.shape[:2]
     inner = scaled[max(0, -y) : max(0, min(sh, h - y)), max(0, -x) : max(0, min(sw, w - x))]
     if inner.size == 0:  # nothing of the picture in view: its nearest edge stretched over the frame
         return cv2.resize(scaled, (w, h), interpolation=cv2.INTER_LINEAR)
     top, left = max(0, y), max(0, x)
-    bottom, right = h - top - inner.shape[0], w - left - inner.shape[1]
-    if min(inner.shape[:2]) < 2:
-        return cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_REPLICATE)
-    return cv2.copyMakeBorder(inner, top, bottom, left, right, cv2.BORDER_REFLECT_101)
+    ih, iw = inner.shape[:2]
+    if (top, left, ih, iw) == (0, 0, h, w):
+        return np.ascontiguousarray(inner)
+    out = np.empty((h, w, 3), np.uint8)
+    out[top : top + ih, left : left + iw] = inner
+    _continue_outside(out, inner, (left, left + iw, top, top + ih))
+    return out
 
 
-def _soften_outside(out: NDArray[np.uint8], shown: tuple[int, int, int, int], ramp: float) -> None:
-    """Where the frame shows more than the image has, the mirrored border fades into a wide blur of itself, so the
-    portrait's edge continues smoothly and no mirrored detail stands out (in place). `shown` is the output pixel
-    range [x0, x1) × [y0, y1) that shows the image itself.
-
-    The blur is made at a sixteenth of the frame and enlarged only where it shows, and blended only within `ramp`
-    of the image (beyond, it replaces the mirror): for a portrait the strips are a quarter of a 1280×720 frame,
-    and enlarging and blending the whole frame cost more than the rest of the framing."""
+def _continue_outside(out: NDArray[np.uint8], inner: NDArray[np.uint8], shown: tuple[int, int, int, int]) -> None:
+    """Fill the frame outside `shown` (where `inner` lies) with the picture's edges carried outward and blurred
+    along themselves with distance (engine.extend), in place. Mirrored, a portrait cut close around the face showed
+    its chin upside down below the chin and its ears beside the ears, and a blur of the mirror the faces again,
+    softened. The continuation is made at 1/FILL_STEP of the frame's size (beyond its first few pixels it is a wide
+    blur) and enlarged only where it shows."""
     h, w = out.shape[:2]
     x0, x1, y0, y1 = shown
-    if x0 == 0 and y0 == 0 and x1 == w and y1 == h:
-        return
-    # a sixteenth of the frame: every fourth pixel averaged over 4×4 (the blur's σ is 24 pixels of the frame, so
-    # skipping pixels first changes nothing a viewer sees, and the area average of the whole frame cost a millisecond)
-    quarter = cv2.resize(out, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_NEAREST)
-    small = cv2.GaussianBlur(cv2.resize(quarter, (max(1, w // 16), max(1, h // 16)), interpolation=cv2.INTER_AREA),
-                             (0, 0), 1.5)
-    for strip in _outside_weights(w, h, shown, max(round(float(ramp)), 1)):
-        (ys, xs), (rys, rxs) = strip.frame, strip.ramp
-        blurred = _enlarged(small, (w, h), strip.frame)
-        near = out[rys, rxs].copy()  # a copy even where the rows are contiguous: the strip is overwritten next
-        out[ys, xs] = blurred
-        local = (slice(rys.start - ys.start, rys.stop - ys.start), slice(rxs.start - xs.start, rxs.stop - xs.start))
-        out[rys, rxs] = cv2.blendLinear(np.ascontiguousarray(blurred[local]), near, strip.weight, 1.0 - strip.weight)
+    gw, gh = max(1, -(-w // FILL_STEP)), max(1, -(-h // FILL_STEP))
+    gx0, gy0 = min(gw - 1, round(x0 * gw / w)), min(gh - 1, round(y0 * gh / h))
+    gx1, gy1 = max(gx0 + 1, round(x1 * gw / w)), max(gy0 + 1, round(y1 * gh / h))
+    small = cv2.resize(inner, (gx1 - gx0, gy1 - gy0), interpolation=cv2.INTER_AREA)
+    grown = continued(small, Margins(gx0, gy0, max(0, gw - gx1), max(0, gh - gy1)), FILL_SPREAD)[:gh, :gw]
+    for ys, xs in _outside_strips(w, h, x0, x1, y0, y1):
+        out[ys, xs] = _enlarged(grown, (w, h), (ys, xs))
 
 
 def _enlarged(small: NDArray[np.uint8], size: tuple[int, int], part: tuple[slice, slice]) -> NDArray[np.uint8]:
@@ -162,36 +155,6 @@ def _enlarged(small: NDArray[np.uint8], size: tuple[int, int], part: tuple[slice
     c0, c1, x0, x1 = span(xs, sw, w)
     big = cv2.resize(small[r0:r1, c0:c1], (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     return big[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
-
-
-@dataclass(frozen=True, slots=True)
-class _Strip:
-    frame: tuple[slice, slice]  # rows, columns of the frame outside the image
-    ramp: tuple[slice, slice]  # the part of it nearer the image than the ramp (the rest is all blur)
-    weight: NDArray[np.float32]  # the blur's weight over `ramp`: distance from the image ÷ ramp
-
-
-@functools.lru_cache(maxsize=4)
-def _outside_weights(w: int, h: int, shown: tuple[int, int, int, int], ramp: int) -> tuple[_Strip, ...]:
-    """Each strip outside the image, with its blur weights (distance from the image over `ramp`, at most 1). The
-    framing stays put while the head moves within its dead zone, so these are made once per framing, not per
-    frame."""
-    x0, x1, y0, y1 = shown
-    cols = np.arange(w, dtype=np.float32)
-    rows = np.arange(h, dtype=np.float32)
-    dx = np.maximum(np.maximum(x0 - cols, cols - (x1 - 1)), 0)
-    dy = np.maximum(np.maximum(y0 - rows, rows - (y1 - 1)), 0)
-    strips = []
-    for ys, xs in _outside_strips(w, h, x0, x1, y0, y1):
-        weight = np.clip(np.hypot(dy[ys, None], dx[None, xs]) / ramp, 0.0, 1.0).astype(np.float32)
-        r, c = np.nonzero(weight < 1.0)
-        if r.size == 0:
-            r, c = np.zeros(1, np.intp), np.zeros(1, np.intp)
-        near = (slice(ys.start + r.min(), ys.start + r.max() + 1), slice(xs.start + c.min(), xs.start + c.max() + 1))
-        part = np.ascontiguousarray(weight[r.min():r.max() + 1, c.min():c.max() + 1])
-        part.flags.writeable = False
-        strips.append(_Strip((ys, xs), near, part))
-    return tuple(strips)
 
 
 def _outside_strips(w: int, h: int, x0: int, x1: int, y0: int, y1: int) -> list[tuple[slice, slice]]:

@@ -52,31 +52,41 @@ def margins_for(shape: tuple[int, int], region: tuple[float, float, float, float
     return Margins(beyond(x0), beyond(y0), beyond(w - x1), beyond(h - y1))
 
 
-def continued(image: NDArray, margins: Margins) -> NDArray:
+def continued(image: NDArray, margins: Margins, spread: float = SPREAD) -> NDArray:
     """`image` with `margins` added: its edge rows and columns carried outward, each blurred along the edge by
-    SPREAD of its distance from it; its own pixels unchanged. Left and right first, then top and bottom over the
+    `spread` times its distance from it; its own pixels unchanged. Left and right first, then top and bottom over the
     widened picture, so the corners continue the side margins."""
     if not margins.any:
         return image
-    wide = np.concatenate([_outward(image[:, 0], margins.left)[::-1].transpose(1, 0, 2), image,
-                           _outward(image[:, -1], margins.right).transpose(1, 0, 2)], axis=1)
-    return np.ascontiguousarray(np.concatenate([_outward(wide[0], margins.top)[::-1], wide,
-                                                _outward(wide[-1], margins.bottom)], axis=0))
+    wide = np.concatenate([_outward(image[:, 0], margins.left, spread)[::-1].transpose(1, 0, 2), image,
+                           _outward(image[:, -1], margins.right, spread).transpose(1, 0, 2)], axis=1)
+    return np.ascontiguousarray(np.concatenate([_outward(wide[0], margins.top, spread)[::-1], wide,
+                                                _outward(wide[-1], margins.bottom, spread)], axis=0))
 
 
-def _outward(edge: NDArray, count: int) -> NDArray:
+def _outward(edge: NDArray, count: int, spread: float) -> NDArray:
     """`count` lines continuing an edge line (N×C) outward, the nearest first: line t is the edge blurred along
-    itself with a sigma of SPREAD × t."""
+    itself with a sigma of `spread` × (t + 1), interpolated between blurs an octave apart (each made once)."""
+    if count == 0:
+        return np.empty((0, *edge.shape), edge.dtype)
     line = edge.astype(np.float32)[None]  # 1×N×C
+    sigmas = spread * (np.arange(count, dtype=np.float32) + 1)
+    levels = [0.0]
+    while levels[-1] < sigmas[-1]:
+        levels.append(spread if levels[-1] == 0 else 2 * levels[-1])
+    blurs = np.stack([line[0]] + [_blurred(line, sigma)[0] for sigma in levels[1:]])  # L×N×C
+    at = np.asarray(levels, np.float32)
+    j = np.clip(np.searchsorted(at, sigmas, side="right") - 1, 0, len(at) - 2)
+    a = ((sigmas - at[j]) / (at[j + 1] - at[j]))[:, None, None]
+    out = (1 - a) * blurs[j] + a * blurs[j + 1]
+    return np.round(out).astype(edge.dtype) if np.issubdtype(edge.dtype, np.integer) else out.astype(edge.dtype)
+
+
+def _blurred(line: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
+    """A 1×N×C line blurred along itself: a wide blur made on the line shrunk, which changes nothing visible."""
     n = line.shape[1]
-    out = np.empty((count, *edge.shape), edge.dtype)
-    for t in range(count):
-        sigma = SPREAD * (t + 1)
-        k = max(1, min(n, int(sigma / 2)))  # a wide blur is made on the line shrunk k times: the same, smooth
-        small = line if k == 1 else cv2.resize(line, (max(1, n // k), 1), interpolation=cv2.INTER_AREA)
-        blurred = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma * small.shape[1] / n, sigmaY=1e-3,
-                                   borderType=cv2.BORDER_REPLICATE)
-        if k > 1:
-            blurred = cv2.resize(blurred, (n, 1), interpolation=cv2.INTER_LINEAR)
-        out[t] = np.round(blurred[0]).astype(edge.dtype) if np.issubdtype(edge.dtype, np.integer) else blurred[0]
-    return out
+    k = max(1, min(n, int(sigma / 2)))
+    small = line if k == 1 else cv2.resize(line, (max(1, n // k), 1), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma * small.shape[1] / n, sigmaY=1e-3,
+                               borderType=cv2.BORDER_REPLICATE)
+    return blurred if k == 1 else cv2.resize(blurred, (n, 1), interpolation=cv2.INTER_LINEAR)

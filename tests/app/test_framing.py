@@ -93,7 +93,8 @@ def test_head_framing_shows_the_avatars_own_pixels_and_extends_only_past_its_edg
     expected = cv2.resize(mona_lisa[int(top):int(top + 500 / s) + 1, int(src_x0):int(src_x0 + inside.shape[1] / s) + 1],
                           None, fx=s, fy=s, interpolation=cv2.INTER_LINEAR)[:inside.shape[0], :inside.shape[1]]
     assert np.abs(inside[:expected.shape[0], :expected.shape[1]] - expected).mean() < 12
-    # past the edge: continuous with it (the first columns outside look like the last inside), then a soft blur
+    # past the edge: continuous with it (the first columns outside look like the last inside), then a soft blur of
+    # the edge itself, never the picture mirrored
     step_at_edge = np.abs(out[ys, left - 2].astype(int) - out[ys, left + 1].astype(int)).mean()
     assert step_at_edge < 12, "the border continues the portrait, no seam"
     far = out[ys, :max(1, left // 3)].astype(np.float32)
@@ -103,28 +104,53 @@ def test_head_framing_shows_the_avatars_own_pixels_and_extends_only_past_its_edg
     assert far.mean() > 0.8 * near.mean(), "not darkened: the same picture, not a backdrop"
 
 
+def test_a_portrait_cut_at_the_chin_goes_on_below_it_without_a_mirrored_chin(mona_lisa, static_tracker) -> None:
+    """Head framing of the Mona Lisa cut just below her chin: the frame below the picture continues its bottom
+    edge (her neck, blurring); mirrored, it showed her chin and mouth upside down under her own."""
+    points = static_tracker.detect(mona_lisa)
+    chin = int(points[152, 1])
+    face = FaceBox.around(points)
+    cut = np.ascontiguousarray(mona_lisa[: chin + int(0.05 * face.height)])
+    w, h = 1280, 720
+    out = frame_head(cut, face, (w, h), Framing())
+    s = FACE_SHARE * h / face.height
+    bottom = round((0.42 * h) - s * face.cy + s * cut.shape[0])  # where the picture ends in the frame
+    band = round(0.4 * face.height * s)
+    assert bottom + band <= h, "the picture ends inside the frame"
+    cols = slice(round(w / 2 - 0.3 * face.height * s), round(w / 2 + 0.3 * face.height * s))
+    below = out[bottom + 2 : bottom + band, cols].astype(np.float32)
+    above = out[bottom - band : bottom - 2, cols].astype(np.float32)
+
+    def detail(a: np.ndarray) -> float:
+        return float(np.abs(np.diff(a, axis=0)).mean() + np.abs(np.diff(a, axis=1)).mean())
+
+    assert detail(below) < 0.25 * detail(above), (detail(below), detail(above))
+
+
 @pytest.mark.parametrize("shown", [(169, 1142, 0, 720), (0, 1280, 100, 650), (200, 1000, 50, 700)],
                          ids=["sides", "top-and-bottom", "all-four"])
-def test_the_border_blur_made_where_it_shows_matches_the_whole_frames(mona_lisa, shown) -> None:
-    """The softening enlarges and blends only the strips outside the image; the result is the whole frame's blur
-    enlarged and blended everywhere, as a viewer sees it (the strips' own rows may be contiguous in memory)."""
-    from reenact.app.framing import _outside_strips, _soften_outside
+def test_the_border_made_where_it_shows_is_the_whole_continuation_enlarged(mona_lisa, shown) -> None:
+    """Outside the picture the frame is the picture's continuation made small and enlarged only in the strips that
+    show it: the same, to within rounding, as enlarging all of it, and the picture itself untouched."""
+    from reenact.app.framing import FILL_SPREAD, FILL_STEP, _continue_outside
+    from reenact.engine.extend import Margins, continued
 
-    w, h, ramp = 1280, 720, 86
-    frame = cv2.resize(mona_lisa, (w, h), interpolation=cv2.INTER_LINEAR)
-    small = cv2.resize(frame, (w // 16, h // 16), interpolation=cv2.INTER_AREA)
-    blurred = cv2.resize(cv2.GaussianBlur(small, (0, 0), 1.5), (w, h), interpolation=cv2.INTER_LINEAR).astype(float)
+    w, h = 1280, 720
     x0, x1, y0, y1 = shown
-    dx = np.maximum(np.maximum(x0 - np.arange(w), np.arange(w) - (x1 - 1)), 0)
-    dy = np.maximum(np.maximum(y0 - np.arange(h), np.arange(h) - (y1 - 1)), 0)
-    weight = np.clip(np.hypot(dy[:, None], dx[None, :]) / ramp, 0, 1)[..., None]
-    expected = blurred * weight + frame * (1 - weight)
-    out = frame.copy()
-    _soften_outside(out, shown, ramp)
-    assert np.array_equal(out[y0:y1, x0:x1], frame[y0:y1, x0:x1]), "the image itself is left as it is"
-    for ys, xs in _outside_strips(w, h, x0, x1, y0, y1):
-        error = np.abs(out[ys, xs] - expected[ys, xs])
-        assert error.mean() < 1.0 and error.max() < 12
+    inner = cv2.resize(mona_lisa, (x1 - x0, y1 - y0), interpolation=cv2.INTER_AREA)
+    out = np.zeros((h, w, 3), np.uint8)
+    out[y0:y1, x0:x1] = inner
+    _continue_outside(out, inner, shown)
+    gw, gh = w // FILL_STEP, h // FILL_STEP
+    gx0, gx1, gy0, gy1 = (round(v / FILL_STEP) for v in shown)
+    small = cv2.resize(inner, (gx1 - gx0, gy1 - gy0), interpolation=cv2.INTER_AREA)
+    whole = cv2.resize(continued(small, Margins(gx0, gy0, gw - gx1, gh - gy1), FILL_SPREAD), (w, h),
+                       interpolation=cv2.INTER_LINEAR).astype(int)
+    assert np.array_equal(out[y0:y1, x0:x1], inner), "the picture itself is left as it is"
+    outside = np.ones((h, w), bool)
+    outside[y0:y1, x0:x1] = False
+    error = np.abs(out.astype(int) - whole)[outside]
+    assert error.mean() < 1.0 and error.max() < 12
 
 
 def test_zoom_and_height_controls_move_the_face(astronaut, static_tracker) -> None:
