@@ -35,6 +35,7 @@ FILL_RADIUS = 5  # px at PLATE_SIDE
 ALPHA_SIDE = 1024  # the person's alpha is kept no larger than this (its long side)
 DETAIL_MAX = 24  # grey levels: the most the background's mirrored fine texture adds to or takes from the fill
 BAND = 32  # rows of the alpha blended together where the person does not cover the whole band
+STILL = 0.01  # px: a map this close to the identity did not move (the render's float rounding, not motion)
 
 
 def person_confidence(image: NDArray[np.uint8]) -> NDArray[np.float32]:
@@ -176,7 +177,7 @@ class BackgroundLayer:
         person = self.moved(mapping)
         shift = cv2.subtract(mapping, base)
         reach = np.minimum(cv2.magnitude(shift[..., 0], shift[..., 1]), 1.0)
-        need = cv2.dilate(((person < 1.0) & (reach > 0.0)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        need = cv2.dilate(((person < 1.0) & (reach > STILL)).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         plate, image = self.plate[part], self.image[part]
         for rows, cols in _runs(need, BAND):
             if k > 1:
