@@ -34,11 +34,6 @@ class Margins:
     def any(self) -> bool:
         return max(self.left, self.top, self.right, self.bottom) > 0
 
-    @property
-    def offset(self) -> NDArray[np.float32]:
-        """Where the picture's own pixel (0, 0) lies in the continued one (x, y)."""
-        return np.array([self.left, self.top], np.float32)
-
 
 def margins_for(shape: tuple[int, int], region: tuple[float, float, float, float], reach: float) -> Margins:
     """The margins a map needs that moves the pixels of `region` (x0, y0, x1, y1, before it is clipped to the
