@@ -4,7 +4,7 @@ A call shows a head and shoulders at 16:9. Fitting a whole portrait into that fr
 does) leaves the face a tenth of the frame high: a picture of a painting, not a person. "Head and shoulders"
 (the default) instead scales and crops the avatar around its face so the face is about 40 % of the frame height,
 with the frame filled by the avatar's own pixels; only where the portrait ends is it continued (each edge carried
-outward, blurring with distance, then fading into a blur of itself), so there are never bars.
+outward, blurring with distance), so there are never bars.
 
 The framing is steady by construction: it comes from the avatar's own landmarks (found once per avatar, not per
 frame), and follows the head the warp moves only slowly (`SteadyHead`), so landmark jitter never shakes the frame.
