@@ -9,6 +9,9 @@ figures say how the output's openness follows the driver's and how far its ident
 - `mouth_corr`, `eye_corr`: Pearson correlation of driver and output openness over the frames,
 - `mouth_range`: std(output mouth openness) / std(driver mouth openness), 1 = the driver's full range,
 - `id_dist`: mean distance of dlib's 128-d descriptors between output and avatar (dlib calls < 0.6 the same person),
+- `driver_id_dist`: the same distance between each scored driving frame and the driver's reference frame (the
+  one the avatar's own pose stands for): how far a real face's descriptor moves from itself while it makes these
+  expressions, the yardstick for `id_dist` (the output is the avatar itself at the reference frame),
 - `no_face`: frames where dlib finds no face in the driver or the output (left out of the figures above).
 """
 
@@ -33,10 +36,10 @@ from reenact.engine.face import FaceTracker, Landmarks
 from reenact.engine.neutral_pose import neutral_frame
 from reenact.engine.pipeline import Pipeline
 from reenact.training.cache import find_avatars, find_videos, read_range
-from reenact.training.face_metrics import DlibJudge
+from reenact.training.face_metrics import DlibJudge, FaceReading
 
 METHODS = ("warp", "model")
-FIGURES = ("mouth_corr", "eye_corr", "mouth_range", "id_dist")
+FIGURES = ("mouth_corr", "eye_corr", "mouth_range", "id_dist", "driver_id_dist")
 MIN_FRAMES = 10  # a pair with fewer frames where dlib found both faces has no figures
 REFERENCE_FRAMES = 240  # frames spread over the range that the reference search looks at, as the demo's
 
@@ -99,6 +102,7 @@ class Series:
     mouth: list[float] = field(default_factory=list)
     eyes: list[float] = field(default_factory=list)
     id_dist: list[float] = field(default_factory=list)
+    driver_id_dist: list[float] = field(default_factory=list)
     no_face: int = 0
 
     @property
@@ -110,11 +114,10 @@ class Series:
         frames: a correlation of two frames is ±1 whatever the render, and would outweigh every other pair."""
         if self.frames < MIN_FRAMES:
             return {"frames": self.frames, "no_face": self.no_face, **dict.fromkeys(FIGURES, float("nan"))}
-        ids = [x for x in self.id_dist if math.isfinite(x)]
         return {"frames": self.frames, "no_face": self.no_face,
                 "mouth_corr": pearson(self.driver_mouth, self.mouth), "eye_corr": pearson(self.driver_eyes, self.eyes),
                 "mouth_range": std_ratio(self.mouth, self.driver_mouth),
-                "id_dist": float(np.mean(ids)) if ids else float("nan")}
+                "id_dist": _finite_mean(self.id_dist), "driver_id_dist": _finite_mean(self.driver_id_dist)}
 
 
 @dataclass(slots=True)
@@ -146,13 +149,13 @@ def _finite_mean(values: list[float]) -> float:
 # Running it ----------------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class Driver:
-    """A video's frame range, and dlib's points of its scored frames (None where dlib finds no face)."""
+    """A video's frame range, and dlib's reading of its scored frames (None where dlib finds no face)."""
 
     path: Path
     start: int
     stop: int  # the range's end, at most the video's length
     fps: float
-    points: dict[int, NDArray[np.float64] | None]
+    faces: dict[int, FaceReading | None]
 
 
 def _fps(path: Path) -> float:
@@ -167,22 +170,34 @@ def _fps(path: Path) -> float:
 
 def read_driver(path: Path, opts: CrossOptions, judge: DlibJudge) -> Driver:
     """dlib on the driving frames once per video: they are the same for every avatar and method."""
-    points, last = {}, opts.start - 1
+    faces, last = {}, opts.start - 1
     for i, frame in read_range(path, opts.start, opts.stop):
         last = i
         if (i - opts.start) % opts.stride == 0:
-            points[i] = judge.points(frame)
+            faces[i] = judge.read(frame)[0]
     if last - opts.start < 1:
         raise ReenactError(f"frame range {opts.start}:{opts.stop or ''} holds fewer than two frames", path)
-    return Driver(path, opts.start, last + 1, _fps(path), points)
+    return Driver(path, opts.start, last + 1, _fps(path), faces)
+
+
+def _reference_step(driver: Driver) -> int:
+    return max(1, (driver.stop - driver.start) // REFERENCE_FRAMES)
 
 
 def _reference_frames(driver: Driver) -> Iterator[NDArray[np.uint8]]:
     """Up to REFERENCE_FRAMES frames spread evenly over the range, as the demo's reference search takes them."""
-    step = max(1, (driver.stop - driver.start) // REFERENCE_FRAMES)
+    step = _reference_step(driver)
     for i, frame in read_range(driver.path, driver.start, driver.stop):
         if (i - driver.start) % step == 0:
             yield frame
+
+
+def _descriptor_at(driver: Driver, index: int, judge: DlibJudge) -> NDArray[np.float64] | None:
+    """dlib's descriptor of the driver in one frame of his video (None where it finds no face)."""
+    for _, frame in read_range(driver.path, index, index + 1):
+        face, _ = judge.read(frame)
+        return None if face is None else face.descriptor
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,34 +214,42 @@ def run_pair(avatar: NDArray[np.uint8], name: Path, landmarks: Landmarks, own: A
     """One avatar (its MediaPipe `landmarks` found once) driven by one video through Pipeline.step, as `reenact
     demo` runs it; dlib reads the outputs."""
     series = Series()
+    reference_descriptor = None  # the driver's own at the reference frame (none without one: absolute motion)
     with Pipeline(None, backend) as pipe:
         prepared = pipe.prepare(avatar, name, landmarks)
         if pipe.config.motion.mode == "relative":
             reference = neutral_frame(_reference_frames(driver), prepared.crop.landmarks)
             if reference is not None:
                 pipe.set_reference(reference.landmarks, reference.look)
+                index = driver.start + reference.index * _reference_step(driver)
+                reference_descriptor = _descriptor_at(driver, index, judge)
         for i, frame in read_range(driver.path, driver.start, driver.stop):
             image = pipe.step(frame, (i - driver.start) / driver.fps).image
-            if i in driver.points:
-                _read_output(image, driver.points[i], own, judge, series)
+            if i in driver.faces:
+                _read_output(image, driver.faces[i], reference_descriptor, own, judge, series)
     return series
 
 
-def _read_output(image: NDArray[np.uint8], driver_points: NDArray | None, own: AvatarFace, judge: DlibJudge,
+def _distance(a: NDArray[np.float64] | None, b: NDArray[np.float64] | None) -> float:
+    return float(np.linalg.norm(a - b)) if a is not None and b is not None else float("nan")
+
+
+def _read_output(image: NDArray[np.uint8], driver_face: FaceReading | None,
+                 reference_descriptor: NDArray[np.float64] | None, own: AvatarFace, judge: DlibJudge,
                  series: Series) -> None:
-    if driver_points is None:
+    if driver_face is None:
         series.no_face += 1
         return
     face, _ = judge.read(image, near=own.box)
     if face is None:
         series.no_face += 1
         return
-    series.driver_mouth.append(mouth_openness(driver_points))
-    series.driver_eyes.append(eye_openness(driver_points))
+    series.driver_mouth.append(mouth_openness(driver_face.points))
+    series.driver_eyes.append(eye_openness(driver_face.points))
     series.mouth.append(mouth_openness(face.points))
     series.eyes.append(eye_openness(face.points))
-    dist = np.linalg.norm(face.descriptor - own.descriptor) if own.descriptor is not None else np.nan
-    series.id_dist.append(float(dist))
+    series.id_dist.append(_distance(face.descriptor, own.descriptor))
+    series.driver_id_dist.append(_distance(driver_face.descriptor, reference_descriptor))
 
 
 def _find_faces(avatars: dict[Path, NDArray[np.uint8]]) -> dict[Path, Landmarks]:
@@ -273,13 +296,14 @@ def evaluate_cross(opts: CrossOptions) -> CrossReport:
 
 def _row(avatar: str, video: str, method: str, f: dict[str, float]) -> str:
     return (f"{avatar[:20]:<20} {video[:12]:<12} {method:<6} {f['frames']:>6} {f['no_face']:>7} "
-            f"{f['mouth_corr']:>10.3f} {f['eye_corr']:>8.3f} {f['mouth_range']:>11.3f} {f['id_dist']:>7.3f}")
+            f"{f['mouth_corr']:>10.3f} {f['eye_corr']:>8.3f} {f['mouth_range']:>11.3f} {f['id_dist']:>7.3f} "
+            f"{f['driver_id_dist']:>14.3f}")
 
 
 def format_cross(report: CrossReport) -> str:
     """Per avatar × video × method, then overall per method."""
     head = (f"{'avatar':<20} {'video':<12} {'method':<6} {'frames':>6} {'no_face':>7} {'mouth_corr':>10} "
-            f"{'eye_corr':>8} {'mouth_range':>11} {'id_dist':>7}")
+            f"{'eye_corr':>8} {'mouth_range':>11} {'id_dist':>7} {'driver_id_dist':>14}")
     lines = [f"cross-identity, frames {report.frames}", head, "-" * len(head)]
     for avatar, videos in report.pairs.items():
         for video, methods in videos.items():

@@ -68,7 +68,7 @@ def _series(frames: int, seed: int) -> Series:
     rng = np.random.default_rng(seed)
     drv = list(rng.uniform(0, 0.1, frames))
     return Series(drv, list(rng.uniform(0.2, 0.3, frames)), [x + rng.normal(0, 0.01) for x in drv],
-                  list(rng.uniform(0.2, 0.3, frames)), [0.3] * frames)
+                  list(rng.uniform(0.2, 0.3, frames)), [0.3] * frames, [0.25] * frames)
 
 
 def test_a_pair_dlib_found_in_a_few_frames_has_no_figures() -> None:
@@ -112,10 +112,14 @@ def test_cross_eval_on_the_bundled_clip(tiny_data: dict, avatars: Path, tmp_path
             assert all(math.isfinite(f[k]) for k in FIGURES), (avatar, method, f)
             assert -1.0 <= f["mouth_corr"] <= 1.0 and f["mouth_range"] > 0
             assert f["id_dist"] < 0.6, (avatar, method)  # dlib still sees the avatar's own person
+            assert 0.0 < f["driver_id_dist"] < 0.6, (avatar, method)  # the driver moving, against his reference
     for method in METHODS:
         self_driven = data["avatars"]["franck.png"]["franck_talk"][method]
         assert self_driven["mouth_corr"] > 0.5, self_driven  # the same face: its mouth follows the driver's
         assert 0.5 < self_driven["mouth_range"] < 2.0, self_driven
+        # Both methods measure the driver against the same reference frame, on the frames dlib read in both.
+        assert self_driven["driver_id_dist"] == pytest.approx(
+            data["avatars"]["franck.png"]["franck_talk"]["warp"]["driver_id_dist"], abs=0.02)
         assert data["overall"][method]["frames"] == sum(v["franck_talk"][method]["frames"]
                                                         for v in data["avatars"].values())
 
