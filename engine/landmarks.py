@@ -100,6 +100,13 @@ def eye_opening(points: np.ndarray) -> float:
     return float((r + lft) / 2 / face_size(points))
 
 
+def head_roll(points: np.ndarray) -> float:
+    """The eye line's angle to the image's horizontal (radians, positive when the face's left eye is lower)."""
+    p = np.asarray(points)[:, :2]
+    d = p[EYE_OUTER_CORNERS[1]] - p[EYE_OUTER_CORNERS[0]]
+    return float(np.arctan2(d[1], d[0]))
+
+
 def head_yaw(points: np.ndarray) -> float:
     """Signed horizontal offset of the nose tip from the eye-corner midline, over eye distance (a yaw proxy)."""
     p = np.asarray(points)[:, :2]

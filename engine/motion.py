@@ -26,6 +26,7 @@ from reenact.engine.landmarks import (
     RIGID,
     eye_opening,
     face_size,
+    head_roll,
     head_yaw,
     mouth_opening,
 )
@@ -180,18 +181,25 @@ def uncross(points: NDArray[np.float64]) -> NDArray[np.float64]:
 
 
 def closest_expression(candidates: list[NDArray], avatar: NDArray) -> int:
-    """Index of the driving face whose openness (mouth, eyes) and head turn best match the avatar's: the natural
-    reference pose. Matching the whole shape would pair a smiling avatar with a laughing driver, and every relaxed
-    driving frame would then make the avatar frown."""
+    """Index of the driving face whose openness (mouth, eyes), head turn and tilt best match the avatar's: the
+    natural reference pose. Matching the whole shape would pair a smiling avatar with a laughing driver, and every
+    relaxed driving frame would then make the avatar frown. The tilt counts because the avatar takes the driver's
+    rotation since that frame: a reference with his head tilted 14° (franck's frame 4174) kept an upright portrait
+    tilted by about 10° for the whole clip, as he mostly holds his head straighter."""
     if not candidates:
         raise ValueError("no candidate faces")
     target = expression(avatar)
     return int(np.argmin([expression_distance(c, target) for c in candidates]))
 
 
+YAW_WEIGHT = 0.3  # per unit of the yaw proxy (0.1 ≈ 10° of turn): 0.03
+ROLL_WEIGHT = 0.2  # per radian of tilt (10°: 0.035), a little more than a mouth opened by 3 % of the face size
+
+
 def expression(points: NDArray) -> NDArray[np.float64]:
-    """What closest_expression compares: mouth and eye openness, and the head's turn (weighted)."""
-    return np.array([mouth_opening(points), eye_opening(points), 0.3 * head_yaw(points)])
+    """What closest_expression compares: mouth and eye openness, and the head's turn and tilt (weighted)."""
+    return np.array([mouth_opening(points), eye_opening(points), YAW_WEIGHT * head_yaw(points),
+                     ROLL_WEIGHT * head_roll(points)])
 
 
 def expression_distance(candidate: NDArray, target: NDArray[np.float64]) -> float:

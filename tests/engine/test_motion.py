@@ -4,7 +4,7 @@ import pytest
 from reenact.engine.config import MotionConfig
 from reenact.engine.errors import ReenactError
 from reenact.engine.landmarks import LEFT_BROW, MOUTH_LIPS, face_size, mouth_opening
-from reenact.engine.motion import MotionTransfer, Similarity, fit_similarity
+from reenact.engine.motion import MotionTransfer, Similarity, closest_expression, fit_similarity
 
 EXACT = MotionConfig(dead_zone=0.0)  # the transfer itself, without the jitter dead zone
 
@@ -97,3 +97,16 @@ def test_absolute_mode_takes_the_driving_shape(face):
 def test_unknown_mode_is_a_user_error():
     with pytest.raises(ReenactError):
         MotionConfig(mode="sideways")
+
+
+def test_the_reference_is_a_driving_face_held_as_upright_as_the_avatar(face):
+    """The avatar takes the driver's rotation since his reference frame: a reference with his head tilted would keep
+    an upright portrait tilted while he holds his head straight. Of his face tilted 14° with her very expression,
+    and upright with his mouth a little more open (1 % of the face size), the upright one is the reference."""
+    centre = face.mean(0)
+    tilted = (face - centre) @ _rot(np.radians(14)).T + centre
+    upright = face.copy()
+    upright[MOUTH_LIPS[1]] += (0, 0.01 * face_size(face))
+    assert mouth_opening(upright) > mouth_opening(tilted) + 0.005
+    assert closest_expression([tilted, upright], face) == 1
+    assert closest_expression([face, upright], face) == 0  # her own tilt, her own mouth: that one
