@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="relative (default): the avatar keeps its face shape; absolute: takes the driver's")
     demo.add_argument("--neutral", "--reference", dest="neutral", default="auto", choices=("auto", "first"),
                       help="the neutral pose relative motion is measured from: the driving frame closest to the "
-                      "avatar's expression (auto) or the first frame (--reference is the former name)")
+                      "avatar's expression and head tilt (auto) or the first frame (--reference is the former name)")
     demo.add_argument("--size", type=frame_size, default=None, metavar="WxH",
                       help="output frame size, e.g. 1280x720 (framed by --framing); default: the avatar's own, "
                       "at most 4096 px on the long side (1280x720 with --framing head)")
