@@ -192,14 +192,6 @@ def _reference_frames(driver: Driver) -> Iterator[NDArray[np.uint8]]:
             yield frame
 
 
-def _descriptor_at(driver: Driver, index: int, judge: DlibJudge) -> NDArray[np.float64] | None:
-    """dlib's descriptor of the driver in one frame of his video (None where it finds no face)."""
-    for _, frame in read_range(driver.path, index, index + 1):
-        face, _ = judge.read(frame)
-        return None if face is None else face.descriptor
-    return None
-
-
 @dataclass(frozen=True, slots=True)
 class AvatarFace:
     """dlib's reading of the avatar itself: its descriptor (identity) and its box, where the outputs' face is
@@ -214,7 +206,9 @@ def run_pair(avatar: NDArray[np.uint8], name: Path, landmarks: Landmarks, own: A
     """One avatar (its MediaPipe `landmarks` found once) driven by one video through Pipeline.step, as `reenact
     demo` runs it; dlib reads the outputs."""
     series = Series()
-    reference_descriptor = None  # the driver's own at the reference frame (none without one: absolute motion)
+    index = None  # the reference frame's (none without one: absolute motion)
+    reference_descriptor = None  # the driver's own in it, read as the run passes it
+    driver_descriptors: list[NDArray[np.float64]] = []  # his, on the frames scored
     with Pipeline(None, backend) as pipe:
         prepared = pipe.prepare(avatar, name, landmarks)
         if pipe.config.motion.mode == "relative":
@@ -222,11 +216,14 @@ def run_pair(avatar: NDArray[np.uint8], name: Path, landmarks: Landmarks, own: A
             if reference is not None:
                 pipe.set_reference(reference.landmarks, reference.look)
                 index = driver.start + reference.index * _reference_step(driver)
-                reference_descriptor = _descriptor_at(driver, index, judge)
         for i, frame in read_range(driver.path, driver.start, driver.stop):
             image = pipe.step(frame, (i - driver.start) / driver.fps).image
-            if i in driver.faces:
-                _read_output(image, driver.faces[i], reference_descriptor, own, judge, series)
+            if i == index:
+                seen = driver.faces[i] if i in driver.faces else judge.read(frame)[0]
+                reference_descriptor = None if seen is None else seen.descriptor
+            if i in driver.faces and _read_output(image, driver.faces[i], own, judge, series):
+                driver_descriptors.append(driver.faces[i].descriptor)
+    series.driver_id_dist = [_distance(d, reference_descriptor) for d in driver_descriptors]
     return series
 
 
@@ -234,22 +231,22 @@ def _distance(a: NDArray[np.float64] | None, b: NDArray[np.float64] | None) -> f
     return float(np.linalg.norm(a - b)) if a is not None and b is not None else float("nan")
 
 
-def _read_output(image: NDArray[np.uint8], driver_face: FaceReading | None,
-                 reference_descriptor: NDArray[np.float64] | None, own: AvatarFace, judge: DlibJudge,
-                 series: Series) -> None:
+def _read_output(image: NDArray[np.uint8], driver_face: FaceReading | None, own: AvatarFace, judge: DlibJudge,
+                 series: Series) -> bool:
+    """Score one output against its driving frame; False where dlib found either face missing."""
     if driver_face is None:
         series.no_face += 1
-        return
+        return False
     face, _ = judge.read(image, near=own.box)
     if face is None:
         series.no_face += 1
-        return
+        return False
     series.driver_mouth.append(mouth_openness(driver_face.points))
     series.driver_eyes.append(eye_openness(driver_face.points))
     series.mouth.append(mouth_openness(face.points))
     series.eyes.append(eye_openness(face.points))
     series.id_dist.append(_distance(face.descriptor, own.descriptor))
-    series.driver_id_dist.append(_distance(driver_face.descriptor, reference_descriptor))
+    return True
 
 
 def _find_faces(avatars: dict[Path, NDArray[np.uint8]]) -> dict[Path, Landmarks]:
