@@ -33,7 +33,7 @@ from reenact.engine.backends.base import Backend
 from reenact.engine.backends.loader import load_backend
 from reenact.engine.errors import ReenactError
 from reenact.engine.face import FaceTracker, Landmarks
-from reenact.engine.neutral_pose import neutral_frame
+from reenact.engine.neutral_pose import NeutralFrame, neutral_frame
 from reenact.engine.pipeline import Pipeline
 from reenact.training.cache import find_avatars, find_videos, read_range
 from reenact.training.face_metrics import DlibJudge, FaceReading
@@ -202,9 +202,11 @@ class AvatarFace:
 
 
 def run_pair(avatar: NDArray[np.uint8], name: Path, landmarks: Landmarks, own: AvatarFace, driver: Driver,
-             backend: Backend | None, judge: DlibJudge) -> Series:
+             backend: Backend | None, judge: DlibJudge,
+             references: dict[tuple[Path, Path], NeutralFrame | None] | None = None) -> Series:
     """One avatar (its MediaPipe `landmarks` found once) driven by one video through Pipeline.step, as `reenact
-    demo` runs it; dlib reads the outputs."""
+    demo` runs it; dlib reads the outputs. `references` keeps the reference frame chosen for each avatar × video:
+    it is the same for every method, and the search tracks a few hundred frames."""
     series = Series()
     index = None  # the reference frame's (none without one: absolute motion)
     reference_descriptor = None  # the driver's own in it, read as the run passes it
@@ -212,7 +214,11 @@ def run_pair(avatar: NDArray[np.uint8], name: Path, landmarks: Landmarks, own: A
     with Pipeline(None, backend) as pipe:
         prepared = pipe.prepare(avatar, name, landmarks)
         if pipe.config.motion.mode == "relative":
-            reference = neutral_frame(_reference_frames(driver), prepared.crop.landmarks)
+            references = {} if references is None else references
+            key = (name, driver.path)
+            if key not in references:
+                references[key] = neutral_frame(_reference_frames(driver), prepared.crop.landmarks)
+            reference = references[key]
             if reference is not None:
                 pipe.set_reference(reference.landmarks, reference.look)
                 index = driver.start + reference.index * _reference_step(driver)
@@ -272,6 +278,7 @@ def evaluate_cross(opts: CrossOptions) -> CrossReport:
     from tqdm import tqdm
 
     pairs: dict[str, dict[str, dict[str, Series]]] = {}
+    references: dict[tuple[Path, Path], NeutralFrame | None] = {}
     with load_backend(opts.backend, opts.weights) as backend:
         judge = DlibJudge()
         drivers = [read_driver(p, opts, judge) for p in videos]
@@ -283,7 +290,8 @@ def evaluate_cross(opts: CrossOptions) -> CrossReport:
             pairs[path.name] = {}
             for driver in drivers:
                 pairs[path.name][driver.path.stem] = {
-                    m: run_pair(image, path, faces[path], own, driver, backend if m == "model" else None, judge)
+                    m: run_pair(image, path, faces[path], own, driver, backend if m == "model" else None, judge,
+                                references)
                     for m in METHODS}
                 bar.update(len(METHODS))
         bar.close()
