@@ -100,9 +100,14 @@ def lab_stats(image: NDArray[np.uint8], outer: NDArray, inner: NDArray) -> tuple
 
 def transfer_colour(rgb: NDArray[np.float32], source: tuple[NDArray, NDArray], target: tuple[NDArray, NDArray]
                     ) -> NDArray[np.float32]:
-    """`rgb` (float, [0, 255]) moved from the `source` colour statistics to the `target`'s (LAB mean and spread)."""
+    """`rgb` (float, [0, 255]) moved from the `source` colour statistics to the `target`'s (LAB mean and spread).
+
+    The colour channels' spread may shrink but never grow. Between the lips and the skin it is their contrast of
+    hue (a lipstick, a ruddy cheek), which says nothing of how far teeth lie from that hue: scaled up, the near-grey
+    teeth of a driver with an even complexion swung past grey to the opposite hue (green teeth in a ruddy face)."""
     lab = cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
     ratio = np.clip(target[1] / source[1], 1.0 / MAX_SPREAD_RATIO, MAX_SPREAD_RATIO)
+    ratio[1:] = np.minimum(ratio[1:], 1.0)
     lab = (lab - source[0]) * ratio + target[0]
     lab[..., 0] = np.clip(lab[..., 0], 0.0, 100.0)
     return cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_LAB2RGB) * 255.0

@@ -8,7 +8,7 @@ import numpy as np
 from reenact.engine.driver import Driving
 from reenact.engine.landmarks import MOUTH_INNER_RING, ring_pairs
 from reenact.engine.mesh import Box, polygon_mask
-from reenact.engine.mouth import MouthLayer
+from reenact.engine.mouth import MouthLayer, lab_stats, ring
 
 GAP_PX = 4.0  # a slightly parted mouth on a small face: the astronaut's mouth is about 40 px wide
 
@@ -81,3 +81,27 @@ def test_an_avatar_with_her_mouth_open_shows_her_own_teeth_until_the_opening_out
         shown[factor] = float((rgb[:, 1] - (rgb[:, 0] + rgb[:, 2]) / 2).mean())  # how green
     assert shown[1.1] < 10, f"her own teeth should show, not the driver's green: greenness {shown[1.1]:.0f}"
     assert shown[2.5] > 40, f"the driver's (green) interior should show: greenness {shown[2.5]:.0f}"
+
+
+def test_a_grey_interior_stays_grey_when_the_drivers_face_is_more_evenly_coloured_than_the_avatars(
+        astronaut, static_tracker):
+    """A driver whose lips and skin differ less in hue than the avatar's (here her own face with its colour contrast
+    cut to a quarter) shows grey teeth: in her colours they stay near grey, not pushed past it to the opposite hue."""
+    own, _, _, _ = parted(astronaut, static_tracker)
+    target = opened_by(own, 3.0)  # far wider than her own opening: the driver's interior, not her teeth
+    inner = target[list(MOUTH_INNER_RING)]
+    lab = cv2.cvtColor(astronaut.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    stats = lab_stats(astronaut, ring(target), inner)
+    assert stats is not None
+    lab[..., 1:] = stats[0][1:] + (lab[..., 1:] - stats[0][1:]) / 4.0
+    driver = np.clip(cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    cv2.fillPoly(driver, [np.round(inner).astype(np.int32)], (200, 200, 200))  # his teeth: grey
+    region = astronaut.copy()
+    MouthLayer(astronaut, own).paint(region, target, np.zeros(2), Driving(driver, target))
+    box = Box.around(inner, astronaut.shape[:2], 0.0)
+    assert box is not None
+    whole = cv2.erode((polygon_mask(inner, box, 0.0) >= 1.0).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert whole.sum() >= 20
+    shown = cv2.cvtColor(region[box.slices].astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)[whole]
+    a, b = float(shown[:, 1].mean()), float(shown[:, 2].mean())
+    assert a > -2.0 and b > -2.0, f"grey teeth turned to the opposite hue of her lips: a {a:.1f}, b {b:.1f}"
