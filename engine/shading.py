@@ -129,9 +129,15 @@ class ShadingLayer:
         then_luma, then_box, then_points = self._reference_luminance(driving.reference)
         to_then, _ = triangle_affines(dst, then_points[self._vertices] - [then_box.x0, then_box.y0], self._triangles)
         then = _warped(then_luma, to_then, labels, grid)
-        change = np.log(now + DARK) - np.log(then + DARK)
         work_size = size * float(k.mean())
-        change = _band(change, inside.astype(np.float32), BROAD * work_size)
+        skin = inside.astype(np.float32)
+        now_band = _band(np.log(now + DARK), skin, BROAD * work_size)
+        change = now_band - _band(np.log(then + DARK), skin, BROAD * work_size)
+        # Toward his look and never past it: where his reference had a fold that her face lacks (the slight smile
+        # that matched hers), the fold's going would lighten flat skin beyond any look of his.
+        toward = now_band - _band(np.log(self._own_luminance(region, box, (w, h), points, origin, k, work_size)
+                                         + DARK), skin, BROAD * work_size)
+        change = np.clip(change, np.minimum(toward, 0.0), np.maximum(toward, 0.0))
         change = np.clip(np.sign(change) * np.maximum(np.abs(change) - DEAD_ZONE, 0.0), -LIMIT, LIMIT)
         edge = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3)
         weight = smoothstep(edge / (FADE * work_size)) * (1.0 - fill_coverage(
@@ -142,6 +148,17 @@ class ShadingLayer:
         gain = cv2.resize(np.exp(change), (box.shape[1], box.shape[0]), interpolation=cv2.INTER_LINEAR)
         part = region[box.slices].astype(np.float32)
         region[box.slices] = np.clip(part * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
+
+    @staticmethod
+    def _own_luminance(region: NDArray[np.uint8], box: Box, size: tuple[int, int], points: NDArray[np.float64],
+                       origin: NDArray, k: NDArray, work_size: float) -> NDArray[np.float32]:
+        """Her luminance as the render has it so far (moved, not yet shaded) on the working grid, blurred to the
+        finest shading carried, the mouth opening left out as in `_luminance`."""
+        gray = cv2.cvtColor(np.ascontiguousarray(region[box.slices]), cv2.COLOR_RGB2GRAY)
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+        skin = 1.0 - fill_coverage((points[_INNER] - origin - [box.x0, box.y0] + 0.5) * k - 0.5, (size[1], size[0]))
+        sigma = max(SIGMA * work_size, 0.3)
+        return cv2.GaussianBlur(gray * skin, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(skin, (0, 0), sigma), 1e-3)
 
     def _reference_luminance(self, reference: Driving) -> tuple[NDArray[np.float32], Box, NDArray[np.float64]]:
         """The reference frame's blurred luminance around the mouth: the same for every frame until it changes."""

@@ -100,3 +100,18 @@ def test_an_expression_the_motion_kept_off_her_face_brings_no_shading_either(fac
     though his face changed."""
     image, own, ref, theirs = faces
     np.testing.assert_array_equal(shaded(faces, folded(ref, theirs, MOUTH_CORNERS[0]), own), image)
+
+
+def test_a_fold_of_his_reference_that_her_face_lacks_does_not_lighten_her_skin_when_it_goes(faces):
+    """His reference frame smiled a little (the fold beside his mouth corner), hers has no such fold, and he now rests:
+    his fold's going lightens nothing of hers beyond what his face shows now, so no bright patch where it was."""
+    image, own, ref, theirs = faces
+    corner = MOUTH_CORNERS[0]
+    region = image.copy()
+    ShadingLayer(image, own).paint(region, smiling(own), np.zeros(2),
+                                   Driving(ref, theirs, Driving(folded(ref, theirs, corner), theirs)))
+    ratio = (luminance(region) + 1) / (luminance(image) + 1)
+    x, y = np.round(beside_the_mouth(smiling(own), corner)).astype(int)
+    r = int(0.05 * face_size(own))
+    lighter = float(ratio[y - r : y + r, x - r : x + r].max())
+    assert lighter < 1.05, f"her skin lightened by {lighter - 1:.0%} where his reference's fold was"
