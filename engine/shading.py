@@ -12,6 +12,8 @@ The ratio is band-passed. Finer than SIGMA two frames are not aligned by their l
 is hers. Broader than BROAD it is the light on his head changing as he turns, not his expression: a patch of his
 light on her face would show its edge. Changes under DEAD_ZONE are his camera's noise, so a driver at his
 reference leaves her pixels as they are, and so does one whose expression the motion's dead zone kept off her face.
+The change moves her toward his current look and never past it: a fold his reference had and her face lacks
+would otherwise, going, leave a bright patch on her flat skin.
 """
 
 from __future__ import annotations
