@@ -133,34 +133,23 @@ class ShadingLayer:
         then = _warped(then_luma, to_then, labels, grid)
         work_size = size * float(k.mean())
         skin = inside.astype(np.float32)
-        now_band = _band(np.log(now + DARK), skin, BROAD * work_size)
-        change = now_band - _band(np.log(then + DARK), skin, BROAD * work_size)
+        opening = fill_coverage((points[_INNER] - origin - [box.x0, box.y0] + 0.5) * k - 0.5, (h, w))
+        log_now = np.log(now + DARK)
+        change = _band(log_now - np.log(then + DARK), skin, BROAD * work_size)
         # Toward his look and never past it: where his reference had a fold that her face lacks (the slight smile
         # that matched hers), the fold's going would lighten flat skin beyond any look of his.
-        toward = now_band - _band(np.log(self._own_luminance(region, box, (w, h), points, origin, k, work_size)
-                                         + DARK), skin, BROAD * work_size)
+        own = _own_luminance(region, box, (w, h), 1.0 - opening, SIGMA * work_size)
+        toward = _band(log_now - np.log(own + DARK), skin, BROAD * work_size)
         change = np.clip(change, np.minimum(toward, 0.0), np.maximum(toward, 0.0))
         change = np.clip(np.sign(change) * np.maximum(np.abs(change) - DEAD_ZONE, 0.0), -LIMIT, LIMIT)
         edge = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3)
-        weight = smoothstep(edge / (FADE * work_size)) * (1.0 - fill_coverage(
-            (points[_INNER] - origin - [box.x0, box.y0] + 0.5) * k - 0.5, (h, w)))
+        weight = smoothstep(edge / (FADE * work_size)) * (1.0 - opening)
         change *= weight.astype(np.float32)
         if float(np.abs(change).max()) < 1e-3:
             return
         gain = cv2.resize(np.exp(change), (box.shape[1], box.shape[0]), interpolation=cv2.INTER_LINEAR)
         part = region[box.slices].astype(np.float32)
         region[box.slices] = np.clip(part * gain[..., None] + 0.5, 0, 255).astype(np.uint8)
-
-    @staticmethod
-    def _own_luminance(region: NDArray[np.uint8], box: Box, size: tuple[int, int], points: NDArray[np.float64],
-                       origin: NDArray, k: NDArray, work_size: float) -> NDArray[np.float32]:
-        """Her luminance as the render has it so far (moved, not yet shaded) on the working grid, blurred to the
-        finest shading carried, the mouth opening left out as in `_luminance`."""
-        gray = cv2.cvtColor(np.ascontiguousarray(region[box.slices]), cv2.COLOR_RGB2GRAY)
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        skin = 1.0 - fill_coverage((points[_INNER] - origin - [box.x0, box.y0] + 0.5) * k - 0.5, (size[1], size[0]))
-        sigma = max(SIGMA * work_size, 0.3)
-        return cv2.GaussianBlur(gray * skin, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(skin, (0, 0), sigma), 1e-3)
 
     def _reference_luminance(self, reference: Driving) -> tuple[NDArray[np.float32], Box, NDArray[np.float64]]:
         """The reference frame's blurred luminance around the mouth: the same for every frame until it changes."""
@@ -190,8 +179,23 @@ def _luminance(face: Driving, vertices: NDArray[np.intp]) -> tuple[NDArray[np.fl
         box = Box(0, 0, face.image.shape[1], face.image.shape[0])
     gray = cv2.cvtColor(np.ascontiguousarray(face.image[box.slices]), cv2.COLOR_RGB2GRAY).astype(np.float32)
     skin = 1.0 - fill_coverage(points[_INNER] - [box.x0, box.y0], box.shape)
-    blurred = cv2.GaussianBlur(gray * skin, (0, 0), max(sigma, 0.3))
-    return blurred / np.maximum(cv2.GaussianBlur(skin, (0, 0), max(sigma, 0.3)), 1e-3), box, points
+    return _skin_blur(gray, skin, sigma), box, points
+
+
+def _own_luminance(region: NDArray[np.uint8], box: Box, size: tuple[int, int], skin: NDArray[np.float32],
+                   sigma: float) -> NDArray[np.float32]:
+    """Her luminance as the render has it so far (moved, not yet shaded) over `box`, on the working grid of `size`
+    (w, h), blurred at `sigma` over her `skin` as `_luminance` blurs a frame's."""
+    gray = cv2.cvtColor(np.ascontiguousarray(region[box.slices]), cv2.COLOR_RGB2GRAY)
+    gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    return _skin_blur(gray, skin, sigma)
+
+
+def _skin_blur(gray: NDArray[np.float32], skin: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
+    """`gray` blurred at `sigma` (0.3 px at least) over the `skin` weight alone: what lies outside it (the mouth
+    opening) neither darkens nor lightens the skin beside it."""
+    sigma = max(sigma, 0.3)
+    return cv2.GaussianBlur(gray * skin, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(skin, (0, 0), sigma), 1e-3)
 
 
 def _band(values: NDArray[np.float32], weight: NDArray[np.float32], sigma: float) -> NDArray[np.float32]:
